@@ -1,0 +1,93 @@
+"""The one connector protocol every TBS-1.0 binding implements.
+
+A connector moves bytes and maps transport faults; it never validates, stores or decides
+retries on content (that is the sync engine's job). Three verbs, as the standard's
+bindings define them: describe the remote system (``meta``), read a changes feed from a
+cursor (``fetch_changes``), push an envelope and read the acknowledgement (``push``).
+
+Error tree (each error carries the hop, the endpoint and, where there is one, the TBS error
+code of TBS-REST-009)::
+
+    ConnectorError
+    ├── TransportError          retriable: connect/read timeouts, resets, 5xx, broker down
+    │   └── RateLimitedError    429 / Server.RateLimited with Retry-After
+    └── ProtocolError           fatal: 4xx, malformed response, SOAP Client fault
+        └── CursorExpiredError  410 CURSOR_EXPIRED: restart from the beginning
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class ConnectorError(Exception):
+    """Root of connector failures. ``retriable`` says whether trying again may help."""
+
+    retriable = False
+
+    def __init__(self, message: str, *, endpoint: str = "", code: str | None = None,
+                 status: int | None = None, rule_id: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.code = code
+        self.status = status
+        self.rule_id = rule_id
+
+    def __str__(self) -> str:  # message first, then where
+        where = f" [{self.endpoint}]" if self.endpoint else ""
+        code = f" {self.code}" if self.code else ""
+        return f"{super().__str__()}{code}{where}"
+
+
+class TransportError(ConnectorError):
+    retriable = True
+
+
+class RateLimitedError(TransportError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ProtocolError(ConnectorError):
+    retriable = False
+
+
+class CursorExpiredError(ProtocolError):
+    pass
+
+
+@dataclass(frozen=True)
+class ChangesPage:
+    """One page of a changes feed (TBS-REST-003): the raw records exactly as received."""
+
+    records: list[Any]
+    next_cursor: str
+    has_more: bool
+    raw: bytes = b""           # response body, for the ledger's sha256
+    received_at: str = ""      # T_ref as RFC 3339
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The acknowledgement of a pushed envelope (TBS-ENV-030) plus transport facts."""
+
+    ack: dict[str, Any]
+    request_hash: str | None = None       # X-TB-Request-Hash or the ack's requestHash
+    status_code: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the sync engine and the conformance kit use, whatever the binding."""
+
+    binding: str  # "REST" | "SOAP" | "FILE" | "MQTT"
+
+    def meta(self) -> dict[str, Any]: ...
+
+    def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage: ...
+
+    def push(self, envelope: dict[str, Any]) -> PushResult: ...
+
+    def close(self) -> None: ...

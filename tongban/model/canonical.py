@@ -1,0 +1,54 @@
+"""Canonical JSON (RFC 8785, JCS) and SHA-256 digests as TBS-1.0 §5.3 prescribes.
+
+The fast path is ``json.dumps(sort_keys=True)``, byte-identical to JCS for TBS payloads
+(ASCII member names, integers only). Values holding a float go through the RFC 8785
+implementation itself, so ``5.0`` hashes as ``5`` exactly as the standard requires.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import rfc8785
+
+_MAX_SAFE = 2**53 - 1
+
+
+def _needs_full_jcs(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+            # JCS sorts by UTF-16 code units; for non-ASCII keys that may differ from
+            # Python's code-point order, so hand those to the reference implementation.
+            if any(not k.isascii() for k in v):
+                return True
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, float):
+            return True
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > _MAX_SAFE:
+            return True
+    return False
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """RFC 8785 serialization of ``value`` encoded in UTF-8."""
+    if _needs_full_jcs(value):
+        return rfc8785.dumps(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_sha256(value: Any) -> str:
+    return sha256_hex(canonical_bytes(value))
+
+
+def records_sha256(records: list[Any]) -> str:
+    """``integrity.recordsSha256`` of an envelope (TBS-ENV-027)."""
+    return canonical_sha256(records)
