@@ -91,3 +91,50 @@ class Connector(Protocol):
     def push(self, envelope: dict[str, Any]) -> PushResult: ...
 
     def close(self) -> None: ...
+
+
+class ServiceError(Exception):
+    """An error a serving system answers with (TBS-REST-008/-009, TBS-SOAP-005).
+
+    ``code`` is the REST error code (``BAD_CURSOR``, ``NOT_FOUND``, ``FORBIDDEN`` …) and
+    ``status`` its HTTP status; a SOAP server maps 4xx to ``soap:Client`` and 5xx to
+    ``soap:Server``.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, rule_id: str | None = None,
+                 retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.rule_id = rule_id
+        self.retry_after = retry_after
+
+    def body(self, request_message_id: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.rule_id:
+            out["ruleId"] = self.rule_id
+        if request_message_id:
+            out["requestMessageId"] = request_message_id
+        return out
+
+
+@runtime_checkable
+class SystemService(Protocol):
+    """The local side of a binding: what an inbound server (REST, SOAP, file drop, MQTT)
+    hands requests to. Servers own transport, authentication and size limits; the service
+    owns content. Connectors never import the store: the service is given to them.
+    """
+
+    def meta(self) -> dict[str, Any]: ...
+
+    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
+        """``{records, nextCursor, hasMore}``; raises :class:`ServiceError` (BAD_CURSOR …)."""
+        ...
+
+    def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
+                authenticated_sender: str | None) -> dict[str, Any]:
+        """Process one parsed envelope; return the acknowledgement (TBS-ENV-030)."""
+        ...
+
+    def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None: ...
