@@ -1,0 +1,1 @@
+"""Alembic migrations of the tongban store (``tongban db upgrade``)."""
