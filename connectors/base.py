@@ -133,8 +133,13 @@ class SystemService(Protocol):
         ...
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
-                authenticated_sender: str | None) -> dict[str, Any]:
-        """Process one parsed envelope; return the acknowledgement (TBS-ENV-030)."""
+                authenticated_sender: str | None, binding_dataset: str | None = None,
+                topic_region: str | None = None) -> dict[str, Any]:
+        """Process one parsed envelope; return the acknowledgement (TBS-ENV-030).
+
+        ``binding_dataset`` is the dataset the binding implies (REST path, drop folder, MQTT
+        topic) and ``topic_region`` the MQTT topic's region, for TBS-ENV-024 / TBS-MQTT-002.
+        """
         ...
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None: ...
