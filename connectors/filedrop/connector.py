@@ -1,0 +1,71 @@
+"""The file-drop binding behind the one :class:`~tongban.connectors.base.Connector` protocol.
+
+Only ``push`` exists over a drop root: the binding has no changes feed and no ``meta``
+document (§17 defines neither), so ``fetch_changes`` and ``meta`` raise
+:class:`~tongban.connectors.base.ProtocolError`, which the sync engine treats as fatal —
+a partner profile must not configure the file binding for pulling.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tongban.connectors.base import ChangesPage, ProtocolError, PushResult, TransportError
+
+from .writer import FileDropWriter
+
+__all__ = ["FileDropConnector"]
+
+
+class FileDropConnector:
+    """Pushes an envelope as one batch and waits for its acknowledgement file.
+
+    A missing ``batch`` is added with ``batchId`` = ``messageId`` (TBS-FILE-004 makes
+    ``batch`` mandatory for FILE); the writer then signs the envelope, so an envelope
+    arriving without ``batch`` must not carry a signature already unless the writer holds
+    no key (then it is refused, because adding ``batch`` would break that signature).
+    No acknowledgement within ``ack_timeout`` raises :class:`TransportError`: the sender
+    may resend the identical envelope within the skew window (TBS-ENV-033).
+    """
+
+    binding = "FILE"
+
+    def __init__(self, writer: FileDropWriter, *, ack_timeout: float = 300.0, poll_interval: float = 0.5) -> None:
+        self.writer = writer
+        self.ack_timeout = ack_timeout
+        self.poll_interval = poll_interval
+
+    @classmethod
+    def for_drop_root(cls, drop_root: str | Path, *, key_id: str, key: bytes, **kw: Any) -> "FileDropConnector":
+        return cls(FileDropWriter(drop_root, key_id=key_id, key=key), **kw)
+
+    def meta(self) -> dict[str, Any]:
+        raise ProtocolError("the file-drop binding has no meta document", endpoint=str(self.writer.drop_root))
+
+    def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
+        raise ProtocolError("the file-drop binding has no changes feed", endpoint=str(self.writer.drop_root))
+
+    def push(self, envelope: dict[str, Any]) -> PushResult:
+        if not isinstance(envelope.get("batch"), dict):
+            signed = isinstance((envelope.get("integrity") or {}).get("signature"), dict)
+            if signed and self.writer.key is None:
+                raise ProtocolError("a FILE envelope needs batch; adding it would break the signature",
+                                    endpoint=str(self.writer.drop_root), rule_id="TBS-FILE-004")
+            envelope = {**envelope, "batch": {"batchId": envelope["messageId"]}}
+        try:
+            written = self.writer.write_envelope(envelope)
+        except (ValueError, FileExistsError) as exc:
+            raise ProtocolError(str(exc), endpoint=str(self.writer.drop_root)) from exc
+        except OSError as exc:  # drop root unreachable (an unmounted SFTP share, a full disk)
+            raise TransportError(str(exc), endpoint=str(self.writer.drop_root)) from exc
+        ack = self.writer.wait_for_ack(written.dataset, written.batch_id, message_id=written.message_id,
+                                       timeout=self.ack_timeout, poll_interval=self.poll_interval)
+        if ack is None:
+            raise TransportError(f"no acknowledgement of batch {written.batch_id} within {self.ack_timeout} s",
+                                 endpoint=str(self.writer.drop_root))
+        return PushResult(ack=ack, request_hash=ack.get("requestHash"),
+                          extras={"batchId": written.batch_id,
+                                  "requestHashMatches": ack.get("requestHash") == written.request_hash})
+
+    def close(self) -> None:
+        """Nothing to release: the binding holds no connection."""
