@@ -1,0 +1,29 @@
+"""The thin Airflow layer: a hook owning connection details and the DAG builder.
+
+This is the only package under ``tongban`` that imports Airflow; importing it without
+Airflow installed raises :class:`MissingDependencyError` with the install hint.
+"""
+
+
+class MissingDependencyError(ImportError):
+    pass
+
+
+try:
+    import airflow.sdk  # noqa: F401
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("tongban's Airflow layer needs apache-airflow: pip install 'tongban[airflow]'") from exc
+
+
+def get_provider_info() -> dict:
+    """Airflow provider metadata (connection type ``tongban``)."""
+    return {
+        "package-name": "tongban",
+        "name": "tongban",
+        "description": "TBS-1.0 data-exchange bus: sync partner systems into the tongban store",
+        "connection-types": [{
+            "connection-type": "tongban",
+            "hook-class-name": "tongban.airflow_ext.hooks.TongbanHook",
+            "hook-name": "tongban store and partner registry",
+        }],
+    }

@@ -1,0 +1,37 @@
+# tongban — two commands on a fresh machine: `make demo`, `make test`.
+# Both create .venv and install the pinned dependencies (constraints.txt) by themselves.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv constraints clean benchmarks ci
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[airflow,test]"
+	@touch $(STAMP)
+
+demo: venv
+	$(BIN)/tongban demo
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+benchmarks: venv
+	$(BIN)/python benchmarks/validate.py
+
+ci:
+	bash .ci/run
+
+# Regenerate the pins from the working environment (Airflow's published constraint
+# files cannot be downloaded here, so we keep our own).
+constraints: venv
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^tongban' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .tongban build dist *.egg-info

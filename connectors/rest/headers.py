@@ -1,0 +1,6 @@
+"""HTTP header names of TBS-REST-006/-007."""
+SENDER = "X-TB-Sender"
+SPEC_VERSION = "X-TB-Spec-Version"
+MESSAGE_ID = "X-TB-Message-Id"
+REQUEST_HASH = "X-TB-Request-Hash"
+BASE_PATH = "/tbs/v1"

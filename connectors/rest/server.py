@@ -1,0 +1,165 @@
+"""REST binding server (TBS-1.0 §15) as a FastAPI app over a :class:`SystemService`.
+
+The server owns the edge: authentication first (401 before anything is parsed,
+TBS-SEC-001), headers (TBS-REST-006), media type and size limits (TBS-SEC-009), strict
+JSON parsing (TBS-ENV-001) and the ``X-TB-Request-Hash`` of every POST answer
+(TBS-REST-007). Content decisions belong to the service it is given.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.rest import headers as H
+from tongban.model.canonical import canonical_bytes, sha256_hex
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+SPEC_VERSION = "TBS-1.0"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+Authenticate = Callable[[str | None], str | None]
+"""Bearer token (or None) → the authenticated system id, or None when refused."""
+
+
+def _json_response(status: int, body: Any, *, request_hash: str | None = None,
+                   extra: dict[str, str] | None = None) -> Response:
+    headers = {H.SPEC_VERSION: SPEC_VERSION}
+    if request_hash:
+        headers[H.REQUEST_HASH] = request_hash
+    headers.update(extra or {})
+    return Response(canonical_bytes(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None) -> Response:
+    extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    return _json_response(err.status, err.body(message_id), request_hash=request_hash, extra=extra)
+
+
+def create_rest_app(service: SystemService, *, authenticate: Authenticate,
+                    max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    app = FastAPI(title="TBS-1.0 REST binding", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.refused = {}  # reason -> count, for the sandbox's and tests' eyes
+
+    def refuse(err: ServiceError, **kw: Any) -> Response:
+        app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
+        return _error(err, **kw)
+
+    def caller_of(request: Request, *, raw_hash: str | None = None) -> str | Response:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        caller = authenticate(token)
+        if caller is None:
+            return refuse(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token",
+                                       rule_id="TBS-SEC-001"), request_hash=raw_hash)
+        sender = request.headers.get(H.SENDER)
+        if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
+            return refuse(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
+                                       "required", rule_id="TBS-REST-006"), request_hash=raw_hash)
+        if sender != caller:
+            return refuse(ServiceError(403, "FORBIDDEN", f"{H.SENDER} {sender} is not the authenticated system",
+                                       rule_id="TBS-SEC-002"), request_hash=raw_hash)
+        return caller
+
+    @app.get(f"{H.BASE_PATH}/meta")
+    def meta(request: Request) -> Response:
+        caller = caller_of(request)
+        if isinstance(caller, Response):
+            return caller
+        return _json_response(200, service.meta())
+
+    @app.get(H.BASE_PATH + "/{dataset}/changes")
+    def changes(dataset: str, request: Request) -> Response:
+        caller = caller_of(request)
+        if isinstance(caller, Response):
+            return caller
+        since = request.query_params.get("since")
+        raw_limit = request.query_params.get("limit", "100")
+        if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= 1000:
+            return refuse(ServiceError(400, "BAD_PARAMETER", "limit must be an integer from 1 to 1000",
+                                       rule_id="TBS-REST-003"))
+        try:
+            return _json_response(200, service.changes(dataset, since, int(raw_limit)))
+        except ServiceError as err:
+            return refuse(err)
+
+    @app.get(H.BASE_PATH + "/acks/{message_id}")
+    def get_ack(message_id: str, request: Request) -> Response:
+        caller = caller_of(request)
+        if isinstance(caller, Response):
+            return caller
+        ack = service.get_ack(message_id, caller)
+        if ack is None:
+            return refuse(ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
+                                       rule_id="TBS-REST-010"))
+        return _json_response(200, ack, request_hash=ack.get("requestHash"))
+
+    @app.post(H.BASE_PATH + "/{dataset}")
+    async def push(dataset: str, request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body_bytes:
+            return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
+                                       rule_id="TBS-SEC-009"))
+        # Authentication before the body is read or parsed (TBS-SEC-001).
+        caller = caller_of(request)
+        if isinstance(caller, Response):
+            return caller
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_body_bytes:
+                return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
+                                           rule_id="TBS-SEC-009"))
+        raw = bytes(body)
+        raw_hash = sha256_hex(raw)
+        ctype = request.headers.get("content-type", "")
+        media, _, params = ctype.partition(";")
+        charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
+        if media.strip().lower() != "application/json" or (charset and charset.group(1).lower() != "utf-8"):
+            return refuse(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json; "
+                                       "charset=utf-8 (TBS-REST-001)"), request_hash=raw_hash)
+        from tongban.validators import JsonParseError, parse_json_strict
+
+        try:
+            envelope = parse_json_strict(raw)
+        except JsonParseError as exc:
+            return refuse(ServiceError(400, "MALFORMED_JSON", f"not valid I-JSON: {exc}", rule_id="TBS-ENV-001"),
+                          request_hash=raw_hash)
+        request_hash = sha256_hex(canonical_bytes(envelope))
+        message_id = request.headers.get(H.MESSAGE_ID)
+        env_mid = envelope.get("messageId") if isinstance(envelope, dict) else None
+        env_sender = envelope.get("sender") if isinstance(envelope, dict) else None
+        if not message_id or not UUID_RE.match(message_id) or message_id != env_mid or env_sender != caller:
+            return refuse(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId and "
+                                       f"{H.SENDER} its sender", rule_id="TBS-REST-006"),
+                          request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+        try:
+            ack = service.receive(envelope, binding="REST", request_hash=request_hash, authenticated_sender=caller,
+                                  binding_dataset=dataset)
+        except ServiceError as err:
+            return refuse(err, request_hash=request_hash, message_id=message_id)
+        status = 422 if ack.get("envelopeReport", {}).get("result") == "FAILURE" else 200
+        return _json_response(status, ack, request_hash=request_hash)
+
+    return app
+
+
+def token_table(tokens: dict[str, str]) -> Authenticate:
+    """An :data:`Authenticate` over a ``{token: system_id}`` table (constant-time compare)."""
+    import hmac
+
+    items = list(tokens.items())
+
+    def authenticate(token: str | None) -> str | None:
+        if not token:
+            return None
+        found = None
+        for known, system_id in items:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found = system_id
+        return found
+
+    return authenticate

@@ -1,0 +1,85 @@
+"""The store: migrations, transactions, cursors — on SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tongban.store import Store, StoreError
+from tongban.store.records import RecordStore
+from tongban.store.schema import CaseEventRecord, SyncCursor
+from tongban.sync.cursor import ChangeCursor, CursorError
+
+EXPECTED_TABLES = {"partners", "sync_cursors", "catalog_item_versions", "cases", "case_events", "results",
+                   "evaluations", "ledger_entries", "quarantine", "sync_runs", "held_records", "outbox",
+                   "seen_messages", "alembic_version"}
+
+EVENT = {"caseNo": "11440103007493637K4440120012002202611020007", "seq": 1, "type": "SUBMIT",
+         "occurredAt": "2026-11-02T09:15:00+08:00", "stepName": "网上申报"}
+
+
+def test_upgrade_creates_every_table_and_is_repeatable(store):
+    assert EXPECTED_TABLES <= store.table_names()
+    assert store.upgrade() == "0001"  # a second upgrade is a no-op at head
+
+
+def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction() as s:
+            RecordStore(s).store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+            raise RuntimeError("crash before commit")
+    with store.reading() as s:
+        assert s.execute(select(CaseEventRecord)).first() is None
+
+
+def test_stored_record_keeps_canonical_content(store):
+    with store.transaction() as s:
+        RecordStore(s).store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+    with store.reading() as s:
+        rs = RecordStore(s)
+        assert rs.case_event(EVENT["caseNo"], 1) == EVENT
+        row = s.get(CaseEventRecord, (EVENT["caseNo"], 1))
+        assert row.content.startswith('{"caseNo":') and " " not in row.content.split('"stepName"')[0]
+
+
+def test_catalog_versions_keep_history_and_one_current(store):
+    item = {"implCode": "11440103007493637K4440120012002", "itemCode": "440120012002", "regionCode": "440103",
+            "name": "公共场所卫生许可", "status": "ACTIVE", "onlineDepth": 4, "updatedAt": "2026-11-01T00:00:00+08:00",
+            "version": 1}
+    with store.transaction() as s:
+        RecordStore(s).store("catalog", item, source="x")
+        RecordStore(s).store("catalog", {**item, "version": 2, "status": "REVOKED"}, source="x")
+    with store.reading() as s:
+        current = RecordStore(s).catalog_current(item["implCode"])
+    assert current["version"] == 2 and current["status"] == "REVOKED"
+
+
+def test_cursor_commits_only_with_its_transaction(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction() as s:
+            cur = ChangeCursor.load(s, "TB:county:440103:LWZWFW", "case-event")
+            cur.advance(s, "c-0000000000000010", 10)
+            raise RuntimeError("crash")
+    assert store.cursor("TB:county:440103:LWZWFW", "case-event") is None
+    with store.transaction() as s:
+        cur = ChangeCursor.load(s, "TB:county:440103:LWZWFW", "case-event")
+        assert cur.position is None
+        cur.advance(s, "c-0000000000000010", 10)
+    assert store.cursor("TB:county:440103:LWZWFW", "case-event") == "c-0000000000000010"
+    with store.reading() as s:
+        assert s.get(SyncCursor, ("TB:county:440103:LWZWFW", "case-event")).records_seen == 10
+
+
+def test_cursor_refuses_malformed_positions(store):
+    with pytest.raises(CursorError, match="TBS-REST-004"):
+        ChangeCursor("p", "case", initial="bad cursor with spaces")
+    with store.transaction() as s:
+        cur = ChangeCursor.load(s, "p", "case")
+        with pytest.raises(CursorError):
+            cur.advance(s, "../etc", 1)
+
+
+def test_unreachable_database_is_reported_with_its_url():
+    bad = Store("postgresql+psycopg://nobody:secret@127.0.0.1:1/nowhere")
+    with pytest.raises(StoreError) as info:
+        bad.upgrade()
+    assert "127.0.0.1:1/nowhere" in str(info.value) and "secret" not in str(info.value)

@@ -1,0 +1,111 @@
+"""Build the sync DAGs: one task group per partner from the registry, each in its own pool.
+
+DAG files stay a few lines; every task calls the same engine entry point as the CLI.
+Retries happen only for transport errors: a validation failure is quarantined by the
+engine, and any other failure is final (``AirflowFailException``).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task, task_group
+
+from tongban.registry import Registry, RegistryError, load_registry
+
+START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+
+
+def asset_for(dataset: str) -> Asset:
+    return Asset(f"tongban://store/{dataset}")
+
+
+def pool_name(partner_slug: str) -> str:
+    return f"partner_{partner_slug}"
+
+
+def load_registry_for_dags() -> Registry | None:
+    try:
+        return load_registry()
+    except RegistryError:
+        return None  # surfaced by the registry_error task instead of a DAG import error
+
+
+def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Task body: one incremental sync of one (partner, dataset)."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from tongban.airflow_ext.hooks import TongbanHook
+    from tongban.sync.engine import SyncFailed
+
+    only = (params or {}).get("partner") or ""
+    if only and only != partner_id:
+        raise AirflowSkipException(f"manual run for {only}")
+    wanted = (params or {}).get("datasets") or []
+    if wanted and dataset not in wanted:
+        raise AirflowSkipException(f"manual run for datasets {wanted}")
+    since = (params or {}).get("since") or None if only else None
+    try:
+        return TongbanHook().sync_engine().sync(partner_id, dataset, since=since).as_dict()
+    except SyncFailed as exc:
+        if exc.retriable:
+            raise  # transport error: Airflow retries with back-off
+        raise AirflowFailException(str(exc)) from exc
+
+
+def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = "@hourly"):
+    """A DAG syncing ``datasets`` (in order) from every registry partner that provides them."""
+    registry = load_registry_for_dags()
+    partners = [p for p in registry.partners if any(d in p.datasets for d in datasets)] if registry else []
+    outlets = [asset_for(d) for d in datasets]
+
+    @dag(dag_id=dag_id, description=description, schedule=schedule, start_date=START, catchup=False,
+         max_active_runs=1, tags=["tongban", "sync"],
+         params={
+             "partner": Param("", type="string", title="Only this partner (system id); empty = all"),
+             "datasets": Param(list(datasets), type="array", items={"type": "string", "enum": list(datasets)},
+                               title="Datasets to sync"),
+             "since": Param("", type="string", title="Start from this cursor (with a single partner)"),
+         })
+    def sync_dag():
+        results = []
+        if registry is None:
+            @task(task_id="registry_error")
+            def registry_error() -> None:
+                load_registry()  # raises with file, line and field
+
+            registry_error()
+            return
+        for partner in partners:
+            @task_group(group_id=f"sync_{partner.slug}")
+            def partner_group(pid: str = partner.id, slug: str = partner.slug, retries: int = partner.retries,
+                              provided: tuple[str, ...] = partner.datasets):
+                previous = None
+                for dataset in datasets:
+                    if dataset not in provided:
+                        continue
+
+                    @task(task_id=f"sync_{dataset.replace('-', '_')}", pool=pool_name(slug), retries=retries,
+                          retry_delay=timedelta(seconds=30), retry_exponential_backoff=True)
+                    def sync_one(ds: str = dataset, params: dict[str, Any] | None = None) -> dict[str, Any]:
+                        return run_sync(pid, ds, params or {})
+
+                    current = sync_one()
+                    if previous is not None:
+                        previous >> current
+                    previous = current
+                    results.append(current)
+
+            partner_group()
+
+        @task(task_id="summarize", outlets=outlets, trigger_rule="none_failed")
+        def summarize(*reports: dict[str, Any] | None) -> dict[str, Any]:
+            done = [r for r in reports if r]
+            return {"runs": len(done), "pulled": sum(r["pulled"] for r in done),
+                    "stored": sum(r["stored"] + r["released"] for r in done),
+                    "rejected": sum(r["rejected"] for r in done), "reports": done}
+
+        summarize(*results)
+
+    return sync_dag()

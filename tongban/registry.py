@@ -1,0 +1,336 @@
+"""The partner registry: ``partners.yaml`` loaded and validated with pydantic.
+
+Each partner is a system of TBS-1.0 §6.1 (``TB:{level}:{regionCode}:{code}``) with its
+transport, endpoint, roles and spec version. Credentials are *references* — names of
+environment variables — never the secrets themselves. A bad file is reported with file,
+line and field (:class:`RegistryError`), and nothing is written anywhere.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tongban.model.codes import parse_system_id, system_id_ok, within_scope
+
+ENV_REGISTRY = "TONGBAN_PARTNERS"
+DEFAULT_FILE = "partners.yaml"
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+DURATION_RE = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+
+
+class Role(str, Enum):
+    """TBS-1.0 Annex A.15."""
+
+    CATALOG_PROVIDER = "CATALOG_PROVIDER"
+    CASE_REPORTER = "CASE_REPORTER"
+    RESULT_PUBLISHER = "RESULT_PUBLISHER"
+    EVALUATION_REPORTER = "EVALUATION_REPORTER"
+    CATALOG_CONSUMER = "CATALOG_CONSUMER"
+
+
+ROLE_DATASETS: dict[Role, tuple[str, ...]] = {
+    Role.CATALOG_PROVIDER: ("catalog",),
+    Role.CASE_REPORTER: ("case", "case-event"),
+    Role.RESULT_PUBLISHER: ("result",),
+    Role.EVALUATION_REPORTER: ("evaluation",),
+    Role.CATALOG_CONSUMER: (),
+}
+
+
+class Transport(str, Enum):
+    REST = "rest"
+    SOAP = "soap"
+    FILEDROP = "filedrop"
+    MQTT = "mqtt"
+
+
+def parse_duration(text: str) -> int:
+    """ISO 8601 duration (days, hours, minutes) → seconds."""
+    m = DURATION_RE.match(text)
+    if not m or text in ("P", "PT"):
+        raise ValueError(f"not an ISO 8601 duration like PT24H or P7D: {text!r}")
+    days, hours, minutes = (int(g or 0) for g in m.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60
+
+
+class Credentials(BaseModel):
+    """Names of environment variables holding the secrets (TBS-SEC-001, -008)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_env: str | None = Field(None, description="bearer token the partner presents / we present")
+    hmac_key_env: str | None = Field(None, description="HMAC-SHA256 key (TBS-ENV-028)")
+    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+
+    @field_validator("token_env", "hmac_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENV_NAME_RE.match(v):
+            raise ValueError("must be the NAME of an environment variable (A-Z, 0-9, _), never the secret itself")
+        return v
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) if self.token_env else None
+
+    def hmac_key(self) -> bytes | None:
+        value = os.environ.get(self.hmac_key_env) if self.hmac_key_env else None
+        return value.encode("utf-8") if value else None
+
+
+class PartnerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str = ""
+    level: str | None = None
+    region_code: str | None = None
+    parent: str | None = None
+    transport: Transport
+    endpoint: str
+    credentials: Credentials = Credentials()
+    roles: tuple[Role, ...] = Field(min_length=1)
+    spec_version: str = "TBS-1.0"
+    direct: bool = Field(False, description="三级数据直连: reports straight to the province, skipping the city")
+    hold_timeout: str = "PT24H"
+    page_size: int = Field(500, ge=1, le=1000)
+    retries: int = Field(2, ge=0, le=10)
+    ca_file: str | None = None
+    allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
+
+    @field_validator("id", "parent")
+    @classmethod
+    def _system_id(cls, v: str | None) -> str | None:
+        if v is not None and not system_id_ok(v):
+            raise ValueError(
+                "not a TBS-1.0 system identifier TB:{province|city|county|department}:{6-digit region}:{CODE} "
+                "whose region shape fits the level (TBS-CODE-001)"
+            )
+        return v
+
+    @field_validator("hold_timeout")
+    @classmethod
+    def _hold(cls, v: str) -> str:
+        seconds = parse_duration(v)
+        if not 60 <= seconds <= 7 * 86400:
+            raise ValueError("must lie between PT1M and P7D (TBS-SYNC-007)")
+        return v
+
+    @field_validator("spec_version")
+    @classmethod
+    def _spec(cls, v: str) -> str:
+        from tongban.specs import available_versions
+
+        if v not in available_versions():
+            raise ValueError(f"unknown spec version; known: {', '.join(available_versions())}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PartnerConfig":
+        level, region, _ = parse_system_id(self.id)  # type: ignore[misc]
+        if self.level is not None and self.level != level:
+            raise ValueError(f"level {self.level!r} does not match the id's level {level!r}")
+        if self.region_code is not None and self.region_code != region:
+            raise ValueError(f"region_code {self.region_code!r} does not match the id's region {region!r}")
+        if self.transport in (Transport.REST, Transport.SOAP):
+            if not re.match(r"^https?://[^\s/]+", self.endpoint):
+                raise ValueError("endpoint must be an https:// URL for rest and soap")
+            if self.endpoint.startswith("http://") and not self.allow_insecure_http:
+                raise ValueError("plain http:// needs allow_insecure_http: true (TBS-REST-001 requires HTTPS)")
+        elif self.transport is Transport.MQTT and not re.match(r"^mqtts?://", self.endpoint):
+            raise ValueError("endpoint must be an mqtt:// or mqtts:// URL for mqtt")
+        return self
+
+    @property
+    def system_level(self) -> str:
+        return parse_system_id(self.id)[0]  # type: ignore[index]
+
+    @property
+    def system_region(self) -> str:
+        return parse_system_id(self.id)[1]  # type: ignore[index]
+
+    @property
+    def system_code(self) -> str:
+        return parse_system_id(self.id)[2]  # type: ignore[index]
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(d for r in self.roles for d in ROLE_DATASETS[r])
+
+    @property
+    def hold_timeout_seconds(self) -> int:
+        return parse_duration(self.hold_timeout)
+
+    @property
+    def slug(self) -> str:
+        """A name safe for Airflow task groups and pools: ``county_440103_LWZWFW``."""
+        return re.sub(r"[^A-Za-z0-9_]", "_", f"{self.system_level}_{self.system_region}_{self.system_code}")
+
+
+class BusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    system_id: str
+
+    @field_validator("system_id")
+    @classmethod
+    def _system_id(cls, v: str) -> str:
+        return PartnerConfig._system_id(v)  # type: ignore[return-value]
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bus: BusConfig
+    partners: tuple[PartnerConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _graph(self) -> "RegistryFile":
+        ids = [p.id for p in self.partners]
+        seen: set[str] = set()
+        for i, pid in enumerate(ids):
+            if pid in seen:
+                raise _IndexedError(("partners", i, "id"), f"duplicate partner id {pid!r}")
+            seen.add(pid)
+        known = seen | {self.bus.system_id}
+        for i, p in enumerate(self.partners):
+            if p.id == self.bus.system_id:
+                raise _IndexedError(("partners", i, "id"), "a partner cannot have the bus's own system id")
+            if p.parent is not None:
+                if p.parent not in known:
+                    raise _IndexedError(("partners", i, "parent"), f"unknown parent {p.parent!r}")
+                parent_region = parse_system_id(p.parent)[1]  # type: ignore[index]
+                if not within_scope(p.system_region, parent_region):
+                    raise _IndexedError(("partners", i, "parent"),
+                                        f"region {p.system_region} is not within the scope of parent {p.parent}")
+        return self
+
+
+class _IndexedError(ValueError):
+    """A cross-entry error that knows which entry and field it concerns."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class RegistryError(Exception):
+    """``partners.yaml`` is unreadable or invalid; ``problems`` say file, line and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    bus: BusConfig
+    partners: tuple[PartnerConfig, ...]
+
+    def get(self, partner_id: str) -> PartnerConfig:
+        for p in self.partners:
+            if p.id == partner_id or p.slug == partner_id or p.system_code == partner_id:
+                return p
+        raise KeyError(f"no partner {partner_id!r} in {self.path}")
+
+    def with_role(self, *roles: Role | str) -> list[PartnerConfig]:
+        wanted = {Role(r) for r in roles}
+        return [p for p in self.partners if wanted & set(p.roles)]
+
+    def providing(self, dataset: str) -> list[PartnerConfig]:
+        return [p for p in self.partners if dataset in p.datasets]
+
+
+def registry_path(path: str | os.PathLike[str] | None = None) -> Path:
+    return Path(path or os.environ.get(ENV_REGISTRY) or DEFAULT_FILE)
+
+
+def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
+    """Load and validate a registry file; raises :class:`RegistryError` on any problem."""
+    file = registry_path(path)
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError([Problem(name, None, "", "file not found (set TONGBAN_PARTNERS or pass --partners)")])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([Problem(name, None, "", f"cannot read: {exc}")])
+    return parse_registry(text, name=name, path=file)
+
+
+def parse_registry(text: str, *, name: str = DEFAULT_FILE, path: Path | None = None) -> Registry:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise RegistryError([Problem(name, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")])
+    lines = _line_index(node)
+    if not isinstance(data, dict):
+        raise RegistryError([Problem(name, 1, "", "expected a mapping with 'bus' and 'partners'")])
+    try:
+        model = RegistryFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _IndexedError):
+                loc = ctx_err.loc
+            message = str(ctx_err) if ctx_err is not None else err["msg"]
+            problems.append(Problem(name, _nearest_line(lines, loc), _dotted(loc), message))
+        raise RegistryError(problems) from None
+    return Registry(path=path or Path(name), bus=model.bus, partners=model.partners)
+
+
+def _dotted(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each path in the YAML document to its 1-based line."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        index.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = k.value
+                index[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+                index[path + (key,)] = k.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return index
+
+
+def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    # pydantic may add a model-level or literal suffix to loc; fall back to the closest parent.
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in index:
+            return index[loc[:cut]]
+    return None

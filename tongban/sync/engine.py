@@ -1,0 +1,173 @@
+"""The sync engine: incremental pull of one (partner, dataset) changes feed.
+
+Per page: fetch (outside any transaction, so network time never holds a database lock),
+then in ONE transaction ingest the records, advance the cursor and append the ledger
+entry (TBS-SYNC-012). A crash at any point leaves either the whole page or none of it;
+at-least-once delivery plus idempotent upserts on business keys gives the exactly-once
+effect (§13.1).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from tongban.connectors.base import Connector, ConnectorError, CursorExpiredError
+from tongban.model.canonical import sha256_hex
+from tongban.registry import PartnerConfig, Registry
+from tongban.store.schema import SyncRun
+from tongban.store.store import Store, StoreError, utcnow
+from tongban.sync import ledger
+from tongban.sync.connect import open_connector
+from tongban.sync.cursor import ChangeCursor
+from tongban.sync.ingest import Ingestor
+from tongban.sync.outcome import OutcomeCounts
+from tongban.validators import ValidationContext
+
+
+@dataclass
+class SyncReport:
+    partner_id: str
+    dataset: str
+    status: str = "RUNNING"
+    pages: int = 0
+    pulled: int = 0
+    counts: OutcomeCounts = field(default_factory=OutcomeCounts)
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    started_at: datetime = field(default_factory=utcnow)
+    duration_s: float = 0.0
+    error: str | None = None
+    error_code: str | None = None
+    error_hop: str | None = None
+    retriable: bool = False
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "partner": self.partner_id, "dataset": self.dataset, "status": self.status, "pages": self.pages,
+            "pulled": self.pulled, **self.counts.as_dict(), "cursorBefore": self.cursor_before,
+            "cursorAfter": self.cursor_after, "durationSeconds": round(self.duration_s, 3), "error": self.error,
+            "errorCode": self.error_code, "errorHop": self.error_hop,
+        }
+
+
+class SyncFailed(Exception):
+    """A sync run failed; ``report`` says where (hop) and whether a retry may help."""
+
+    def __init__(self, report: SyncReport) -> None:
+        super().__init__(f"{report.partner_id} {report.dataset}: {report.error_hop} failed: {report.error}")
+        self.report = report
+        self.retriable = report.retriable
+
+
+class SyncEngine:
+    def __init__(self, store: Store, registry: Registry, *, trigger: str = "cli",
+                 connector_factory: Callable[[PartnerConfig, str], Connector] = open_connector) -> None:
+        self.store = store
+        self.registry = registry
+        self.trigger = trigger
+        self._connect = connector_factory
+
+    @property
+    def bus_id(self) -> str:
+        return self.registry.bus.system_id
+
+    def sync(self, partner_id: str, dataset: str, *, since: str | None = None, max_pages: int | None = None,
+             on_page: Callable[[SyncReport], None] | None = None) -> SyncReport:
+        partner = self.registry.get(partner_id)
+        if dataset not in partner.datasets:
+            raise ValueError(f"{partner.id} does not provide {dataset!r}; its roles give "
+                             f"{', '.join(partner.datasets) or 'no dataset'}")
+        report = SyncReport(partner.id, dataset)
+        t0 = time.monotonic()
+        with self.store.transaction() as s:
+            cursor = ChangeCursor.load(s, partner.id, dataset, initial=since)
+            run = SyncRun(partner_id=partner.id, dataset=dataset, trigger=self.trigger, started_at=report.started_at,
+                          status="RUNNING", cursor_before=cursor.position)
+            s.add(run)
+            s.flush()
+            report.run_id = run.id
+        report.cursor_before = report.cursor_after = cursor.position
+        newest: str | None = None
+        try:
+            connector = self._connect(partner, self.bus_id)
+        except Exception as exc:
+            return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        try:
+            while max_pages is None or report.pages < max_pages:
+                hop = "connector"
+                try:
+                    page = connector.fetch_changes(dataset, cursor.position, partner.page_size)
+                except CursorExpiredError:
+                    with self.store.transaction() as s:
+                        cursor.reset(s)  # TBS-REST-004: restart from the beginning
+                    continue
+                hop = "store"
+                received_at = datetime.fromisoformat(page.received_at) if page.received_at else utcnow()
+                context = ValidationContext(spec=partner.spec_version, received_at=received_at)
+                with self.store.transaction() as s:
+                    ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
+                                      hold_timeout_s=partner.hold_timeout_seconds, context=context,
+                                      envelope_sha256=sha256_hex(page.raw))
+                    result = ingest.ingest(dataset, page.records)
+                    if page.records or page.next_cursor != cursor.position:
+                        cursor.advance(s, page.next_cursor, len(page.records))
+                    ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,
+                                  binding=connector.binding, envelope_sha256=sha256_hex(page.raw),
+                                  record_count=len(page.records), verdict=_verdict(result.counts),
+                                  counts=result.counts.as_dict())
+                report.pages += 1
+                report.pulled += len(page.records)
+                report.counts.merge(result.counts)
+                report.cursor_after = cursor.position
+                if result.newest_source_at and (newest is None or result.newest_source_at > newest):
+                    newest = result.newest_source_at
+                if on_page:
+                    on_page(report)
+                if not page.has_more:
+                    break
+                if not page.records:
+                    raise ConnectorError("feed says hasMore but returned no records and no progress "
+                                         "(TBS-REST-004)", endpoint=partner.endpoint)
+        except Exception as exc:
+            return self._fail(report, run_id=report.run_id, hop=hop, exc=exc, t0=t0, newest=newest)
+        finally:
+            connector.close()
+        report.status = "SUCCESS"
+        report.duration_s = time.monotonic() - t0
+        self._finish(report, newest)
+        return report
+
+    def _fail(self, report: SyncReport, *, run_id: int | None, hop: str, exc: Exception, t0: float,
+              newest: str | None = None) -> SyncReport:
+        report.status = "FAILED"
+        report.error = str(exc)
+        report.error_hop = hop if not isinstance(exc, StoreError) else "store"
+        report.error_code = getattr(exc, "code", None) or exc.__class__.__name__
+        report.retriable = bool(getattr(exc, "retriable", False))
+        report.duration_s = time.monotonic() - t0
+        self._finish(report, newest)
+        raise SyncFailed(report) from exc
+
+    def _finish(self, report: SyncReport, newest: str | None) -> None:
+        with self.store.transaction() as s:
+            run = s.get(SyncRun, report.run_id)
+            run.finished_at = utcnow()
+            run.status = report.status
+            run.pages, run.pulled = report.pages, report.pulled
+            c = report.counts
+            run.stored, run.duplicate, run.stale = c.stored + c.released, c.duplicate, c.stale
+            run.held, run.rejected = c.held, c.rejected
+            run.cursor_after = report.cursor_after
+            run.newest_source_at = newest
+            run.error, run.error_code, run.error_hop = report.error, report.error_code, report.error_hop
+
+
+def _verdict(counts: OutcomeCounts) -> str:
+    if counts.received == 0:
+        return "EMPTY"
+    if counts.rejected == 0:
+        return "ACCEPTED"
+    return "REJECTED" if counts.rejected == counts.received else "PARTIAL"

@@ -1,0 +1,156 @@
+"""Ingest: the receiver's record pipeline shared by pulls (changes pages) and pushes
+(envelopes) — validate (S1–S4), decide against state (S5), write, hold, quarantine, release.
+
+Everything happens inside the caller's transaction; the caller commits the records, the
+cursor and the ledger entry together.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tongban.model.datasets import Dataset
+from tongban.store.records import RecordStore
+from tongban.store.store import utcnow
+from tongban.sync.outcome import OutcomeCounts
+from tongban.validators import ValidationContext, validate_record
+from tongban.validators.report import Finding, Report, Severity
+from tongban.validators.stateful import Hold, Outcome, evaluate_state, expired_hold_finding, finding
+
+HOLD_CAPACITY = 10_000  # per sender, TBS-SYNC-008's minimum
+
+
+@dataclass
+class RecordResult:
+    index: int
+    outcome: Outcome
+    report: Report
+    key: dict[str, Any] | None = None
+
+
+@dataclass
+class IngestResult:
+    counts: OutcomeCounts = field(default_factory=OutcomeCounts)
+    results: list[RecordResult] = field(default_factory=list)
+    newest_source_at: str | None = None
+
+
+_TIMESTAMP = {"catalog": "updatedAt", "case": "submittedAt", "case-event": "occurredAt",
+              "result": "issuedAt", "evaluation": "assessedAt"}
+
+
+def _raw_text(record: Any) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+class Ingestor:
+    def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
+                 context: ValidationContext, envelope_sha256: str | None = None) -> None:
+        self.records = RecordStore(session)
+        self.partner_id = partner_id
+        self.writer = writer
+        self.hold_timeout = timedelta(seconds=hold_timeout_s)
+        self.context = context
+        self.envelope_sha256 = envelope_sha256
+
+    def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0) -> IngestResult:
+        ds = Dataset(dataset)
+        result = IngestResult()
+        ts_member = _TIMESTAMP[dataset]
+        for offset, record in enumerate(records):
+            index = start_index + offset
+            report = validate_record(dataset, record, index=index, writer=self.writer, context=self.context)
+            key = None
+            if isinstance(record, dict):
+                key = {m: record[m] for m in ds.key_members if m in record}
+            if report.errors:
+                self._quarantine(dataset, record, report, key)
+                self._count(result, RecordResult(index, Outcome.REJECTED, report, key))
+                continue
+            stamp = record.get(ts_member)
+            if isinstance(stamp, str) and (result.newest_source_at is None or stamp > result.newest_source_at):
+                result.newest_source_at = stamp
+            self._decide(dataset, record, index, report, key, result)
+        return result
+
+    def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,
+                key: dict[str, Any] | None, result: IngestResult, expires_at: datetime | None = None) -> None:
+        verdict = evaluate_state(dataset, record, index=index, writer=self.writer, state=self.records)
+        report.extend(verdict.report.items)
+        outcome = verdict.outcome
+        if outcome is Outcome.STORED:
+            self.records.store(dataset, record, source=self.partner_id)
+            self._count(result, RecordResult(index, outcome, report, key))
+            self._release(record["caseNo"], result)
+        elif outcome is Outcome.HELD:
+            assert verdict.hold is not None
+            if self.records.held_count(self.partner_id) >= HOLD_CAPACITY:
+                full = Report([*(f for f in report.items if f.rule_id != "TBS-SYNC-007"),
+                               finding("TBS-SYNC-008", Severity.ERROR, f"/records/{index}")])
+                self._quarantine(dataset, record, full, key)
+                self._count(result, RecordResult(index, Outcome.REJECTED, full, key))
+                return
+            self._hold(dataset, record, verdict.hold, expires_at)
+            self._count(result, RecordResult(index, outcome, report, key))
+        elif outcome is Outcome.REJECTED:
+            self._quarantine(dataset, record, report, key)
+            self._count(result, RecordResult(index, outcome, report, key))
+        else:  # DUPLICATE, STALE: nothing changes
+            self._count(result, RecordResult(index, outcome, report, key))
+
+    def _hold(self, dataset: str, record: dict[str, Any], hold: Hold, expires_at: datetime | None) -> None:
+        ds = Dataset(dataset)
+        self.records.hold(partner_id=self.partner_id, dataset=dataset,
+                          key=tuple(record[m] for m in ds.key_members), record=record, case_no=hold.case_no,
+                          rule_id=hold.rule_id, location=hold.location, writer=self.writer,
+                          expires_at=expires_at or utcnow() + self.hold_timeout)
+
+    def _release(self, case_no: str, result: IngestResult) -> None:
+        """Re-evaluate records held for ``case_no`` until nothing more can be stored."""
+        progress = True
+        while progress:
+            progress = False
+            for row in self.records.held_for_case(case_no):
+                record = json.loads(row.content)
+                index = int(row.location.split("/")[2])
+                expires_at = row.expires_at
+                self.records.release(row)
+                sub = IngestResult()
+                self._decide(row.dataset, record, index, Report(), None, sub, expires_at)
+                result.counts.released += sub.counts.stored + sub.counts.released
+                result.counts.rejected += sub.counts.rejected
+                if sub.counts.held == 0:
+                    progress = True
+                    break  # the held set changed; read it again in key order
+
+    def expire_holds(self, now: datetime | None = None) -> int:
+        """Reject held records whose hold timed out under their dependency rule (TBS-SYNC-007)."""
+        n = 0
+        for row in self.records.expired_holds(now or utcnow()):
+            hold = Hold(row.rule_id, row.location, row.waits_for)
+            report = Report([expired_hold_finding(hold)])
+            record = json.loads(row.content)
+            self.records.release(row)
+            self.records.quarantine(partner_id=row.partner_id, dataset=row.dataset, raw=_raw_text(record),
+                                    report=report.to_json(), rule_ids=[row.rule_id],
+                                    envelope_sha256=None, location=row.location,
+                                    key=tuple(json.loads(row.record_key)))
+            n += 1
+        return n
+
+    def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None) -> None:
+        errors: list[Finding] = [f for f in report.items if f.severity is Severity.ERROR]
+        self.records.quarantine(partner_id=self.partner_id, dataset=dataset, raw=_raw_text(record),
+                                report=report.to_json(), rule_ids=[f.rule_id for f in errors],
+                                envelope_sha256=self.envelope_sha256,
+                                location=errors[0].location if errors else None,
+                                key=tuple(key.values()) if key else None)
+
+    @staticmethod
+    def _count(result: IngestResult, rr: RecordResult) -> None:
+        result.counts.add(rr.outcome)
+        result.results.append(rr)
