@@ -70,20 +70,28 @@ def parse_hardened(data: bytes, *, max_depth: int = MAX_DEPTH) -> etree._Element
         huge_tree=False, remove_pis=True, remove_comments=True, strip_cdata=True,
     )
     depth = 0
+
+    def track() -> None:
+        nonlocal depth
+        for event, element in parser.read_events():
+            if event == "start":
+                depth += 1
+                if depth > max_depth:
+                    raise UnsafeXml(f"element nesting deeper than {max_depth} levels")
+                if depth == 1 and element.getroottree().docinfo.doctype:
+                    raise UnsafeXml("the document contains a DOCTYPE declaration")
+            else:
+                depth -= 1
+
     try:
         for start in range(0, len(data), _CHUNK):
             parser.feed(data[start:start + _CHUNK])
-            for event, element in parser.read_events():
-                if event == "start":
-                    depth += 1
-                    if depth > max_depth:
-                        raise UnsafeXml(f"element nesting deeper than {max_depth} levels")
-                    if depth == 1 and element.getroottree().docinfo.doctype:
-                        raise UnsafeXml("the document contains a DOCTYPE declaration")
-                else:
-                    depth -= 1
+            track()
         root = parser.close()
     except etree.XMLSyntaxError as exc:
+        # libxml2 may stop at its own depth limit inside one chunk, before the events were
+        # read: the events queued until then still tell whether the nesting was the cause.
+        track()
         raise MalformedXml(f"not well-formed XML: {exc}") from None
     if root is None:  # pragma: no cover - lxml raises on an empty document
         raise MalformedXml("empty document")
