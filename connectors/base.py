@@ -17,7 +17,7 @@ code of TBS-REST-009)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 
 class ConnectorError(Exception):
@@ -134,11 +134,15 @@ class SystemService(Protocol):
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
         """Process one parsed envelope; return the acknowledgement (TBS-ENV-030).
 
         ``binding_dataset`` is the dataset the binding implies (REST path, drop folder, MQTT
         topic) and ``topic_region`` the MQTT topic's region, for TBS-ENV-024 / TBS-MQTT-002.
+        ``binding_findings`` are the :class:`~tongban.validators.report.Finding` s a binding
+        made while mapping its wire form to the JSON envelope (SOAP: TBS-SOAP-003 (h), e.g. a
+        repeated element or an attribute, which the JSON form cannot show); the service adds
+        them to its verdict. SOAP passes it only when there are findings.
         """
         ...
 
