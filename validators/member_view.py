@@ -1,0 +1,60 @@
+"""Read access to a validated object for the rules that follow the member walk (S0, S3, S4).
+
+§19.3 S3: a cross-field rule is evaluated only when every member it reads is present and has
+no ERROR from S1–S2. :meth:`MemberView.ok` answers exactly that: the member exists with a
+value reachable through objects/arrays, and no ERROR is located at it or inside it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tongban.validators.rules import MISSING
+
+
+class MemberView:
+    __slots__ = ("root", "base", "errors", "_emit")
+
+    def __init__(self, root: Any, base: str, errors: set[str], emit: Callable[..., Any]) -> None:
+        self.root = root
+        self.base = base          # JSON Pointer of ``root`` within the envelope ("" or /records/i)
+        self.errors = errors      # absolute locations holding an ERROR
+        self._emit = emit
+
+    def get(self, path: str) -> Any:
+        """The value at ``path`` ("dept/uscc", "materials/0/form"), or MISSING."""
+        value = self.root
+        for token in path.split("/"):
+            if type(value) is dict:
+                if token not in value:
+                    return MISSING
+                value = value[token]
+            elif type(value) is list and token.isdigit() and int(token) < len(value):
+                value = value[int(token)]
+            else:
+                return MISSING
+        return value
+
+    def has(self, path: str) -> bool:
+        return self.get(path) is not MISSING
+
+    def loc(self, path: str) -> str:
+        return f"{self.base}/{path}"
+
+    def ok(self, *paths: str) -> bool:
+        """Every path is present, not null, and free of ERRORs at or below it."""
+        for path in paths:
+            value = self.get(path)
+            if value is MISSING or value is None:
+                return False
+            if self.errors:
+                where = self.loc(path)
+                prefix = where + "/"
+                if where in self.errors or any(e.startswith(prefix) for e in self.errors):
+                    return False
+        return True
+
+    def report(self, rule_id: str, path: str | None, en: str = "", zh: str = "", value: Any = MISSING,
+               mask: bool = False) -> None:
+        """Report at ``path`` (relative), or at the view's base when ``path`` is None."""
+        location = self.base if path is None else self.loc(path)
+        self._emit(rule_id, location, en, zh, value, mask)

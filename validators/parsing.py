@@ -1,0 +1,145 @@
+"""Strict JSON parsing and hashing for stage S0 (TBS-ENV-001, TBS-ENV-027, TBS-ENV-031).
+
+``json.loads`` is lenient where I-JSON (RFC 7493) is not: it keeps the last of duplicate
+member names, accepts ``NaN``/``Infinity``, lets ``\\ud800`` escapes through as unpaired
+surrogates and turns ``1e400`` into ``inf``. :func:`parse_json_strict` refuses all of those,
+plus a byte-order mark and invalid UTF-8, and it refuses nesting deeper than
+:data:`MAX_NESTING` (RFC 8259 §9 lets a parser limit depth; no valid TBS text comes close).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+import rfc8785
+
+from tongban.model.canonical import canonical_bytes
+
+__all__ = ["JsonParseError", "MAX_NESTING", "parse_json_strict", "jcs_bytes", "request_hash"]
+
+# The deepest valid TBS text (an acknowledgement's report inside rejected[] or an ext object
+# at depth 8 inside a record) stays below 20 levels; 256 leaves room and stays far from
+# Python's recursion limit.
+MAX_NESTING = 256
+_MAX_SAFE = 2**53 - 1
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
+_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+
+
+class JsonParseError(ValueError):
+    """The input is not an I-JSON text (TBS-ENV-001). ``reason`` is a short English phrase."""
+
+    def __init__(self, reason: str, reason_zh: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reason_zh = reason_zh or reason
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonParseError(f"duplicate member name {key!r}", f"成员名重复：{key!r}")
+            seen.add(key)
+    return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JsonParseError(f"{name} is not a JSON value", f"{name} 不是 JSON 值")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JsonParseError(f"number {text[:40]} exceeds the IEEE 754 double range (I-JSON)",
+                             f"数值 {text[:40]} 超出 IEEE 754 双精度范围（I-JSON）")
+    return value
+
+
+def _check_depth_and_surrogates(value: Any, check_surrogates: bool) -> None:
+    """Iterative walk: nesting depth, and unpaired surrogates in names and strings."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            if depth > MAX_NESTING:
+                raise JsonParseError(f"nesting deeper than {MAX_NESTING} levels", f"嵌套超过 {MAX_NESTING} 层")
+            for k, item in v.items():
+                if check_surrogates and _SURROGATE_CHAR.search(k):
+                    raise JsonParseError("unpaired surrogate in a member name", "成员名含未配对的代理码点")
+                stack.append((item, depth + 1))
+        elif isinstance(v, list):
+            if depth > MAX_NESTING:
+                raise JsonParseError(f"nesting deeper than {MAX_NESTING} levels", f"嵌套超过 {MAX_NESTING} 层")
+            stack.extend((item, depth + 1) for item in v)
+        elif check_surrogates and isinstance(v, str) and _SURROGATE_CHAR.search(v):
+            raise JsonParseError("unpaired surrogate in a string", "字符串含未配对的代理码点")
+
+
+def parse_json_strict(data: bytes | str) -> Any:
+    """Parse one I-JSON text (TBS-ENV-001); raise :class:`JsonParseError` otherwise.
+
+    ``bytes`` must be UTF-8 without a byte-order mark. A ``str`` is taken as already decoded
+    (it must not start with U+FEFF either).
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raise JsonParseError("byte-order mark before the JSON text", "JSON 文本前有字节顺序标记（BOM）")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonParseError(f"invalid UTF-8 at byte {exc.start}", f"第 {exc.start} 字节处不是有效的 UTF-8") from None
+    else:
+        text = data
+        if text.startswith("\ufeff"):
+            raise JsonParseError("byte-order mark before the JSON text", "JSON 文本前有字节顺序标记（BOM）")
+    try:
+        value = json.loads(text, object_pairs_hook=_object_without_duplicates,
+                           parse_constant=_refuse_constant, parse_float=_finite_float)
+    except JsonParseError:
+        raise
+    except RecursionError:
+        raise JsonParseError(f"nesting deeper than {MAX_NESTING} levels", f"嵌套超过 {MAX_NESTING} 层") from None
+    except ValueError as exc:  # json.JSONDecodeError
+        raise JsonParseError(f"not a JSON text: {exc}", f"不是 JSON 文本：{exc}") from None
+    # A str input may carry lone surrogates directly; bytes can only carry them as \u escapes.
+    check_surrogates = not isinstance(data, (bytes, bytearray, memoryview)) or bool(_SURROGATE_ESCAPE.search(text))
+    # Depth > MAX_NESTING needs at least MAX_NESTING opening brackets: skip the walk otherwise.
+    if check_surrogates or text.count("[") + text.count("{") > MAX_NESTING:
+        _check_depth_and_surrogates(value, check_surrogates)
+    return value
+
+
+def _unsafe_ints_as_floats(value: Any) -> Any:
+    """JCS serializes every number as an IEEE double; Python ints beyond 2^53 must be converted."""
+    if isinstance(value, dict):
+        return {k: _unsafe_ints_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsafe_ints_as_floats(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE:
+        return float(value)  # OverflowError beyond the double range: the caller refuses the text
+    return value
+
+
+def jcs_bytes(value: Any) -> bytes:
+    """RFC 8785 bytes of ``value`` (§5.3), also for integers beyond ±(2^53−1)."""
+    try:
+        return canonical_bytes(value)
+    except rfc8785.IntegerDomainError:
+        return rfc8785.dumps(_unsafe_ints_as_floats(value))
+
+
+def request_hash(envelope: Any, raw: bytes | None) -> str:
+    """TBS-ENV-031: SHA-256 over JCS of the parsed envelope, else over the raw bytes."""
+    if envelope is not None:
+        try:
+            return hashlib.sha256(jcs_bytes(envelope)).hexdigest()
+        except (OverflowError, ValueError, TypeError, rfc8785.CanonicalizationError):
+            pass
+    return hashlib.sha256(raw or b"").hexdigest()
