@@ -78,6 +78,14 @@ class EmbeddedBroker:
                 return
             ready.set()
             loop.run_forever()
+            # amqtt leaves the tasks of clients still connected at shutdown pending; cancel
+            # and await them so none is destroyed pending on a closed loop.
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.wait(leftovers, timeout=2))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
         self._loop = loop
