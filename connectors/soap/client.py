@@ -1,0 +1,236 @@
+"""SOAP connector (TBS-1.0 §16) with zeep against the normative WSDL.
+
+zeep reads ``tbs-1.0.wsdl``/``tbs-1.0.xsd`` (the published files, not a copy fetched from the
+partner), gives the operations, their SOAPActions and the transport, and builds the GetMeta,
+GetChanges and GetAck requests. Responses are taken raw and mapped by :mod:`.mapping` — the same
+hardened parser and TBS-SOAP-003 typing the server uses — and PushBatch bodies are written by
+:func:`.mapping.envelope_to_push_batch`, so an envelope is sent exactly as its JSON says, even a
+deliberately invalid one from the conformance kit, which zeep's object binding would refuse.
+
+Faults map onto the :class:`ConnectorError` tree by the REST code in their detail
+(TBS-SOAP-005): ``soap:Server`` (5xx) and transport failures are retriable
+:class:`TransportError` s, RATE_LIMITED / ``Server.RateLimited`` a :class:`RateLimitedError` with
+``Retry-After``, CURSOR_EXPIRED a :class:`CursorExpiredError`, other ``soap:Client`` faults a
+:class:`ProtocolError`. Redirects are never followed (TBS-REST-001).
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+import zeep
+import zeep.transports
+
+from tongban.connectors.base import (ChangesPage, ConnectorError, CursorExpiredError, ProtocolError, PushResult,
+                                     RateLimitedError, TransportError)
+from tongban.connectors.rest import headers as H
+from tongban.model.canonical import canonical_bytes, sha256_hex
+from tongban.specs import spec_dir
+
+from . import mapping
+from .mapping import SoapFault, Unmappable
+from .xsd_model import TBS_NS
+
+#: HTTP status of each REST error code (TBS-REST-008), carried on errors built from faults.
+STATUS_OF_CODE: dict[str, int] = {
+    "MALFORMED_JSON": 400, "BAD_HEADER": 400, "BAD_PARAMETER": 400, "BAD_CURSOR": 400,
+    "UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "MESSAGE_ID_CONFLICT": 409,
+    "CURSOR_EXPIRED": 410, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
+    "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "UNAVAILABLE": 503,
+}
+BINDING_NAME = f"{{{TBS_NS}}}TbsSoap11"
+
+
+class _Transport(zeep.transports.Transport):
+    """zeep's transport with redirects off (TBS-REST-001) and split connect/read timeouts."""
+
+    def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> requests.Response:
+        return self.session.post(address, data=message, headers=headers, timeout=self.operation_timeout,
+                                 allow_redirects=False)
+
+
+class SoapConnector:
+    """:class:`~tongban.connectors.base.Connector` for a partner's ``{base}/tbs/v1/soap`` endpoint."""
+
+    binding = "SOAP"
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        sender: str,
+        token: str | None = None,
+        spec_version: str = "TBS-1.0",
+        wsdl: str | Path | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 5.0,
+        max_backoff: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``endpoint`` is the SOAP address (``https://host/tbs/v1/soap``); a base URL gets the path added."""
+        self.endpoint = endpoint if endpoint.rstrip("/").endswith("/soap") else endpoint.rstrip("/") + "/tbs/v1/soap"
+        self.sender = sender
+        self.retries, self.backoff, self.max_backoff, self._sleep = retries, backoff, max_backoff, sleep
+        session = requests.Session()
+        session.verify = verify
+        session.cert = cert
+        session.max_redirects = 0
+        session.headers.update({H.SENDER: sender, H.SPEC_VERSION: spec_version})
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
+        self._transport = _Transport(session=session, operation_timeout=(connect_timeout, read_timeout))
+        # The normative WSDL is a local file: loading it fetches nothing from the network.
+        wsdl_path = str(wsdl or spec_dir(spec_version) / "tbs-1.0.wsdl")
+        self._client = zeep.Client(wsdl_path, transport=self._transport,
+                                   settings=zeep.Settings(forbid_dtd=True, forbid_external=True))
+        self._service = self._client.create_service(BINDING_NAME, self.endpoint)
+        binding = self._client.wsdl.bindings[BINDING_NAME]
+        self.soap_actions = {name: op.soapaction for name, op in binding._operations.items()}
+        self.attempts = 0  # total HTTP attempts, for tests and run records
+
+    # -- protocol -------------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        resp = self._call("GetMeta")
+        meta = self._map(resp, lambda content: mapping.xml_to_meta(content))
+        if not isinstance(meta, dict):
+            raise ProtocolError("GetMetaResponse holds no meta object", endpoint=self.endpoint)
+        return meta
+
+    def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
+        resp = self._call("GetChanges", dataset=dataset, since=since, limit=limit)
+        received_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        body, _findings = self._map(resp, lambda content: mapping.xml_to_changes(content, dataset))
+        records, next_cursor, has_more = body.get("records"), body.get("nextCursor"), body.get("hasMore")
+        if not isinstance(records, list) or not isinstance(next_cursor, str) or not isinstance(has_more, bool):
+            raise ProtocolError("GetChangesResponse needs records, nextCursor (string) and hasMore (boolean) "
+                                "(TBS-SOAP-002)", endpoint=self.endpoint)
+        if len(records) > limit:
+            raise ProtocolError(f"GetChangesResponse holds {len(records)} records, more than limit={limit}",
+                                endpoint=self.endpoint)
+        return ChangesPage(records=records, next_cursor=next_cursor, has_more=has_more, raw=resp.content,
+                           received_at=received_at)
+
+    def push(self, envelope: dict[str, Any]) -> PushResult:
+        try:
+            body = mapping.envelope_to_push_batch(envelope)
+        except ValueError as exc:
+            raise ProtocolError(f"envelope cannot be sent over SOAP: {exc}", endpoint=self.endpoint) from exc
+        # TBS-ENV-031: the receiver hashes the JSON it maps our XML to; compute the same.
+        mapped, _ = mapping.push_batch_to_envelope(body)
+        expected_hash = sha256_hex(canonical_bytes(mapped))
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{self.soap_actions["PushBatch"]}"'}
+        if isinstance(envelope.get("messageId"), str):
+            headers[H.MESSAGE_ID] = envelope["messageId"]
+        resp = self._send(lambda: self._transport.post(self.endpoint, body, headers))
+        ack = self._map(resp, lambda content: mapping.xml_to_ack(content))
+        header_hash = resp.headers.get(H.REQUEST_HASH)
+        if header_hash != expected_hash or ack.get("requestHash") != expected_hash:
+            raise ProtocolError(f"request hash mismatch: sent {expected_hash}, header {header_hash}, "
+                                f"ack {ack.get('requestHash')} (TBS-ENV-031)", endpoint=self.endpoint)
+        return PushResult(ack=ack, request_hash=header_hash, status_code=resp.status_code)
+
+    def get_ack(self, message_id: str) -> dict[str, Any] | None:
+        """The current acknowledgement of a message we sent (TBS-REST-010), None when unknown."""
+        try:
+            resp = self._call("GetAck", messageId=message_id)
+        except ProtocolError as exc:
+            if exc.code == "NOT_FOUND":
+                return None
+            raise
+        return self._map(resp, lambda content: mapping.xml_to_ack(content, "GetAck"))
+
+    def close(self) -> None:
+        self._transport.session.close()
+
+    def __enter__(self) -> "SoapConnector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport ------------------------------------------------------------------------
+    def _call(self, operation: str, **params: Any) -> requests.Response:
+        """Send one request built by zeep from the WSDL; the raw HTTP response comes back."""
+        def send() -> requests.Response:
+            with self._client.settings(raw_response=True):
+                return getattr(self._service, operation)(**params)
+        return self._send(send)
+
+    def _send(self, send: Callable[[], requests.Response]) -> requests.Response:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            self.attempts += 1
+            try:
+                resp = send()
+            except requests.exceptions.Timeout as exc:
+                error: ConnectorError = TransportError(f"timeout: {exc.__class__.__name__}", endpoint=self.endpoint,
+                                                       code="TIMEOUT")
+            except requests.exceptions.RequestException as exc:
+                error = TransportError(f"transport error: {exc}", endpoint=self.endpoint, code="UNREACHABLE")
+            else:
+                if resp.status_code == 200:
+                    return resp
+                error = self._error(resp)
+                if not error.retriable:
+                    raise error
+            if attempt == self.retries:
+                raise error
+            wait = delay
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                wait = max(wait, error.retry_after)  # TBS-SEC-013: honour Retry-After
+            self._sleep(min(wait, self.max_backoff))
+            delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")
+
+    def _map(self, resp: requests.Response, read: Callable[[bytes], Any]) -> Any:
+        try:
+            return read(resp.content)
+        except Unmappable as exc:
+            raise ProtocolError(f"malformed SOAP response: {exc.finding.message_en} at "
+                                f"{exc.finding.location or '/'}", endpoint=self.endpoint,
+                                status=resp.status_code, rule_id=exc.finding.rule_id) from exc
+
+    def _error(self, resp: requests.Response) -> ConnectorError:
+        status = resp.status_code
+        fault: SoapFault | None = None
+        if resp.content:
+            try:
+                fault = mapping.xml_to_fault(resp.content)
+            except Unmappable:
+                fault = None
+        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        if fault is None:  # not a SOAP answer at all: judge by the HTTP status
+            text = f"HTTP {status} without a SOAP fault"
+            if status in (429, 503):
+                return RateLimitedError(text, retry_after=retry_after, endpoint=self.endpoint, status=status)
+            if status >= 500:
+                return TransportError(text, endpoint=self.endpoint, status=status)
+            return ProtocolError(text, endpoint=self.endpoint, status=status)
+        code = fault.code
+        text = f"SOAP fault {fault.faultcode}: {fault.message or fault.faultstring}"
+        kw: dict[str, Any] = {"endpoint": self.endpoint, "code": code, "rule_id": fault.rule_id,
+                              "status": STATUS_OF_CODE.get(code or "", 500 if fault.faultcode.startswith("Server")
+                                                           else 400)}
+        if code == "CURSOR_EXPIRED":
+            return CursorExpiredError(text, **kw)
+        if code == "RATE_LIMITED" or fault.faultcode == "Server.RateLimited" or code == "UNAVAILABLE":
+            return RateLimitedError(text, retry_after=retry_after, **kw)
+        if fault.faultcode.startswith("Server"):
+            return TransportError(text, **kw)
+        return ProtocolError(text, **kw)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

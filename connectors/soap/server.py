@@ -1,0 +1,234 @@
+"""SOAP 1.1 binding server (TBS-1.0 §16) as a FastAPI app over a :class:`SystemService`.
+
+Why lxml and a small dispatcher rather than a SOAP framework (spyne): TBS-SOAP-004 makes the
+published ``tbs-1.0.wsdl`` / ``tbs-1.0.xsd`` normative, so the server must serve *that* file
+(only the endpoint address is filled in) instead of a description generated from code, and
+verdicts come from the TBS-SOAP-003 mapping, not from a framework's schema validation or object
+binding. With the mapping in :mod:`.mapping`, what is left is four operations, one fault shape
+and the edge rules shared with REST — the same FastAPI/uvicorn stack as the REST server.
+
+Order at the edge: authentication before anything is read (TBS-SEC-001), the 16 MiB body limit
+(TBS-SEC-009), the headers of TBS-REST-006 and SOAPAction (TBS-SOAP-001), the hardened parse
+(TBS-SEC-010); then the operation. Technical failures are SOAP faults with HTTP 500:
+``soap:Client`` for the REST 4xx cases, ``soap:Server`` for 5xx and ``soap:Server.RateLimited``
+for RATE_LIMITED (TBS-SOAP-005, TBS-SEC-013). An envelope rejected by validation is a normal
+``PushBatchResponse`` whose ack has status REJECTED.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from functools import cache
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.rest import headers as H
+from tongban.model.canonical import canonical_bytes, sha256_hex
+from tongban.specs import spec_dir
+
+from . import mapping
+from .mapping import SoapFault, Unmappable
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+SPEC_VERSION = "TBS-1.0"
+SOAP_PATH = f"{H.BASE_PATH}/soap"
+XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+
+Authenticate = Callable[[str | None], str | None]
+"""Bearer token (or None) → the authenticated system id, or None when refused."""
+
+
+def _faultcode(err: ServiceError) -> str:
+    if err.code == "RATE_LIMITED":
+        return "Server.RateLimited"
+    return "Client" if err.status < 500 else "Server"
+
+
+def _xml_response(body: bytes, *, status: int = 200, request_hash: str | None = None,
+                  extra: dict[str, str] | None = None) -> Response:
+    headers = {H.SPEC_VERSION: SPEC_VERSION}
+    if request_hash:
+        headers[H.REQUEST_HASH] = request_hash
+    headers.update(extra or {})
+    return Response(body, status_code=status, media_type=XML_MEDIA_TYPE, headers=headers)
+
+
+@cache
+def normative_wsdl() -> bytes:
+    return (spec_dir("TBS-1.0") / "tbs-1.0.wsdl").read_bytes()
+
+
+@cache
+def normative_xsd() -> bytes:
+    return (spec_dir("TBS-1.0") / "tbs-1.0.xsd").read_bytes()
+
+
+def wsdl_for(address: str) -> bytes:
+    """The normative WSDL with ``soap:address/@location`` set to ``address``; nothing else changes."""
+    doc = etree.fromstring(normative_wsdl(), etree.XMLParser(resolve_entities=False, no_network=True))
+    for location in doc.iterfind("wsdl:service/wsdl:port/soap:address", WSDL_NS):
+        location.set("location", address)
+    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+
+
+def _accepts(func: Callable[..., Any], keyword: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def create_soap_app(service: SystemService, *, authenticate: Authenticate,
+                    max_body_bytes: int = MAX_BODY_BYTES, public_url: str | None = None) -> FastAPI:
+    """An ASGI app serving ``service`` at ``/tbs/v1/soap`` (TBS-SOAP-001), the WSDL at ``?wsdl``.
+
+    ``public_url`` is the endpoint address written into the served WSDL; by default the address
+    the request came to. The XSD the WSDL imports is served next to it (``/tbs/v1/tbs-1.0.xsd``).
+    """
+    app = FastAPI(title="TBS-1.0 SOAP binding", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.refused = {}  # fault code -> count, for the sandbox's and tests' eyes
+    passes_findings = _accepts(service.receive, "binding_findings")
+
+    def fault(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None) -> Response:
+        app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
+        body = mapping.fault_to_xml(SoapFault(_faultcode(err), err.message, err.code, err.message, err.rule_id,
+                                              message_id))
+        extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+        return _xml_response(body, status=500, request_hash=request_hash, extra=extra)
+
+    @app.get(SOAP_PATH)
+    def describe(request: Request) -> Response:
+        if "wsdl" not in {k.lower() for k in request.query_params}:
+            return Response("use ?wsdl for the service description", status_code=404, media_type="text/plain")
+        address = public_url or str(request.url.replace(query=""))
+        return _xml_response(wsdl_for(address))
+
+    @app.get(f"{H.BASE_PATH}/tbs-1.0.xsd")
+    def schema() -> Response:
+        return _xml_response(normative_xsd())
+
+    @app.post(SOAP_PATH)
+    async def call(request: Request) -> Response:
+        # TBS-SEC-001: authentication first; nothing of the body is read for a stranger.
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        caller = authenticate(token)
+        if caller is None:
+            return fault(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token",
+                                      rule_id="TBS-SEC-001"))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body_bytes:
+            return fault(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
+                                      rule_id="TBS-SEC-009"))
+        sender = request.headers.get(H.SENDER)
+        if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
+            return fault(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
+                                      "required", rule_id="TBS-REST-006"))
+        if sender != caller:
+            return fault(ServiceError(403, "FORBIDDEN", f"{H.SENDER} {sender} is not the authenticated system",
+                                      rule_id="TBS-SEC-002"))
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_body_bytes:
+                return fault(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
+                                          rule_id="TBS-SEC-009"))
+        raw = bytes(body)
+        raw_hash = sha256_hex(raw)
+        media, _, params = request.headers.get("content-type", "").partition(";")
+        charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
+        if media.strip().lower() != "text/xml" or (charset and charset.group(1).lower() != "utf-8"):
+            return fault(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/xml; charset=utf-8 "
+                                      "(TBS-SOAP-001)"), request_hash=raw_hash)
+        try:
+            operation, op = mapping.parse_operation(raw)
+        except Unmappable as exc:
+            return fault(_unmappable(exc), request_hash=raw_hash)
+        action = request.headers.get("soapaction", "").strip().strip('"')
+        if action != f"urn:tbs:1.0#{operation}":
+            return fault(ServiceError(400, "BAD_HEADER", f'SOAPAction must be "urn:tbs:1.0#{operation}"',
+                                      rule_id="TBS-SOAP-001"), request_hash=raw_hash)
+        try:
+            if operation == "PushBatch":
+                return await push(request, op, caller, raw_hash)
+            if operation == "GetMeta":
+                return _xml_response(mapping.meta_to_xml(await run_in_threadpool(service.meta)))
+            if operation == "GetChanges":
+                return await changes(op)
+            return await get_ack(op, caller)
+        except ServiceError as err:
+            return fault(err, request_hash=raw_hash if operation == "PushBatch" else None)
+        except Exception:  # noqa: BLE001 - the edge turns every failure into a Server fault
+            log.exception("SOAP %s failed", operation)
+            return fault(ServiceError(500, "INTERNAL_ERROR", "internal error"),
+                         request_hash=raw_hash if operation == "PushBatch" else None)
+
+    async def push(request: Request, op: etree._Element, caller: str, raw_hash: str) -> Response:
+        try:
+            envelope, findings = mapping.envelope_from_push_batch(op)
+        except Unmappable as exc:
+            return fault(_unmappable(exc), request_hash=raw_hash)
+        request_hash = sha256_hex(canonical_bytes(envelope))  # TBS-ENV-031: of the mapped JSON
+        message_id = request.headers.get(H.MESSAGE_ID)
+        env_mid = envelope.get("messageId")
+        if not message_id or not UUID_RE.match(message_id) or message_id != env_mid or envelope.get("sender") != caller:
+            return fault(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId and "
+                                      f"{H.SENDER} its sender", rule_id="TBS-REST-006"),
+                         request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+        extra: dict[str, Any] = {}
+        if findings:
+            if passes_findings:
+                extra["binding_findings"] = tuple(findings)
+            else:
+                log.warning("service %r takes no binding_findings: %d SOAP mapping findings not reported",
+                            type(service).__name__, len(findings))
+        try:
+            ack = await run_in_threadpool(lambda: service.receive(
+                envelope, binding="SOAP", request_hash=request_hash, authenticated_sender=caller, **extra))
+        except ServiceError as err:
+            return fault(err, request_hash=request_hash, message_id=message_id)
+        return _xml_response(mapping.ack_to_xml(ack), request_hash=request_hash)
+
+    async def changes(op: etree._Element) -> Response:
+        params, findings = mapping.get_changes_params(op)
+        dataset, since, limit = params.get("dataset"), params.get("since"), params.get("limit", 100)
+        if findings or not isinstance(dataset, str) or not (since is None or isinstance(since, str)):
+            raise ServiceError(400, "BAD_PARAMETER", "GetChanges needs dataset, and optionally since and limit",
+                               rule_id="TBS-SOAP-002")
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ServiceError(400, "BAD_PARAMETER", "limit must be an integer from 1 to 1000",
+                               rule_id="TBS-REST-003")
+        page = await run_in_threadpool(service.changes, dataset, since, limit)
+        return _xml_response(mapping.changes_to_xml(page, dataset))
+
+    async def get_ack(op: etree._Element, caller: str) -> Response:
+        params, findings = mapping.get_ack_params(op)
+        message_id = params.get("messageId")
+        if findings or not isinstance(message_id, str):
+            raise ServiceError(400, "BAD_PARAMETER", "GetAck needs messageId", rule_id="TBS-SOAP-002")
+        ack = await run_in_threadpool(service.get_ack, message_id, caller)
+        if ack is None:
+            raise ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
+                               rule_id="TBS-REST-010")
+        return _xml_response(mapping.ack_to_xml(ack, "GetAck"), request_hash=ack.get("requestHash"))
+
+    return app
+
+
+def _unmappable(exc: Unmappable) -> ServiceError:
+    """XML that cannot be mapped is a Client fault (TBS-SOAP-005) with the REST code of an
+    unparseable body and the rule of the mapping finding (TBS-SEC-010, TBS-ENV-001/-002/-005)."""
+    f = exc.finding
+    where = f" at {f.location}" if f.location else ""
+    return ServiceError(400, "MALFORMED_JSON", f"XML cannot be mapped{where}: {f.message_en}", rule_id=f.rule_id)
