@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
 
-from tongban.model.canonical import records_sha256
+from tongban.validators.parsing import jcs_bytes
 
 DATA = Path(__file__).resolve().parent / "data"
 ANNEX_B = DATA / "annex_b"
@@ -24,7 +25,7 @@ def changed(name: str, edit: Callable[[dict[str, Any]], Any], *, rehash: bool = 
     envelope = copy.deepcopy(load_example(name))
     edit(envelope)
     if rehash:
-        envelope["integrity"]["recordsSha256"] = records_sha256(envelope["records"])
+        envelope["integrity"]["recordsSha256"] = hashlib.sha256(jcs_bytes(envelope["records"])).hexdigest()
     return envelope
 
 
