@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from tongban.connectors.base import ServiceError, SystemService
-from tongban.model.canonical import canonical_sha256
 from tongban.model.datasets import DATASETS
+from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
 from .acks import rejection_ack, write_json_atomic
@@ -299,10 +299,9 @@ class FileDropReceiver:
             findings.append(_finding("TBS-FILE-008", "/batch/batchId", "batchId 已被使用过",
                                      "batchId was already used by a processed batch", batch.batch_id))
 
-        if envelope is not None:
-            request_hash = canonical_sha256(envelope)  # TBS-ENV-031 over the logical envelope
-        else:  # not parseable as an envelope: the raw request bytes
-            request_hash = hashlib.sha256(batch.manifest_bytes + (data or b"")).hexdigest()
+        # TBS-ENV-031: JCS of the logical envelope; when there is none, the raw request bytes
+        # (the manifest followed by the data file).
+        request_hash = tbs_request_hash(envelope, batch.manifest_bytes + (data or b""))
 
         files = [self._inside(inbox, manifest_name(batch.batch_id))]
         if data is not None:

@@ -32,9 +32,10 @@ import paho.mqtt.client as paho
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.filedrop.acks import rejection_ack
 from tongban.connectors.filedrop.strict_json import StrictJsonError, loads_strict
-from tongban.model.canonical import canonical_bytes, canonical_sha256
+from tongban.model.canonical import canonical_bytes
 from tongban.model.codes import parse_system_id
 from tongban.model.datasets import DATASETS
+from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
 from .connection import MqttConnection
@@ -148,7 +149,7 @@ class MqttSubscriber:
             self.stats.not_addressed += 1
             return True
 
-        request_hash = canonical_sha256(envelope)  # TBS-ENV-031
+        request_hash = tbs_request_hash(envelope, payload)  # TBS-ENV-031
         message_id = envelope.get("messageId")
         if isinstance(message_id, str):
             earlier = self.seen.get(message_id)
