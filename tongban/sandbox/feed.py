@@ -142,13 +142,14 @@ class ChangeFeed:
 class SandboxService:
     """:class:`SystemService` of one sandbox system: ``meta`` and changes feeds.
 
-    A city's feeds include the records it relays for its counties unless ``include_relayed``
-    is false. Pushes go to ``receiver`` (for example the province's sync engine) when one is
+    By default each system serves the records it owns. With ``include_relayed=True`` a city's
+    feeds also carry the records it relays for its counties, including the planted "two
+    skins" copies (``SandboxData.planted_two_skins``). Pushes go to ``receiver`` (for example the province's sync engine) when one is
     attached; without it, a push for an accepted dataset answers 503 ``UNAVAILABLE``, and a
     push for any other dataset 404 ``NOT_FOUND`` (TBS-REST-008).
     """
 
-    def __init__(self, system: SandboxSystem, *, bindings: Sequence[str] = ("REST",), include_relayed: bool = True,
+    def __init__(self, system: SandboxSystem, *, bindings: Sequence[str] = ("REST",), include_relayed: bool = False,
                  compact: bool = False, receiver: SystemService | None = None) -> None:
         self.system = system
         self.bindings = tuple(bindings)

@@ -265,7 +265,7 @@ CITY_TEMPLATES: tuple[ItemTemplate, ...] = (
                    Material("排污许可证申请前信息公开情况说明表", True, E)),
         result_type="CERTIFICATE", cert_name="排污许可证", cert_no="pollution", validity_years=5, applicants="org"),
     ItemTemplate(
-        key="drug_retail", name="药品零售企业经营许可", item_type="01", main="31022", sub="000",
+        key="drug_retail", name="开办药品零售企业审批", item_type="01", main="31022", sub="000",
         dept="market", levels=("3",), legal_basis="《中华人民共和国药品管理法》第五十二条、第五十三条",
         promise_limit=(15, "WORKDAY"), legal_limit=(30, "WORKDAY"), case_type="2",
         service_objects=("2",), handling_forms=("1", "2", "3"), online_depth=3, on_site_visits=1,
