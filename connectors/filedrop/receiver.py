@@ -252,7 +252,10 @@ class FileDropReceiver:
                 elif kind[1] == "manifest":
                     manifests.add(kind[0])
                 else:
-                    data_files[kind[0]] = entry.stat(follow_symlinks=False).st_mtime
+                    try:
+                        data_files[kind[0]] = entry.stat(follow_symlinks=False).st_mtime
+                    except FileNotFoundError:  # the sender withdrew it since the listing
+                        continue
 
         batches = []
         for batch_id in manifests:
