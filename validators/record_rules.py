@@ -102,7 +102,8 @@ def structured_case_no_date_matches_submission(rc: RecordCheck) -> None:
     if rc.ok("caseNo", "submittedAt"):
         case_no = rc.get("caseNo")
         submitted = parse_date_time(rc.get("submittedAt"))
-        if case_no_structured(case_no) and submitted is not None:
+        # Only a real date can be compared: an invalid one is TBS-CODE-010's finding.
+        if case_no_structured(case_no) and submitted is not None and valid_calendar_date(case_no[31:39]):
             expected = china_date(submitted).strftime("%Y%m%d")
             if case_no[31:39] != expected:
                 rc.report("TBS-CODE-011", "caseNo", f"date {case_no[31:39]} differs from {expected}",
