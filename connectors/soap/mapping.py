@@ -32,6 +32,7 @@ _T = f"{{{TBS_NS}}}"
 _S = f"{{{SOAP_ENV_NS}}}"
 _NSMAP = {"soap": SOAP_ENV_NS, "tbs": TBS_NS}
 _INT_RE = re.compile(r"-?[0-9]+")
+_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 OPERATIONS = ("GetMeta", "GetChanges", "PushBatch", "GetAck")
 
 
@@ -130,10 +131,10 @@ class _Decoder:
         if kind == "array":
             return self.array(kids, xtype, pointer, dataset)
         if kind == "record":
-            record_type = self.model.record_type(dataset)
-            if record_type is None:  # dataset unknown: TBS-ENV-024 rejects the envelope anyway
-                return self.generic(kids, text, pointer, report=False)
-            return self.object(kids, record_type, pointer, dataset)
+            # An unknown dataset (rejected under TBS-ENV-024 anyway) is mapped with AnyRecord, the
+            # union of the five record types, so the mapped records and their hash (TBS-ENV-027)
+            # are those of the JSON request.
+            return self.object(kids, self.model.record_type(dataset) or xtype, pointer, dataset)
         return self.object(kids, xtype, pointer, dataset)
 
     def simple(self, kind: str, text: str, pointer: str) -> Any:
@@ -143,7 +144,9 @@ class _Decoder:
             if _INT_RE.fullmatch(text):
                 return int(text)
             self.findings.append(_finding("TBS-ENV-005", pointer, "type", text))
-            return text
+            # A JSON number with a fraction or exponent stays a number, as in the JSON request:
+            # RFC 8785 hashes 5.0 as 5, so TBS-ENV-027 holds and only TBS-ENV-005 is reported.
+            return float(text) if _NUMBER_RE.fullmatch(text) else text
         if kind == "boolean":
             if text in ("true", "false"):
                 return text == "true"
@@ -349,7 +352,7 @@ class _Encoder:
             el.text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         elif isinstance(value, dict):
             if kind == "record":
-                xtype = self.model.record_type(dataset)
+                xtype = self.model.record_type(dataset) or xtype
             members = xtype.members if xtype is not None and xtype.kind in ("object", "record") else ()
             if xtype is not None and xtype.name == "Envelope" and isinstance(value.get("dataset"), str):
                 dataset = value["dataset"]

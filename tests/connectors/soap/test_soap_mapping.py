@@ -141,7 +141,9 @@ def test_type_mismatches_are_env_005_at_the_member() -> None:
     ]
     assert findings[0].value == "3.0"
     record = envelope["records"][0]
-    assert record["version"] == "3.0" and record["applicant"] == "张三" and record["itemName"] == {"zh": "x"}
+    # 3.0 stays the JSON number it is (hashed as 3 by RFC 8785); other text stays a string
+    assert record["version"] == 3.0 and isinstance(record["version"], float)
+    assert record["applicant"] == "张三" and record["itemName"] == {"zh": "x"}
 
 
 @pytest.mark.parametrize(("member", "text"), [("hasMore", "1"), ("charged", "TRUE"), ("onlineDepth", "+4"),
@@ -207,10 +209,11 @@ def test_identity_numbers_are_masked_in_finding_values() -> None:
     assert all("11010519491231002X" not in (f.value or "") for f in findings)
 
 
-def test_unknown_dataset_maps_records_without_types() -> None:
-    records = "<tbs:item><tbs:caseNo>X1</tbs:caseNo><tbs:version>3</tbs:version></tbs:item>"
+def test_unknown_dataset_maps_records_with_the_union_of_the_record_types() -> None:
+    records = "<tbs:item><tbs:caseNo>X1</tbs:caseNo><tbs:version>3</tbs:version><tbs:size>27</tbs:size></tbs:item>"
     envelope, findings = mapping.push_batch_to_envelope(push_xml("", records=records, dataset="cases"))
-    assert findings == [] and envelope["records"] == [{"caseNo": "X1", "version": "3"}]
+    assert identities(findings) == [("ERROR", "TBS-ENV-002", "/records/0/size")]
+    assert envelope["records"] == [{"caseNo": "X1", "version": 3, "size": "27"}]
 
 
 # --------------------------------------------------------------------------- unmappable XML
