@@ -21,7 +21,7 @@ from tongban.sandbox.generate import SandboxSystem
 
 __all__ = ["ChangeFeed", "SandboxService", "cursor_for", "parse_cursor", "CURSOR_RE", "MAX_LIMIT"]
 
-CURSOR_RE = re.compile(r"^c-([0-9]{16})$")
+CURSOR_RE = re.compile(r"c-([0-9]{16})")   # matched whole (fullmatch): no trailing newline
 MAX_LIMIT = 1000            # TBS-REST-003: limit is int(1..1000)
 DEFAULT_LIMIT = 100
 SPEC_VERSIONS = ("TBS-1.0",)
@@ -35,7 +35,7 @@ def cursor_for(position: int) -> str:
 
 def parse_cursor(cursor: str) -> int:
     """Position named by a cursor of this feed family; ``BAD_CURSOR`` otherwise (TBS-REST-004)."""
-    m = CURSOR_RE.match(cursor) if isinstance(cursor, str) else None
+    m = CURSOR_RE.fullmatch(cursor) if isinstance(cursor, str) else None
     if m is None:
         raise ServiceError(400, "BAD_CURSOR", f"uninterpretable cursor {str(cursor)[:80]!r}", rule_id="TBS-REST-004")
     return int(m.group(1))
