@@ -632,3 +632,12 @@ def test_a_planted_two_skins_copy_conflicts_with_the_county_version(data):
                 assert {f.rule_id for f in verdict.report.items} == {"TBS-SYNC-005"}
             else:
                 assert verdict.outcome == stateful.Outcome.DUPLICATE
+
+
+def test_province_view_holds_every_owned_record_and_owner_of_finds_it(data):
+    for ds in DATASETS:
+        view = data.province_view(ds)
+        assert sorted(map(canonical_bytes, view)) == sorted(canonical_bytes(r) for _, r in owned(data, ds))
+    case = data.counties[1].records("case")[0]
+    assert data.owner_of("case", {"caseNo": case["caseNo"]}) == data.counties[1].system_id
+    assert data.owner_of("case", {"caseNo": "0" * 43}) is None
