@@ -37,7 +37,7 @@ def uscc_check_char(first17: str) -> str:
 
 
 def uscc_syntax_ok(value: str) -> bool:
-    return bool(USCC_RE.match(value))
+    return bool(USCC_RE.fullmatch(value))
 
 
 def uscc_check_ok(value: str) -> bool:
@@ -55,7 +55,7 @@ def resident_id_check_ok(value: str) -> bool:
 
 
 def region_code_ok(value: str) -> bool:
-    return bool(REGION_CODE_RE.match(value))
+    return bool(REGION_CODE_RE.fullmatch(value))
 
 
 def region_shape(code: str) -> str:
@@ -79,7 +79,7 @@ def within_scope(region: str, scope_region: str) -> bool:
 
 def parse_system_id(value: str) -> tuple[str, str, str] | None:
     """``(level, regionCode, systemCode)`` for a syntactically valid system id, else None."""
-    m = SYSTEM_ID_RE.match(value)
+    m = SYSTEM_ID_RE.fullmatch(value)
     return (m.group(1), m.group(2), m.group(3)) if m else None
 
 
@@ -96,7 +96,7 @@ def system_id_ok(value: str) -> bool:
 
 def item_code_ok(value: str) -> bool:
     """TBS-CODE-004: basic item code (12 characters)."""
-    return bool(ITEM_CODE_RE.match(value)) and value[6:9] != "000"
+    return bool(ITEM_CODE_RE.fullmatch(value)) and value[6:9] != "000"
 
 
 def impl_code_ok(value: str) -> bool:
@@ -111,7 +111,7 @@ def impl_code_ok(value: str) -> bool:
 
 def handling_item_code_ok(value: str) -> bool:
     """TBS-CODE-006: business handling item code (33 characters)."""
-    return len(value) == 33 and impl_code_ok(value[:31]) and bool(re.match(r"^(?:0[1-9]|[1-9][0-9])$", value[31:]))
+    return len(value) == 33 and impl_code_ok(value[:31]) and bool(re.fullmatch(r"0[1-9]|[1-9][0-9]", value[31:]))
 
 
 def valid_calendar_date(yyyymmdd: str) -> bool:
