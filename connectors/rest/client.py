@@ -7,6 +7,7 @@ followed (TBS-REST-001). A push checks that ``X-TB-Request-Hash`` and the acknow
 """
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 from datetime import datetime, timezone
@@ -32,7 +33,7 @@ class RestConnector:
         sender: str,
         token: str | None = None,
         spec_version: str = "TBS-1.0",
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         retries: int = 3,
@@ -51,6 +52,8 @@ class RestConnector:
         hdrs = {H.SENDER: sender, H.SPEC_VERSION: spec_version, "Accept": "application/json"}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
+        if isinstance(verify, str):  # a CA file to trust (the partner's or the sandbox's local CA)
+            verify = ssl.create_default_context(cafile=verify)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=hdrs,

@@ -48,13 +48,22 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
         return _error(err, **kw)
 
-    def caller_of(request: Request, *, raw_hash: str | None = None) -> str | Response:
+    def authenticated(request: Request) -> str | Response:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         caller = authenticate(token)
         if caller is None:
             return refuse(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token",
-                                       rule_id="TBS-SEC-001"), request_hash=raw_hash)
+                                       rule_id="TBS-SEC-001"))
+        return caller
+
+    def caller_of(request: Request, *, raw_hash: str | None = None) -> str | Response:
+        caller = authenticated(request)
+        if isinstance(caller, Response):
+            return caller
+        return checked_headers(request, caller, raw_hash=raw_hash)
+
+    def checked_headers(request: Request, caller: str, *, raw_hash: str | None = None) -> str | Response:
         sender = request.headers.get(H.SENDER)
         if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
             return refuse(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
@@ -103,8 +112,9 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
             return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
                                        rule_id="TBS-SEC-009"))
-        # Authentication before the body is read or parsed (TBS-SEC-001).
-        caller = caller_of(request)
+        # Authentication before the body is read or parsed (TBS-SEC-001); every later refusal
+        # carries the request hash (TBS-REST-007), so the body is read before headers are judged.
+        caller = authenticated(request)
         if isinstance(caller, Response):
             return caller
         body = bytearray()
@@ -115,6 +125,9 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
                                            rule_id="TBS-SEC-009"))
         raw = bytes(body)
         raw_hash = sha256_hex(raw)
+        checked = checked_headers(request, caller, raw_hash=raw_hash)
+        if isinstance(checked, Response):
+            return checked
         ctype = request.headers.get("content-type", "")
         media, _, params = ctype.partition(";")
         charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
