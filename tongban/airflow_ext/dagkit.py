@@ -88,8 +88,8 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
 
                     @task(task_id=f"sync_{dataset.replace('-', '_')}", pool=pool_name(slug), retries=retries,
                           retry_delay=timedelta(seconds=30), retry_exponential_backoff=True)
-                    def sync_one(ds: str = dataset, params: dict[str, Any] | None = None) -> dict[str, Any]:
-                        return run_sync(pid, ds, params or {})
+                    def sync_one(dataset_name: str = dataset, params: dict[str, Any] | None = None) -> dict[str, Any]:
+                        return run_sync(pid, dataset_name, params or {})
 
                     current = sync_one()
                     if previous is not None:
