@@ -5,8 +5,9 @@ import sys
 
 from rich.console import Console
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]

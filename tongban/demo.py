@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -39,6 +40,9 @@ def airflow_environment(home: Path) -> None:
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder())
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    # Airflow's in-process execution API imports starlette's TestClient, which warns about
+    # its own httpx use; that is not ours to fix and only clutters the demo output.
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 
 @click.command("demo")
@@ -75,7 +79,8 @@ def demo_command(seed: int, cities: int, counties: int) -> None:
         sandbox.stop()
 
     with store.reading() as s:
-        runs = s.execute(select(SyncRun).where(SyncRun.started_at >= started).order_by(SyncRun.id)).scalars().all()
+        runs = s.execute(select(SyncRun).where(SyncRun.started_at >= started)
+                         .order_by(SyncRun.partner_id, SyncRun.dataset)).scalars().all()
     table = Table(title=f"tongban demo · store {store.display_url}")
     for col, justify in (("partner", "left"), ("dataset", "left"), ("pulled", "right"), ("accepted (new)", "right"),
                          ("duplicate", "right"), ("held", "right"), ("rejected", "right"), ("duration", "right"),
