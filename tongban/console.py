@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 # Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
@@ -11,5 +12,5 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 
 def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     sys.exit(code)

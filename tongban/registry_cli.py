@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from tongban.console import err, fail, out
@@ -87,7 +88,7 @@ def check_partners(partners_file: str | None, probe: bool) -> None:
                 with_connector.close()
         except ConnectorError as exc:
             bad += 1
-            out.print(f"  [red]unreachable[/] {p.id} at {p.endpoint}: {exc}")
+            out.print(f"  [red]unreachable[/] {p.id} at {escape(p.endpoint)}: {escape(str(exc))}")
             continue
         problems = []
         if meta.get("systemId") != p.id:

@@ -5,6 +5,7 @@ import json
 
 import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -50,7 +51,7 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
         if fmt == "json":
             click.echo(json.dumps(exc.report.as_dict(), ensure_ascii=False))
         else:
-            out.print(f"[red]FAILED[/] {exc}")
+            out.print(f"[red]FAILED[/] {escape(str(exc))}")
         raise SystemExit(1)
     except ValueError as exc:
         fail(str(exc))
