@@ -64,6 +64,7 @@ def compiled_spec(spec: str = "TBS-1.0") -> CompiledSpec:
     envelope = compiler.compile(env_doc, "envelope.schema.json", "TBS-ENV-005", "envelope")
     assert isinstance(envelope, ObjectNode)
     datasets: dict[str, DatasetSpec] = {}
+    limits = env_doc["x-tbs-limits"]
     for name, file in env_doc["x-tbs-datasets"].items():
         doc = schemas.documents[file]
         node = compiler.compile(doc, file, doc["x-tbs-record-rule"], file)
@@ -71,9 +72,8 @@ def compiled_spec(spec: str = "TBS-1.0") -> CompiledSpec:
         node.type_rule = "TBS-ENV-025"  # a record that is not an object (TBS-ENV-025)
         rule_ids = list(doc.get("x-tbs-cross-field", ())) + list(doc.get("x-tbs-authorization", ()))
         annotations = {k: v for k, v in doc.items() if k.startswith("x-tbs-")}
-        datasets[name] = DatasetSpec(name, file, node, FastRecordCheck(schemas, file, node),
+        datasets[name] = DatasetSpec(name, file, node, FastRecordCheck(schemas, file, node, limits["recordBytes"]),
                                      _registered(rule_ids, RECORD_RULES, file), annotations)
-    limits = env_doc["x-tbs-limits"]
     return CompiledSpec(spec=spec, envelope=envelope,
                         envelope_rules=_registered(env_doc.get("x-tbs-envelope-rules", ()), ENVELOPE_RULES,
                                                    "envelope.schema.json"),
@@ -103,6 +103,7 @@ class RecordRun:
     errors: set[str] = field(default_factory=set)   # locations with an ERROR from S1–S2
     stopped: bool = False
     fast: bool = True
+    fast_passed: bool = False   # the compiled fast path found nothing to report at S1–S2
 
     @property
     def base(self) -> str:
@@ -131,12 +132,21 @@ def record_size_over(record: Any, limit: int) -> int | None:
 
 
 def stage_size(run: RecordRun) -> None:
-    """S1, first: TBS-SEC-009; an oversized record gets one finding and no other checks."""
+    """S1, first: TBS-SEC-009; an oversized record gets one finding and no other checks.
+
+    The fast path runs here: a record it accepts needs no size check when the schema bounds
+    every accepted record below the limit.
+    """
     if type(run.record) is not dict:
         run.emit("TBS-ENV-025", run.base, "a record must be a JSON object", "记录必须是 JSON 对象", run.record)
         run.errors.add(run.base)
         run.stopped = True
         return
+    fast = run.dataset.fast
+    if run.fast and fast.passes(run.record, run.context.allowlist):
+        run.fast_passed = True
+        if fast.size_bounded:
+            return
     size = record_size_over(run.record, run.spec.record_bytes)
     if size is not None:
         run.emit("TBS-SEC-009", run.base, f"record is {size} bytes (JCS), more than {run.spec.record_bytes}",
@@ -147,7 +157,7 @@ def stage_size(run: RecordRun) -> None:
 
 def stage_members(run: RecordRun) -> None:
     """S1 (TBS-ENV-002/004/005) and S2 (TBS-ENV-006..008, Rule column, check characters)."""
-    if run.fast and run.dataset.fast.passes(run.record, run.context.allowlist):
+    if run.fast_passed:
         return  # the walk would report nothing
     collector = Collector(run.emit, run.context.allowlist)
     run.dataset.node.walk(run.record, run.base, collector)

@@ -2,10 +2,13 @@
 
 Each node is built from one JSON Schema (after ``$ref`` resolution, see ``schema_model``)
 and knows the TBS rule of its member (``x-tbs-rule``). ``walk`` reports findings in the
-§19.3 order and returns whether the member is free of ERRORs (the list rule of §5.2 and
-the S3 gate need that). ``quick`` is the fast path's half: given that the compiled JSON
-Schema already accepted the value, it runs only the checks JSON Schema cannot express and
-answers "would the walk report nothing?".
+§19.3 order and returns whether the member is free of ERRORs (the list rule of §5.2 and the
+S3 gate need that).
+
+The fast path (``fast``) uses two more methods: ``plan`` returns the checks that remain
+once a compiled JSON Schema has accepted the value (check characters, list order, ``ext``,
+"5.0 is not an integer"), and ``max_bytes`` bounds the JCS size of any accepted value, so
+that TBS-SEC-009 needs no serialization when the bound is below the limit.
 """
 from __future__ import annotations
 
@@ -13,12 +16,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tongban.validators.checks import CHECKS, FORMATS, CheckResult, parse_date, parse_date_time, string_problem
+from tongban.validators.checks import (
+    CACHED_CHECKS, CHECKS, FORMATS, CheckResult, parse_date, parse_date_time, string_problem,
+)
 from tongban.validators.parsing import jcs_bytes
 from tongban.validators.rules import MISSING, pointer_token
 
 MAX_SAFE_INT = 2**53 - 1
 ENV_002, ENV_003, ENV_004, ENV_005, ENV_006 = "TBS-ENV-002", "TBS-ENV-003", "TBS-ENV-004", "TBS-ENV-005", "TBS-ENV-006"
+
+Plan = Callable[[Any, frozenset[str]], bool]
 
 
 class Collector:
@@ -30,7 +37,7 @@ class Collector:
 
     __slots__ = ("emit", "allowlist", "error_locations")
 
-    def __init__(self, emit: Callable[..., bool], allowlist: frozenset[str]) -> None:
+    def __init__(self, emit: Callable[..., Any], allowlist: frozenset[str]) -> None:
         self.emit = emit
         self.allowlist = allowlist
         self.error_locations: set[str] = set()
@@ -53,6 +60,10 @@ def json_type(value: Any) -> str:
     return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+def _is_int(value: Any, allowlist: frozenset[str]) -> bool:
+    return type(value) is int
+
+
 @dataclass(eq=False)
 class Node:
     rule: str
@@ -68,8 +79,17 @@ class Node:
     def walk(self, value: Any, loc: str, col: Collector, mask: bool = False) -> bool:  # pragma: no cover
         raise NotImplementedError
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:  # pragma: no cover
-        raise NotImplementedError
+    def plan(self) -> Plan | None:
+        """The fast path's checks beyond the compiled JSON Schema for this member, or None.
+
+        The compiled schema holds types, lengths, patterns, enumerations, ranges, TBS-ENV-006
+        and the calendar validity of dates (see ``fast``).
+        """
+        return None
+
+    def max_bytes(self) -> int | None:
+        """Upper bound of the JCS size of any value the fast path accepts (None: unbounded)."""
+        return None
 
 
 @dataclass(eq=False)
@@ -132,22 +152,29 @@ class StringNode(Node):
                     return False
         return True
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
-        # The compiled schema has checked type, lengths, pattern, enum and const.
-        if self.kind != "raw" and string_problem(value, "text" if self.kind == "text" else "string"):
-            return False
-        if self.kind == "date-time":
-            if parse_date_time(value) is None:
-                return False
-        elif self.kind == "date" and parse_date(value) is None:
-            return False
-        for name in self.formats:
-            if not FORMATS[name](value):
-                return False
-        for name in self.checks:
-            if CHECKS[name](value, allowlist) is not None:
-                return False
-        return True
+    def plan(self) -> Plan | None:
+        formats = tuple(FORMATS[name] for name in self.formats)
+        checks = tuple(CACHED_CHECKS[name] for name in self.checks)
+        if not formats and not checks:
+            return None
+
+        def run(value: Any, allowlist: frozenset[str]) -> bool:
+            for fmt in formats:
+                if not fmt(value):
+                    return False
+            for check in checks:
+                if not check(value):
+                    return False
+            return True
+        return run
+
+    def max_bytes(self) -> int | None:
+        # UTF-8 takes at most 4 bytes a code point, and so does the JCS escape of any allowed one.
+        if self.const is not None:
+            return 4 * len(self.const) + 2
+        if self.enum is not None:
+            return 4 * max(map(len, self.enum)) + 2
+        return None if self.max_length is None else 4 * self.max_length + 2
 
 
 @dataclass(eq=False)
@@ -172,8 +199,13 @@ class IntegerNode(Node):
             return False
         return True
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
-        return type(value) is int  # the schema accepts 5.0 as an integer; TBS does not
+    def plan(self) -> Plan | None:
+        return _is_int  # JSON Schema accepts 5.0 as an integer; TBS does not (TBS-ENV-005)
+
+    def max_bytes(self) -> int | None:
+        low = self.minimum if self.minimum is not None else -MAX_SAFE_INT
+        high = self.maximum if self.maximum is not None else MAX_SAFE_INT
+        return max(len(str(low)), len(str(high)))
 
 
 @dataclass(eq=False)
@@ -185,8 +217,8 @@ class BooleanNode(Node):
             return self.wrong_type(value, loc, col, mask)
         return True
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
-        return True
+    def max_bytes(self) -> int | None:
+        return 5
 
 
 @dataclass(eq=False)
@@ -198,9 +230,6 @@ class AnyObjectNode(Node):
     def walk(self, value: Any, loc: str, col: Collector, mask: bool = False) -> bool:
         if type(value) is not dict:
             return self.wrong_type(value, loc, col, mask)
-        return True
-
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
         return True
 
 
@@ -265,12 +294,59 @@ class ObjectNode(Node):
                         ok = False
         return ok
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
-        props = self.effective(value)
-        for name, v in value.items():
-            if not props[name].quick(v, allowlist):
-                return False
-        return True
+    def plan(self) -> Plan | None:
+        static = {name: plan for name, node in self.properties.items() if (plan := node.plan()) is not None}
+        conditional = tuple((cond, {name: node.plan() for name, node in cond.overrides.items()})
+                            for cond in self.conditionals)
+        if not static and not any(p for _, plans in conditional for p in plans.values()):
+            return None
+        members = tuple(static.items())
+
+        def run(value: Any, allowlist: frozenset[str]) -> bool:
+            plans: Any = members
+            if conditional:
+                effective = dict(static)
+                for cond, overrides in conditional:
+                    v = value.get(cond.member)
+                    if type(v) is str and v in cond.values:
+                        for name, plan in overrides.items():
+                            if plan is None:
+                                effective.pop(name, None)
+                            else:
+                                effective[name] = plan
+                plans = effective.items()
+            for name, plan in plans:
+                if name in value and not plan(value[name], allowlist):
+                    return False
+            return True
+        return run
+
+    def max_bytes(self) -> int | None:
+        total = 2
+        for name, node in self.properties.items():
+            bound = node.max_bytes()
+            variants = [c.overrides[name].max_bytes() for c in self.conditionals if name in c.overrides]
+            if variants and self._conditionals_cover(name):
+                bound = None if None in variants else max(variants)  # the base never applies
+            elif variants:
+                bound = None if bound is None or None in variants else max([bound, *variants])
+            if bound is None:
+                return None
+            total += len(name) + 4 + bound  # "name":value,
+        return total
+
+    def _conditionals_cover(self, name: str) -> bool:
+        """Does every valid value of the tested (mandatory) member select an override of ``name``?"""
+        for member in {c.member for c in self.conditionals if name in c.overrides}:
+            tested = self.properties.get(member)
+            covered: set[str] = set()
+            for c in self.conditionals:
+                if c.member == member and name in c.overrides:
+                    covered |= c.values
+            if isinstance(tested, StringNode) and tested.enum is not None and tested.enum <= covered \
+                    and member in self.required:
+                return True
+        return False
 
 
 @dataclass(eq=False)
@@ -325,12 +401,27 @@ class ArrayNode(Node):
                 return False
         return ok
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
+    def plan(self) -> Plan | None:
         assert self.items is not None
-        for element in value:
-            if not self.items.quick(element, allowlist):
-                return False
-        return self.order_problem(value) is None
+        item = self.items.plan()
+        ordered = bool(self.unique_by or self.order_by or self.ascending)
+        if item is None and not ordered:
+            return None
+
+        def run(value: Any, allowlist: frozenset[str]) -> bool:
+            if item is not None:
+                for element in value:
+                    if not item(element, allowlist):
+                        return False
+            return not ordered or self.order_problem(value) is None
+        return run
+
+    def max_bytes(self) -> int | None:
+        assert self.items is not None
+        bound = self.items.max_bytes()
+        if bound is None or self.max_items is None:
+            return None
+        return 2 + self.max_items * (bound + 1)
 
 
 def _has_duplicates(keys: list[Any]) -> bool:
@@ -348,7 +439,7 @@ class ExtNode(Node):
     """TBS-ENV-003: the one open object."""
 
     max_depth: int = 8
-    max_bytes: int = 8192
+    size_limit: int = 8192
 
     expected = "object"
 
@@ -363,7 +454,8 @@ class ExtNode(Node):
                 for k, item in v.items():
                     child = f"{where}/{pointer_token(k)}"
                     if not _EXT_NAME.fullmatch(k):
-                        found.append((child, "member name must match ^[a-z][A-Za-z0-9]{0,63}$", "成员名不符合 ^[a-z][A-Za-z0-9]{0,63}$", item))
+                        found.append((child, "member name must match ^[a-z][A-Za-z0-9]{0,63}$",
+                                      "成员名不符合 ^[a-z][A-Za-z0-9]{0,63}$", item))
                     stack.append((item, child, level + 1))
             elif isinstance(v, list):
                 depth = max(depth, level)
@@ -380,8 +472,9 @@ class ExtNode(Node):
             size = len(jcs_bytes(value))
         except (ValueError, OverflowError, TypeError):
             size = 0  # a non-serializable number is already reported above
-        if size > self.max_bytes:
-            found.append((loc, f"JCS size {size} bytes exceeds {self.max_bytes}", f"JCS 大小 {size} 字节，超过 {self.max_bytes}", value))
+        if size > self.size_limit:
+            found.append((loc, f"JCS size {size} bytes exceeds {self.size_limit}",
+                          f"JCS 大小 {size} 字节，超过 {self.size_limit}", value))
         return found
 
     def walk(self, value: Any, loc: str, col: Collector, mask: bool = False) -> bool:
@@ -392,5 +485,8 @@ class ExtNode(Node):
             col.error(self.rule, where, en, zh, v)
         return not problems
 
-    def quick(self, value: Any, allowlist: frozenset[str]) -> bool:
-        return not self._problems(value, "")
+    def plan(self) -> Plan | None:
+        return lambda value, allowlist: not self._problems(value, "")
+
+    def max_bytes(self) -> int | None:
+        return self.size_limit

@@ -98,7 +98,7 @@ class Compiler:
         kind = schema.get("type")
         if "x-tbs-ext" in schema:
             ext = schema["x-tbs-ext"]
-            return ExtNode(rule=rule, max_depth=ext["maxDepth"], max_bytes=ext["maxBytes"])
+            return ExtNode(rule=rule, max_depth=ext["maxDepth"], size_limit=ext["maxBytes"])
         if kind == "object":
             if "properties" not in schema:
                 return AnyObjectNode(rule=rule, type_rule=type_rule)
