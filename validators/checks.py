@@ -67,6 +67,11 @@ def parse_date_time(value: str) -> datetime | None:
         return None
 
 
+def instant(value: str) -> datetime:
+    """The instant of a ``date-time`` already known to be valid (S3 reads only valid members)."""
+    return datetime.fromisoformat(value)
+
+
 def parse_date(value: str) -> date | None:
     """The calendar date of a TBS-ENV-008 ``date``, or None."""
     m = _DATE.fullmatch(value)

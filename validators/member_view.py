@@ -23,6 +23,8 @@ class MemberView:
     def get(self, path: str) -> Any:
         """The value at ``path`` ("dept/uscc", "materials/0/form"), or MISSING."""
         value = self.root
+        if "/" not in path:
+            return value.get(path, MISSING) if type(value) is dict else MISSING
         for token in path.split("/"):
             if type(value) is dict:
                 if token not in value:
@@ -42,14 +44,15 @@ class MemberView:
 
     def ok(self, *paths: str) -> bool:
         """Every path is present, not null, and free of ERRORs at or below it."""
+        errors = self.errors
         for path in paths:
             value = self.get(path)
             if value is MISSING or value is None:
                 return False
-            if self.errors:
+            if errors:
                 where = self.loc(path)
                 prefix = where + "/"
-                if where in self.errors or any(e.startswith(prefix) for e in self.errors):
+                if where in errors or any(e.startswith(prefix) for e in errors):
                     return False
         return True
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from tongban.model.codes import case_no_structured, parse_system_id, region_shape, system_id_ok, \
     valid_calendar_date, within_scope
-from tongban.validators.checks import china_date, parse_date, parse_date_time
+from tongban.validators.checks import china_date, instant, parse_date
 from tongban.validators.member_view import MemberView
 
 
@@ -64,10 +64,10 @@ def business_time_not_after_reference(rc: RecordCheck) -> None:
     if rc.reference_time is None:
         return
     limit = rc.reference_time + FUTURE_SKEW
+    record = rc.root
     for member in BUSINESS_TIMESTAMPS:
-        if rc.ok(member):
-            instant = parse_date_time(rc.get(member))
-            if instant is not None and instant > limit:
+        if member in record and rc.ok(member):
+            if instant(record[member]) > limit:
                 rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}",
                           rc.get(member))
 
@@ -101,9 +101,9 @@ def structured_case_no_date_is_valid(rc: RecordCheck) -> None:
 def structured_case_no_date_matches_submission(rc: RecordCheck) -> None:
     if rc.ok("caseNo", "submittedAt"):
         case_no = rc.get("caseNo")
-        submitted = parse_date_time(rc.get("submittedAt"))
+        submitted = instant(rc.get("submittedAt"))
         # Only a real date can be compared: an invalid one is TBS-CODE-010's finding.
-        if case_no_structured(case_no) and submitted is not None and valid_calendar_date(case_no[31:39]):
+        if case_no_structured(case_no) and valid_calendar_date(case_no[31:39]):
             expected = china_date(submitted).strftime("%Y%m%d")
             if case_no[31:39] != expected:
                 rc.report("TBS-CODE-011", "caseNo", f"date {case_no[31:39]} differs from {expected}",
@@ -235,8 +235,7 @@ def promised_case_has_deadline(rc: RecordCheck) -> None:
 @record_rule("TBS-CASE-004")
 def deadline_not_before_submission(rc: RecordCheck) -> None:
     if rc.ok("promisedBy", "submittedAt"):
-        promised, submitted = parse_date_time(rc.get("promisedBy")), parse_date_time(rc.get("submittedAt"))
-        if promised is not None and submitted is not None and promised < submitted:
+        if instant(rc.get("promisedBy")) < instant(rc.get("submittedAt")):
             rc.report("TBS-CASE-004", "promisedBy", "earlier than submittedAt", "早于申请时间", rc.get("promisedBy"))
 
 
@@ -249,11 +248,12 @@ def event_members_fit_type(rc: RecordCheck) -> None:
     table = rc.annotations.get("x-tbs-event-members", {}).get(rc.get("type"))
     if table is None:
         return
+    record = rc.root
     for member in table["required"]:
-        if not rc.has(member):
+        if member not in record:
             rc.report("TBS-EVT-002", member, f"required for type {rc.get('type')}", f"{rc.get('type')} 环节必须包含此成员")
     for member in table["forbidden"]:
-        if rc.has(member):
+        if member in record:
             rc.report("TBS-EVT-002", member, f"forbidden for type {rc.get('type')}", f"{rc.get('type')} 环节不得包含此成员",
                       rc.get(member))
 
@@ -278,8 +278,8 @@ def seq_one_iff_submit(rc: RecordCheck) -> None:
 @record_rule("TBS-RES-002")
 def valid_until_not_before_issue(rc: RecordCheck) -> None:
     if rc.ok("validUntil", "issuedAt"):
-        until, issued = parse_date(rc.get("validUntil")), parse_date_time(rc.get("issuedAt"))
-        if until is not None and issued is not None and until < china_date(issued):
+        until = parse_date(rc.get("validUntil"))
+        if until is not None and until < china_date(instant(rc.get("issuedAt"))):
             rc.report("TBS-RES-002", "validUntil", "earlier than the +08:00 date of issuedAt", "早于发证日期（+08:00）",
                       rc.get("validUntil"))
 
