@@ -57,13 +57,21 @@ class Ingestor:
         self.context = context
         self.envelope_sha256 = envelope_sha256
 
-    def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0) -> IngestResult:
+    def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
+               reports: list[Report] | None = None, sent_at: str | None = None) -> IngestResult:
+        """Ingest ``records`` in array order (TBS-SYNC-003). ``reports`` are their stateless
+        S1–S4 reports when the caller already has them (a validated envelope); otherwise each
+        record is validated here (pulled pages)."""
         ds = Dataset(dataset)
         result = IngestResult()
         ts_member = _TIMESTAMP[dataset]
         for offset, record in enumerate(records):
             index = start_index + offset
-            report = validate_record(dataset, record, index=index, writer=self.writer, context=self.context)
+            if reports is not None:
+                report = Report(list(reports[offset].items))
+            else:
+                report = validate_record(dataset, record, index=index, writer=self.writer, context=self.context,
+                                         sent_at=sent_at)
             key = None
             if isinstance(record, dict):
                 key = {m: record[m] for m in ds.key_members if m in record}
