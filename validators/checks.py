@@ -154,28 +154,25 @@ CHECKS: dict[str, Callable[[str, frozenset[str]], CheckResult | None]] = {
 
 # --- the fast path's view of the same checks: "passes, with nothing to report?" ------------
 
-class _Memo:
-    """A bounded memo of a pure string predicate: codes such as a department's USCC recur
-    in every record of its cases, so the check digit is computed once per code."""
+def _memo(predicate: Callable[[str], bool], size: int = 65536) -> Callable[[str], bool]:
+    """A bounded memo of a pure string predicate: codes such as a department's USCC recur in
+    every record of its cases, so the check character is computed once per code."""
+    seen: dict[str, bool] = {}
+    get = seen.get
 
-    def __init__(self, predicate: Callable[[str], bool], size: int = 65536) -> None:
-        self.predicate = predicate
-        self.size = size
-        self.seen: dict[str, bool] = {}
-
-    def __call__(self, value: str) -> bool:
-        try:
-            return self.seen[value]
-        except KeyError:
-            if len(self.seen) >= self.size:
-                self.seen.clear()
-            result = self.seen[value] = self.predicate(value)
-            return result
+    def check(value: str) -> bool:
+        result = get(value)
+        if result is None:
+            if len(seen) >= size:
+                seen.clear()
+            result = seen[value] = predicate(value)
+        return result
+    return check
 
 
 # An allowlisted code still yields a TBS-CODE-015 INFO, so only a passing check is "clean".
 CACHED_CHECKS: dict[str, Callable[[str], bool]] = {
-    "uscc-check-character": _Memo(uscc_check_ok),
-    "impl-code-uscc-check-character": _Memo(lambda v: uscc_check_ok(v[:18])),
-    "resident-id-check-character": _Memo(resident_id_check_ok),
+    "uscc-check-character": _memo(uscc_check_ok),
+    "impl-code-uscc-check-character": _memo(lambda v: uscc_check_ok(v[:18])),
+    "resident-id-check-character": _memo(resident_id_check_ok),
 }

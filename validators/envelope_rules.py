@@ -13,6 +13,7 @@ from typing import Any, Callable
 from tongban.model.codes import parse_system_id, within_scope
 from tongban.validators.context import ValidationContext
 from tongban.validators.member_view import MemberView
+from tongban.validators.report import Report
 from tongban.validators.parsing import jcs_bytes
 from tongban.validators.signature import UnsupportedAlgorithm, verify_signature
 
@@ -20,9 +21,9 @@ from tongban.validators.signature import UnsupportedAlgorithm, verify_signature
 class EnvelopeCheck(MemberView):
     __slots__ = ("context",)
 
-    def __init__(self, envelope: dict[str, Any], errors: set[str], emit: Callable[..., Any],
+    def __init__(self, envelope: dict[str, Any], errors: set[str], sink: Report, spec: str,
                  context: ValidationContext) -> None:
-        super().__init__(envelope, "", errors, emit)
+        super().__init__(envelope, "", errors, sink, spec)
         self.context = context
 
 

@@ -45,22 +45,66 @@ KIND_PATTERNS = {
 }
 
 
+_UNSAFE_IN_PATTERN = ("[^", ".", "\\s", "\\S", "\\W", "\\D", "\\p", "\\P", "\\t", "\\n", "\\r", "\\x", "\\u", " ")
+
+
+def _pattern_excludes_blanks(pattern: str) -> bool:
+    """Conservatively: can no match hold white space or a control character?
+
+    True when the pattern uses only positive character classes and literals with no
+    white space, escapes of control characters or wildcards (all TBS code patterns).
+    """
+    return not any(token in pattern for token in _UNSAFE_IN_PATTERN)
+
+
+def _kind_patterns(merged: dict[str, Any]) -> list[str]:
+    """Patterns to add to a use site of an ``x-tbs-type`` string, minus those already implied."""
+    kind = merged.get("x-tbs-type", "")
+    if kind not in KIND_PATTERNS:
+        return []
+    values = merged.get("enum", []) + ([merged["const"]] if "const" in merged else [])
+    if values and all(isinstance(v, str) and v and not set(v) & set(WHITE_SPACE) and v.isprintable() for v in values):
+        return []
+    if kind in ("date-time", "date"):
+        return KIND_PATTERNS[kind][1:]  # the calendar pattern admits no blank either
+    if "pattern" in merged and _pattern_excludes_blanks(merged["pattern"]):
+        return []
+    return KIND_PATTERNS[kind]
+
+
 def fast_documents(schemas: SchemaSet) -> dict[str, dict[str, Any]]:
-    """The spec's schemas with the TBS string and date rules added as ``allOf`` patterns."""
+    """The spec's schemas with the TBS string and date rules added as ``allOf`` patterns.
+
+    Patterns go to each use site (a property, an item), where ``$ref`` siblings such as
+    ``enum`` are known, so that codes whose pattern or enumeration already excludes white
+    space are not tested twice.
+    """
     documents = copy.deepcopy(schemas.documents)
 
-    def extend(node: Any) -> None:
+    def extend(node: Any, file: str, is_definition: bool) -> None:
         if isinstance(node, dict):
-            for value in node.values():
-                extend(value)
-            patterns = KIND_PATTERNS.get(node.get("x-tbs-type", ""))
-            if patterns:
-                node["allOf"] = list(node.get("allOf", [])) + [{"pattern": p} for p in patterns]
+            for key, value in node.items():
+                if key == "$defs":
+                    for sub in value.values():
+                        extend(sub, file, True)
+                else:
+                    extend(value, file, False)
+            if not is_definition and ("$ref" in node or "x-tbs-type" in node):
+                merged, _ = schemas.merged(node, file)
+                patterns = _kind_patterns(merged)
+                if patterns:
+                    node["allOf"] = list(node.get("allOf", [])) + [{"pattern": p} for p in patterns]
         elif isinstance(node, list):
             for value in node:
-                extend(value)
+                extend(value, file, False)
 
-    extend(documents)
+    for file, document in documents.items():
+        for key, value in document.items():
+            if key == "$defs":
+                for sub in value.values():
+                    extend(sub, file, True)
+            elif key in ("properties", "items", "allOf"):
+                extend(value, file, False)
     return documents
 
 

@@ -6,19 +6,21 @@ value reachable through objects/arrays, and no ERROR is located at it or inside 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import AbstractSet, Any
 
-from tongban.validators.rules import MISSING
+from tongban.validators.report import Report
+from tongban.validators.rules import MISSING, make_finding
 
 
 class MemberView:
-    __slots__ = ("root", "base", "errors", "_emit")
+    __slots__ = ("root", "base", "errors", "sink", "spec")
 
-    def __init__(self, root: Any, base: str, errors: set[str], emit: Callable[..., Any]) -> None:
+    def __init__(self, root: Any, base: str, errors: AbstractSet[str], sink: Report, spec: str) -> None:
         self.root = root
         self.base = base          # JSON Pointer of ``root`` within the envelope ("" or /records/i)
-        self.errors = errors      # absolute locations holding an ERROR
-        self._emit = emit
+        self.errors = errors      # absolute locations holding an ERROR from the member walk
+        self.sink = sink          # the report findings go to
+        self.spec = spec
 
     def get(self, path: str) -> Any:
         """The value at ``path`` ("dept/uscc", "materials/0/form"), or MISSING."""
@@ -56,8 +58,25 @@ class MemberView:
                     return False
         return True
 
+    def values(self, *paths: str) -> tuple[Any, ...] | None:
+        """The values at ``paths`` when :meth:`ok` holds for all of them, else None."""
+        out = []
+        root = self.root
+        errors = self.errors
+        for path in paths:
+            value = root.get(path, MISSING) if "/" not in path and type(root) is dict else self.get(path)
+            if value is MISSING or value is None:
+                return None
+            if errors:
+                where = self.loc(path)
+                prefix = where + "/"
+                if where in errors or any(e.startswith(prefix) for e in errors):
+                    return None
+            out.append(value)
+        return tuple(out)
+
     def report(self, rule_id: str, path: str | None, en: str = "", zh: str = "", value: Any = MISSING,
                mask: bool = False) -> None:
         """Report at ``path`` (relative), or at the view's base when ``path`` is None."""
         location = self.base if path is None else self.loc(path)
-        self._emit(rule_id, location, en, zh, value, mask)
+        self.sink.add(make_finding(rule_id, location, en, zh, value, mask=mask, spec=self.spec))

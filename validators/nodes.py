@@ -168,6 +168,13 @@ class StringNode(Node):
             return True
         return run
 
+    @property
+    def direct_check(self) -> Callable[[str], bool] | None:
+        """The one cached check of a member with no formats, callable without a wrapper."""
+        if len(self.checks) == 1 and not self.formats:
+            return CACHED_CHECKS[self.checks[0]]
+        return None
+
     def max_bytes(self) -> int | None:
         # UTF-8 takes at most 4 bytes a code point, and so does the JCS escape of any allowed one.
         if self.const is not None:
@@ -300,11 +307,8 @@ class ObjectNode(Node):
                             for cond in self.conditionals)
         if not static and not any(p for _, plans in conditional for p in plans.values()):
             return None
-        members = tuple(static.items())
-
-        def run(value: Any, allowlist: frozenset[str]) -> bool:
-            plans: Any = members
-            if conditional:
+        if conditional:
+            def run_conditional(value: Any, allowlist: frozenset[str]) -> bool:
                 effective = dict(static)
                 for cond, overrides in conditional:
                     v = value.get(cond.member)
@@ -314,8 +318,26 @@ class ObjectNode(Node):
                                 effective.pop(name, None)
                             else:
                                 effective[name] = plan
-                plans = effective.items()
-            for name, plan in plans:
+                for name, plan in effective.items():
+                    if name in value and not plan(value[name], allowlist):
+                        return False
+                return True
+            return run_conditional
+        # Integers and single check-character members are tested inline: this runs per record.
+        ints = tuple(name for name, plan in static.items() if plan is _is_int)
+        direct = tuple((name, node.direct_check) for name, node in self.properties.items()
+                       if isinstance(node, StringNode) and node.direct_check is not None)
+        direct_names = {name for name, _ in direct}
+        others = tuple((name, plan) for name, plan in static.items() if plan is not _is_int and name not in direct_names)
+
+        def run(value: Any, allowlist: frozenset[str]) -> bool:
+            for name in ints:
+                if name in value and type(value[name]) is not int:
+                    return False
+            for name, check in direct:
+                if name in value and not check(value[name]):
+                    return False
+            for name, plan in others:
                 if name in value and not plan(value[name], allowlist):
                     return False
             return True

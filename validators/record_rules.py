@@ -8,13 +8,15 @@ of §19.3 ("present and no ERROR from S1–S2").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import AbstractSet, Any, Callable, Mapping
 
 from tongban.model.codes import case_no_structured, parse_system_id, region_shape, system_id_ok, \
     valid_calendar_date, within_scope
 from tongban.validators.checks import china_date, instant, parse_date
 from tongban.validators.member_view import MemberView
+from tongban.validators.report import Report
 
 
 class RecordCheck(MemberView):
@@ -22,10 +24,10 @@ class RecordCheck(MemberView):
 
     __slots__ = ("dataset", "writer", "reference_time", "annotations")
 
-    def __init__(self, record: dict[str, Any], base: str, errors: set[str], emit: Callable[..., Any], *,
+    def __init__(self, record: dict[str, Any], base: str, errors: AbstractSet[str], sink: Report, spec: str,
                  dataset: str, writer: str | None, reference_time: datetime | None,
                  annotations: Mapping[str, Any]) -> None:
-        super().__init__(record, base, errors, emit)
+        super().__init__(record, base, errors, sink, spec)
         self.dataset = dataset
         self.writer = writer
         self.reference_time = reference_time
@@ -63,13 +65,18 @@ def business_time_not_after_reference(rc: RecordCheck) -> None:
     """Business timestamps ≤ sentAt (or the consumer's receipt time) + 300 s."""
     if rc.reference_time is None:
         return
-    limit = rc.reference_time + FUTURE_SKEW
+    limit = _time_limit(rc.reference_time)
     record = rc.root
     for member in BUSINESS_TIMESTAMPS:
-        if member in record and rc.ok(member):
-            if instant(record[member]) > limit:
-                rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}",
-                          rc.get(member))
+        if member in record:
+            found = rc.values(member)
+            if found is not None and instant(found[0]) > limit:
+                rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}", found[0])
+
+
+@lru_cache(maxsize=256)
+def _time_limit(reference: datetime) -> datetime:
+    return reference + FUTURE_SKEW
 
 
 # ----------------------------------------------------------------------------- §6 codes
@@ -243,35 +250,38 @@ def deadline_not_before_submission(rc: RecordCheck) -> None:
 @record_rule("TBS-EVT-002")
 def event_members_fit_type(rc: RecordCheck) -> None:
     """§10.3: members required and forbidden per type (``x-tbs-event-members`` of the schema)."""
-    if not rc.ok("type"):
+    found = rc.values("type")
+    if found is None:
         return
-    table = rc.annotations.get("x-tbs-event-members", {}).get(rc.get("type"))
+    table = rc.annotations.get("x-tbs-event-members", {}).get(found[0])
     if table is None:
         return
     record = rc.root
     for member in table["required"]:
         if member not in record:
-            rc.report("TBS-EVT-002", member, f"required for type {rc.get('type')}", f"{rc.get('type')} 环节必须包含此成员")
+            rc.report("TBS-EVT-002", member, f"required for type {found[0]}", f"{found[0]} 环节必须包含此成员")
     for member in table["forbidden"]:
         if member in record:
-            rc.report("TBS-EVT-002", member, f"forbidden for type {rc.get('type')}", f"{rc.get('type')} 环节不得包含此成员",
-                      rc.get(member))
+            rc.report("TBS-EVT-002", member, f"forbidden for type {found[0]}", f"{found[0]} 环节不得包含此成员", record[member])
 
 
 @record_rule("TBS-EVT-003")
 def non_approval_conclusion_has_opinion(rc: RecordCheck) -> None:
-    if rc.ok("type", "conclusionCode") and rc.get("type") == "CONCLUDE" \
-            and rc.get("conclusionCode") != "APPROVED_WITH_CERT" and not rc.has("opinion"):
-        rc.report("TBS-EVT-003", "opinion", f"required for conclusion {rc.get('conclusionCode')}",
-                  f"办结结果 {rc.get('conclusionCode')} 必须有处理意见")
+    record = rc.root
+    if record.get("type") != "CONCLUDE" or "opinion" in record:
+        return  # cheap exits first; the gate below decides
+    found = rc.values("type", "conclusionCode")
+    if found is not None and found[1] != "APPROVED_WITH_CERT":
+        rc.report("TBS-EVT-003", "opinion", f"required for conclusion {found[1]}", f"办结结果 {found[1]} 必须有处理意见")
 
 
 @record_rule("TBS-EVT-004")
 def seq_one_iff_submit(rc: RecordCheck) -> None:
-    if rc.ok("seq", "type") and (rc.get("seq") == 1) != (rc.get("type") == "SUBMIT"):
-        en = "seq 1 must be SUBMIT" if rc.get("seq") == 1 else "SUBMIT must have seq 1"
-        zh = "seq 为 1 时必须是 SUBMIT" if rc.get("seq") == 1 else "SUBMIT 的 seq 必须为 1"
-        rc.report("TBS-EVT-004", "type", en, zh, rc.get("type"))
+    found = rc.values("seq", "type")
+    if found is not None and (found[0] == 1) != (found[1] == "SUBMIT"):
+        en = "seq 1 must be SUBMIT" if found[0] == 1 else "SUBMIT must have seq 1"
+        zh = "seq 为 1 时必须是 SUBMIT" if found[0] == 1 else "SUBMIT 的 seq 必须为 1"
+        rc.report("TBS-EVT-004", "type", en, zh, found[1])
 
 
 # ----------------------------------------------------------------------------- §11 result
