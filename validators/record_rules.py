@@ -14,7 +14,7 @@ from typing import AbstractSet, Any, Callable, Mapping
 
 from tongban.model.codes import case_no_structured, parse_system_id, region_shape, system_id_ok, \
     valid_calendar_date, within_scope
-from tongban.validators.checks import china_date, instant, parse_date
+from tongban.validators.checks import CHINA, china_date, instant, parse_date
 from tongban.validators.member_view import MemberView
 from tongban.validators.report import Report
 
@@ -65,18 +65,29 @@ def business_time_not_after_reference(rc: RecordCheck) -> None:
     """Business timestamps ≤ sentAt (or the consumer's receipt time) + 300 s."""
     if rc.reference_time is None:
         return
-    limit = _time_limit(rc.reference_time)
+    limit, limit_text = _time_limit(rc.reference_time)
     record = rc.root
     for member in BUSINESS_TIMESTAMPS:
         if member in record:
             found = rc.values(member)
-            if found is not None and instant(found[0]) > limit:
-                rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}", found[0])
+            if found is None:
+                continue
+            value = found[0]
+            # Most values are whole seconds at +08:00. For those, value > limit exactly when the
+            # value's text is greater than the limit's +08:00 text rounded down to the second.
+            if len(value) == 25 and value.endswith("+08:00"):
+                later = value[:19] > limit_text
+            else:
+                later = instant(value) > limit
+            if later:
+                rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}", value)
 
 
 @lru_cache(maxsize=256)
-def _time_limit(reference: datetime) -> datetime:
-    return reference + FUTURE_SKEW
+def _time_limit(reference: datetime) -> tuple[datetime, str]:
+    """The limit and its +08:00 text to the second, rounded down."""
+    limit = reference + FUTURE_SKEW
+    return limit, limit.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # ----------------------------------------------------------------------------- §6 codes
@@ -253,7 +264,7 @@ def event_members_fit_type(rc: RecordCheck) -> None:
     found = rc.values("type")
     if found is None:
         return
-    table = rc.annotations.get("x-tbs-event-members", {}).get(found[0])
+    table = rc.annotations["x-tbs-event-members"].get(found[0])
     if table is None:
         return
     record = rc.root

@@ -7,13 +7,18 @@ the fast path enabled must equal the findings of the full walk, item for item.
 from __future__ import annotations
 
 import copy
+import random
+import re
+from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
 
 from tbs_examples import load_example
 from tongban.validators import ValidationContext, validate_record
+from tongban.validators.checks import parse_date, parse_date_time
 from tongban.validators.engine import compiled_spec
+from tongban.validators.fast import DATE_PATTERN, DATE_TIME_PATTERN
 from tongban.validators.nodes import Collector
 
 EXAMPLES = ["B.1", "B.2", "B.3", "B.4", "B.5"]
@@ -103,3 +108,29 @@ def test_fast_check_is_never_more_lenient_than_the_walk(example: str) -> None:
             found: list = []
             node.node.walk(mutant, "", Collector(lambda *a: found.append(a), frozenset()))
             assert found == [], mutant
+
+
+def test_calendar_patterns_equal_the_python_checks() -> None:
+    """The fast schema's date-time/date patterns accept exactly what the walk accepts."""
+    date_time, date = re.compile(DATE_TIME_PATTERN), re.compile(DATE_PATTERN)
+    rng = random.Random(7)
+    for _ in range(50_000):
+        y = rng.choice(["0000", "0001", "1900", "2000", "2024", "2026", "2100", "2400", "9999"])
+        mo, d = f"{rng.randrange(0, 14):02d}", f"{rng.randrange(0, 33):02d}"
+        t = f"{rng.randrange(0, 25):02d}:{rng.randrange(0, 61):02d}:{rng.randrange(0, 61):02d}"
+        frac = rng.choice(["", ".1", ".123", ".1234"])
+        off = rng.choice(["Z", "+08:00", "-00:00", "+00:00", "+14:00", "+14:01", "-13:59", "+13:60", "-00:01", "+15:00"])
+        value = f"{y}-{mo}-{d}T{t}{frac}{off}"
+        assert bool(date_time.fullmatch(value)) == (parse_date_time(value) is not None), value
+        assert bool(date.fullmatch(f"{y}-{mo}-{d}")) == (parse_date(f"{y}-{mo}-{d}") is not None), value
+
+
+@pytest.mark.parametrize("occurred", ["2026-11-06T09:40:00+08:00", "2026-11-06T09:40:01+08:00", "2026-11-06T01:40:00Z",
+                                      "2026-11-06T01:40:00.001Z", "2026-11-06T09:39:59.999+08:00",
+                                      "2026-11-06T09:40:00.5+08:00"])
+@pytest.mark.parametrize("sent_at", ["2026-11-06T09:35:00+08:00", "2026-11-06T09:35:00.5+08:00", "2026-11-06T01:35:00Z"])
+def test_env_011_text_shortcut_agrees_with_instants(occurred: str, sent_at: str) -> None:
+    record = dict(load_example("B.3")["records"][0], occurredAt=occurred)
+    report = validate_record("case-event", record, index=0, writer=None, sent_at=sent_at)
+    later = parse_date_time(occurred) > parse_date_time(sent_at) + timedelta(seconds=300)
+    assert [f.rule_id for f in report.items] == (["TBS-ENV-011"] if later else [])
