@@ -318,7 +318,7 @@ class FileDropReceiver:
         assert envelope is not None  # no ERROR means the envelope was built
         try:
             ack = self.service.receive(envelope, binding="FILE", request_hash=request_hash,
-                                       authenticated_sender=self.owner)
+                                       authenticated_sender=self.owner, binding_dataset=dataset)
         except ServiceError as exc:
             if exc.status >= 500:
                 log.warning("service deferred batch %s/%s: %s", dataset, batch.batch_id, exc.code)

@@ -103,9 +103,11 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         if not self.running or self._loop is None:
             return
-        future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(self._broker, timeout / 2), self._loop)
         try:
             future.result(timeout)
+        except TimeoutError:
+            log.warning("embedded MQTT broker on %s did not shut down cleanly within %s s", self.url, timeout)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
@@ -113,6 +115,27 @@ class EmbeddedBroker:
             self._thread = None
             self._broker = None
         log.info("embedded MQTT broker on %s stopped", self.url)
+
+    @staticmethod
+    async def _shutdown(broker: Any, grace: float) -> None:
+        """Close the listeners and every client connection, then let amqtt shut down.
+
+        amqtt 0.12's own ``shutdown`` can hang stopping the handler of a client that is
+        still connected; with the connections closed first, every handler sees EOF and
+        stops. The attributes reached into are amqtt's; each step is best effort.
+        """
+        for server in list(getattr(broker, "_servers", {}).values()):
+            instance = getattr(server, "instance", None)
+            if instance is not None:
+                instance.close()  # frees the port at once: a restart may bind it again
+        for _session, handler in list(getattr(broker, "_sessions", {}).values()):
+            stream = getattr(getattr(handler, "writer", None), "_writer", None)
+            if stream is not None:
+                stream.close()
+        try:
+            await asyncio.wait_for(broker.shutdown(), grace)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 – leftovers are cancelled by the loop thread
+            log.warning("amqtt shutdown incomplete; cancelling what is left", exc_info=True)
 
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()

@@ -174,8 +174,10 @@ class MqttSubscriber:
                 # MQTT 3.1.1 does not tell a consumer who published: the broker authenticated
                 # the client and confined it to its region's topics (TBS-SEC-001, -002,
                 # TBS-MQTT-002), so the identity the consumer can vouch for is the topic region.
+                topic_region, topic_dataset = parse_topic(message.topic) or (None, None)
                 ack = self.service.receive(envelope, binding="MQTT", request_hash=request_hash,
-                                           authenticated_sender=None)
+                                           authenticated_sender=None, binding_dataset=topic_dataset,
+                                           topic_region=topic_region)
             except ServiceError as exc:
                 if exc.status >= 500:
                     self.stats.deferred += 1

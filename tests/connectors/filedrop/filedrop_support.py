@@ -52,11 +52,12 @@ class RecordingService:
         return None
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
-                authenticated_sender: str | None) -> dict[str, Any]:
+                authenticated_sender: str | None, binding_dataset: str | None = None,
+                topic_region: str | None = None, binding_findings: Any = ()) -> dict[str, Any]:
         if self.fail_with is not None:
             raise self.fail_with
         self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash,
-                           "authenticated_sender": authenticated_sender})
+                           "authenticated_sender": authenticated_sender, "binding_dataset": binding_dataset})
         findings = []
         if envelope["integrity"]["recordsSha256"] != records_sha256(envelope["records"]):
             findings.append({"severity": "ERROR", "ruleId": "TBS-ENV-027", "location": "/integrity/recordsSha256",

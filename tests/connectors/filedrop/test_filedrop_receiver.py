@@ -40,6 +40,7 @@ def test_round_trip_archives_the_batch_with_its_ack(writer, receiver, service, t
     [call] = service.calls
     assert call["binding"] == "FILE"
     assert call["authenticated_sender"] == SENDER
+    assert call["binding_dataset"] == DS
     assert call["request_hash"] == canonical_sha256(call["envelope"]) == written.request_hash
     assert call["envelope"]["records"] == [case_event(1), case_event(2)]
     assert "file" not in call["envelope"]

@@ -65,9 +65,11 @@ class RecordingService:
         return None
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
-                authenticated_sender: str | None) -> dict[str, Any]:
+                authenticated_sender: str | None, binding_dataset: str | None = None,
+                topic_region: str | None = None, binding_findings: Any = ()) -> dict[str, Any]:
         with self._lock:
-            self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash})
+            self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash,
+                               "binding_dataset": binding_dataset, "topic_region": topic_region})
         n = len(envelope["records"])
         return {"specVersion": "TBS-1.0", "requestMessageId": envelope["messageId"], "requestHash": request_hash,
                 "sender": self.own_id, "receiver": envelope["sender"], "receivedAt": "2025-03-01T09:00:01+08:00",

@@ -22,6 +22,7 @@ def test_published_envelope_is_received_exactly_once_and_acknowledged(pair):
     assert wait_until(lambda: pair.observer.for_message(env["messageId"]))
     [call] = [c for c in pair.service.calls if c["envelope"]["messageId"] == env["messageId"]]
     assert call["binding"] == "MQTT"
+    assert (call["binding_dataset"], call["topic_region"]) == ("case-event", SENDER_REGION)
     assert call["envelope"] == env
     assert call["request_hash"] == canonical_sha256(env)
     [ack] = pair.observer.for_message(env["messageId"])
