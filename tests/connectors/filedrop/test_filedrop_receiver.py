@@ -224,3 +224,15 @@ def test_forbidden_sender_is_rejected_under_sec_002(writer, receiver, service, t
     service.fail_with = ServiceError(403, "FORBIDDEN", "sender is not the drop root owner")
     receiver.scan_once()
     assert report_rules(tmp_path / "drop/rejected" / DS / "who.report.json") == {("TBS-SEC-002", "/sender")}
+
+
+def test_archived_ack_is_rewritten_when_held_records_resolve(writer, receiver, tmp_path):
+    written = writer.write_batch(DS, [case_event(1)], batch_id="held")
+    receiver.scan_once()
+    ack = writer.read_ack(DS, "held", message_id=written.message_id)
+    updated = {**ack, "final": True, "counts": {**ack["counts"], "stored": 1}}
+    path = receiver.update_ack(DS, "held", updated)
+    assert path == tmp_path / "drop/archive" / DS / "held.ack.json"
+    assert json.loads(path.read_text("utf-8")) == updated
+    with pytest.raises(FileNotFoundError):
+        receiver.update_ack(DS, "held", {**updated, "requestMessageId": "00000000-0000-4000-8000-000000000000"})
