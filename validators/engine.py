@@ -23,7 +23,7 @@ from tongban.validators.envelope_rules import ENVELOPE_RULES, EnvelopeCheck
 from tongban.validators.fast import FastRecordCheck
 from tongban.validators.nodes import Collector, Node, ObjectNode
 from tongban.validators.parsing import JsonParseError, jcs_bytes, parse_json_strict, request_hash
-from tongban.validators.record_rules import RECORD_RULES, RecordCheck, RecordRule
+from tongban.validators.record_rules import BUSINESS_TIMESTAMPS, RECORD_RULES, RecordCheck, RecordRule
 from tongban.validators.report import Finding, Report, Severity
 from tongban.validators.rules import MISSING, make_finding, rule_catalog
 from tongban.validators.schema_model import Compiler, SchemaError, schema_set
@@ -37,6 +37,9 @@ class DatasetSpec:
     fast: FastRecordCheck
     rules: tuple[tuple[str, RecordRule], ...]  # S3 then S4, in schema order
     annotations: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.rule_functions = tuple(fn for _, fn in self.rules)
 
 
 @dataclass
@@ -72,6 +75,7 @@ def compiled_spec(spec: str = "TBS-1.0") -> CompiledSpec:
         node.type_rule = "TBS-ENV-025"  # a record that is not an object (TBS-ENV-025)
         rule_ids = list(doc.get("x-tbs-cross-field", ())) + list(doc.get("x-tbs-authorization", ()))
         annotations = {k: v for k, v in doc.items() if k.startswith("x-tbs-")}
+        annotations["timestamps"] = tuple(m for m in BUSINESS_TIMESTAMPS if m in node.properties)  # derived
         datasets[name] = DatasetSpec(name, file, node, FastRecordCheck(schemas, file, node, limits["recordBytes"]),
                                      _registered(rule_ids, RECORD_RULES, file), annotations)
     return CompiledSpec(spec=spec, envelope=envelope,
@@ -197,14 +201,15 @@ def validate_record(dataset: str, record: Any, *, index: int, writer: str | None
     ds = spec.datasets.get(dataset)
     if ds is None:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(spec.datasets)}")
-    reference = _as_instant(sent_at) or context.received_at
-    if fast and stages is RECORD_STAGES and type(record) is dict and ds.fast.size_bounded \
-            and ds.fast.passes(record, context.allowlist):
+    reference = (sent_at if isinstance(sent_at, datetime) else _as_instant(sent_at)) or context.received_at
+    checker = ds.fast
+    if fast and stages is RECORD_STAGES and type(record) is dict and checker.size_bounded \
+            and checker.passes(record, context.allowlist):
         # The common case, unrolled: nothing to report at S1–S2, so only S3–S4 remain.
         report = Report()
         check = RecordCheck(record, f"/records/{index}", _NO_ERRORS, report, spec.spec, dataset, writer, reference,
                             ds.annotations)
-        for _, rule in ds.rules:
+        for rule in ds.rule_functions:
             rule(check)
         return report
     run = RecordRun(spec, ds, record, index, writer, context, reference, fast=fast)

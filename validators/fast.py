@@ -112,8 +112,8 @@ class FastRecordCheck:
     def __init__(self, schemas: SchemaSet, file: str, node: Node, record_limit: int) -> None:
         documents = fast_documents(schemas)
         registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
-        self._is_valid = jsonschema_rs.validator_for(documents[file], registry=registry).is_valid
-        self._plan = node.plan()
+        self.is_valid = jsonschema_rs.validator_for(documents[file], registry=registry).is_valid
+        self.plan = node.plan()
         bound = node.max_bytes()
         # When every accepted record is smaller than the TBS-SEC-009 limit, size needs no check.
         self.size_bounded = bound is not None and bound <= record_limit
@@ -122,8 +122,8 @@ class FastRecordCheck:
     def passes(self, record: dict[str, Any], allowlist: frozenset[str]) -> bool:
         """True when the full walk of S1–S2 would report nothing for ``record``."""
         try:
-            if not self._is_valid(record):
+            if not self.is_valid(record):
                 return False
         except (ValueError, TypeError, OverflowError):  # e.g. an integer beyond 64 bits
             return False
-        return self._plan is None or self._plan(record, allowlist)
+        return self.plan is None or self.plan(record, allowlist)

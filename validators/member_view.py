@@ -58,6 +58,19 @@ class MemberView:
                     return False
         return True
 
+    def value(self, path: str) -> Any:
+        """The value at ``path`` when :meth:`ok` holds for it, else MISSING."""
+        root = self.root
+        value = root.get(path, MISSING) if "/" not in path and type(root) is dict else self.get(path)
+        if value is None:
+            return MISSING
+        if self.errors and value is not MISSING:
+            where = self.loc(path)
+            prefix = where + "/"
+            if where in self.errors or any(e.startswith(prefix) for e in self.errors):
+                return MISSING
+        return value
+
     def values(self, *paths: str) -> tuple[Any, ...] | None:
         """The values at ``paths`` when :meth:`ok` holds for all of them, else None."""
         out = []

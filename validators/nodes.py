@@ -12,6 +12,7 @@ that TBS-SEC-009 needs no serialization when the bound is below the limit.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -323,25 +324,7 @@ class ObjectNode(Node):
                         return False
                 return True
             return run_conditional
-        # Integers and single check-character members are tested inline: this runs per record.
-        ints = tuple(name for name, plan in static.items() if plan is _is_int)
-        direct = tuple((name, node.direct_check) for name, node in self.properties.items()
-                       if isinstance(node, StringNode) and node.direct_check is not None)
-        direct_names = {name for name, _ in direct}
-        others = tuple((name, plan) for name, plan in static.items() if plan is not _is_int and name not in direct_names)
-
-        def run(value: Any, allowlist: frozenset[str]) -> bool:
-            for name in ints:
-                if name in value and type(value[name]) is not int:
-                    return False
-            for name, check in direct:
-                if name in value and not check(value[name]):
-                    return False
-            for name, plan in others:
-                if name in value and not plan(value[name], allowlist):
-                    return False
-            return True
-        return run
+        return _straight_line_plan(self)
 
     def max_bytes(self) -> int | None:
         total = 2
@@ -446,11 +429,64 @@ class ArrayNode(Node):
         return 2 + self.max_items * (bound + 1)
 
 
+def _straight_line_plan(node: ObjectNode) -> Plan:
+    """The plan of an object without conditionals as one generated function.
+
+    It runs for every record on the fast path, so nested objects, integers and single
+    check characters are written out inline instead of calling one closure per member.
+    """
+    env: dict[str, Any] = {}
+    lines = ["def plan(v0, allowlist):"]
+    objects = [0]  # count of object variables v1, v2, ...
+
+    def emit(obj: ObjectNode, var: str, depth: int) -> None:
+        pad = "    " * depth
+        for name, child in obj.properties.items():
+            plan = child.plan()
+            if plan is None:
+                continue
+            if isinstance(child, IntegerNode):
+                lines.append(f"{pad}x = {var}.get({name!r})")
+                lines.append(f"{pad}if x is not None and type(x) is not int: return False")
+            elif isinstance(child, StringNode) and child.direct_check is not None:
+                key = f"check{len(env)}"
+                env[key] = child.direct_check
+                lines.append(f"{pad}x = {var}.get({name!r})")
+                lines.append(f"{pad}if x is not None and not {key}(x): return False")
+            elif isinstance(child, ObjectNode) and not child.conditionals:
+                objects[0] += 1
+                inner = f"v{objects[0]}"
+                lines.append(f"{pad}{inner} = {var}.get({name!r})")
+                lines.append(f"{pad}if {inner} is not None:")
+                emit(child, inner, depth + 1)
+            else:
+                key = f"plan{len(env)}"
+                env[key] = plan
+                lines.append(f"{pad}x = {var}.get({name!r})")
+                lines.append(f"{pad}if x is not None and not {key}(x, allowlist): return False")
+
+    emit(node, "v0", 1)
+    lines.append("    return True")
+    exec(compile("\n".join(lines), "<tbs fast plan>", "exec"), env)  # noqa: S102 - code built from our own schema
+    return env["plan"]
+
+
 def _has_duplicates(keys: list[Any]) -> bool:
     try:
         return len(set(keys)) != len(keys)
     except TypeError:  # unhashable keys cannot occur for valid elements; compare pairwise
         return any(keys[i] == keys[j] for i in range(len(keys)) for j in range(i))
+
+
+def _jcs_size(value: Any, exact: bool) -> int:
+    """JCS byte size of ``value``. Without floats (``exact`` False: none was found), JCS and
+    ``json.dumps`` differ only in member order, which does not change the length."""
+    if not exact:
+        return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    try:
+        return len(jcs_bytes(value))
+    except (ValueError, OverflowError, TypeError):
+        return 0  # a non-serializable number is already reported
 
 
 _EXT_NAME = re.compile(r"[a-z][A-Za-z0-9]{0,63}")
@@ -490,10 +526,7 @@ class ExtNode(Node):
                 found.append((where, "integer outside ±(2^53−1)", "整数超出 ±(2^53−1)", v))
         if depth > self.max_depth:
             found.append((loc, f"nesting depth {depth} exceeds {self.max_depth}", f"嵌套深度 {depth} 超过 {self.max_depth}", value))
-        try:
-            size = len(jcs_bytes(value))
-        except (ValueError, OverflowError, TypeError):
-            size = 0  # a non-serializable number is already reported above
+        size = _jcs_size(value, exact=bool(found))
         if size > self.size_limit:
             found.append((loc, f"JCS size {size} bytes exceeds {self.size_limit}",
                           f"JCS 大小 {size} 字节，超过 {self.size_limit}", value))

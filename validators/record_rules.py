@@ -16,6 +16,7 @@ from tongban.model.codes import case_no_structured, parse_system_id, region_shap
     valid_calendar_date, within_scope
 from tongban.validators.checks import CHINA, china_date, instant, parse_date
 from tongban.validators.member_view import MemberView
+from tongban.validators.rules import MISSING
 from tongban.validators.report import Report
 
 
@@ -27,7 +28,8 @@ class RecordCheck(MemberView):
     def __init__(self, record: dict[str, Any], base: str, errors: AbstractSet[str], sink: Report, spec: str,
                  dataset: str, writer: str | None, reference_time: datetime | None,
                  annotations: Mapping[str, Any]) -> None:
-        super().__init__(record, base, errors, sink, spec)
+        # MemberView's attributes, assigned here directly: this runs once per record.
+        self.root, self.base, self.errors, self.sink, self.spec = record, base, errors, sink, spec
         self.dataset = dataset
         self.writer = writer
         self.reference_time = reference_time
@@ -67,12 +69,11 @@ def business_time_not_after_reference(rc: RecordCheck) -> None:
         return
     limit, limit_text = _time_limit(rc.reference_time)
     record = rc.root
-    for member in BUSINESS_TIMESTAMPS:
+    for member in rc.annotations.get("timestamps", BUSINESS_TIMESTAMPS):
         if member in record:
-            found = rc.values(member)
-            if found is None:
+            value = rc.value(member)
+            if value is MISSING:
                 continue
-            value = found[0]
             # Most values are whole seconds at +08:00. For those, value > limit exactly when the
             # value's text is greater than the limit's +08:00 text rounded down to the second.
             if len(value) == 25 and value.endswith("+08:00"):
@@ -261,19 +262,34 @@ def deadline_not_before_submission(rc: RecordCheck) -> None:
 @record_rule("TBS-EVT-002")
 def event_members_fit_type(rc: RecordCheck) -> None:
     """§10.3: members required and forbidden per type (``x-tbs-event-members`` of the schema)."""
-    found = rc.values("type")
-    if found is None:
+    kind = rc.value("type")
+    if kind is MISSING:
         return
-    table = rc.annotations["x-tbs-event-members"].get(found[0])
+    table = _event_members(rc.annotations).get(kind)
     if table is None:
         return
+    required, forbidden = table
     record = rc.root
-    for member in table["required"]:
-        if member not in record:
-            rc.report("TBS-EVT-002", member, f"required for type {found[0]}", f"{found[0]} 环节必须包含此成员")
-    for member in table["forbidden"]:
-        if member in record:
-            rc.report("TBS-EVT-002", member, f"forbidden for type {found[0]}", f"{found[0]} 环节不得包含此成员", record[member])
+    keys = record.keys()
+    if required - keys:
+        for member in sorted(required - keys):
+            rc.report("TBS-EVT-002", member, f"required for type {kind}", f"{kind} 环节必须包含此成员")
+    if forbidden & keys:
+        for member in sorted(forbidden & keys):
+            rc.report("TBS-EVT-002", member, f"forbidden for type {kind}", f"{kind} 环节不得包含此成员", record[member])
+
+
+_EVENT_MEMBERS: dict[int, dict[str, tuple[frozenset[str], frozenset[str]]]] = {}
+
+
+def _event_members(annotations: Mapping[str, Any]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """The §10.3 table of the schema as sets, built once per schema."""
+    table = _EVENT_MEMBERS.get(id(annotations))
+    if table is None:
+        table = _EVENT_MEMBERS[id(annotations)] = {
+            kind: (frozenset(row["required"]), frozenset(row["forbidden"]))
+            for kind, row in annotations["x-tbs-event-members"].items()}
+    return table
 
 
 @record_rule("TBS-EVT-003")
