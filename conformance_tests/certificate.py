@@ -1,0 +1,167 @@
+"""The conformance report, the certificate (TBS-CONF-006/-007) and their files.
+
+``report.json`` holds the session metadata, every test with its result, evidence (request and
+response excerpts) and findings, and the exchanged messages. ``certificate.json`` has exactly
+the members of TBS-CONF-006; its ``reportSha256`` is the SHA-256 of the JCS of the complete
+report (TBS-CONF-007), so :func:`verify_directory` can recompute it from ``report.json``.
+``certificate.html`` renders the certificate for people (self-contained, no external assets).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tongban.model.canonical import canonical_sha256
+
+from .results import Level, Result, Verdict, role_verdict
+from .session import SPEC_VERSION, SUITE_VERSION
+from .suite import SuiteRun
+
+CST = timezone(timedelta(hours=8))
+REPORT_FILE = "report.json"
+CERTIFICATE_FILE = "certificate.json"
+HTML_FILE = "certificate.html"
+CERTIFICATE_MEMBERS = ("certificateId", "systemId", "roles", "bindings", "specVersion", "suiteVersion", "issuedOn",
+                       "issuer", "tests", "reportSha256")
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.astimezone(CST).isoformat(timespec="seconds") if value else None
+
+
+def build_report(run: SuiteRun) -> dict[str, Any]:
+    """The complete conformance report of a run (TBS-CONF-007); JSON values only, no floats."""
+    session = run.session
+    verdicts = run.role_verdicts()
+    tests = []
+    for r in run.runs:
+        tests.append({
+            "testId": r.test_id, "level": r.test.level.value, "roles": r.roles, "requirementIds": r.requirement_ids,
+            "bindings": list(r.test.bindings), "description": r.test.description, "result": r.result.result.value,
+            "reason": r.result.reason, "millis": int(r.seconds * 1000),
+            "evidence": _jsonable(r.result.evidence), "findings": [f.to_json() for f in r.result.findings]})
+    return {
+        "kind": "tongban-conformance-report",
+        "session": {"sessionId": session.session_id, "startedAt": _stamp(session.started_at),
+                    "finishedAt": _stamp(run.finished_at), **session.config.metadata()},
+        "roles": [{"role": role, "verdict": v.value} for role, v in verdicts.items()],
+        "tests": tests,
+        "exchanges": _jsonable(session.exchanges),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """A copy holding only JSON types (floats rounded to integers: JCS of the report stays simple)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return int(round(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str | None = None) -> dict[str, Any]:
+    """The certificate of TBS-CONF-006 for ``run``; ``reportSha256`` binds it to ``report``."""
+    cfg = run.session.config
+    tests = [{"testId": r.test_id, "role": role, "level": r.test.level.value, "requirementIds": r.requirement_ids,
+              "result": r.result.result.value} for r in run.runs for role in r.roles]
+    return {
+        "certificateId": str(uuid.uuid4()),
+        "systemId": cfg.system_id,
+        "roles": [{"role": role, "verdict": v.value} for role, v in run.role_verdicts().items()],
+        "bindings": [cfg.binding],
+        "specVersion": SPEC_VERSION,
+        "suiteVersion": SUITE_VERSION,
+        "issuedOn": issued_on or datetime.now(CST).date().isoformat(),
+        "issuer": cfg.issuer,
+        "tests": tests,
+        "reportSha256": canonical_sha256(report),
+    }
+
+
+@dataclass(frozen=True)
+class Outputs:
+    folder: Path
+    report: dict[str, Any]
+    certificate: dict[str, Any]
+
+    @property
+    def report_file(self) -> Path:
+        return self.folder / REPORT_FILE
+
+    @property
+    def certificate_file(self) -> Path:
+        return self.folder / CERTIFICATE_FILE
+
+    @property
+    def html_file(self) -> Path:
+        return self.folder / HTML_FILE
+
+
+def write_outputs(run: SuiteRun, folder: Path) -> Outputs:
+    """Write report.json, certificate.json and certificate.html into ``folder``."""
+    report = build_report(run)
+    certificate = build_certificate(run, report)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (folder / CERTIFICATE_FILE).write_text(json.dumps(certificate, ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+    from .certificate_html import render_certificate_html
+
+    (folder / HTML_FILE).write_text(render_certificate_html(certificate, report), encoding="utf-8")
+    return Outputs(folder, report, certificate)
+
+
+def certificate_problems(certificate: Any, report: Any) -> list[str]:
+    """Why ``certificate`` is not the certificate of ``report`` (empty when it is)."""
+    if not isinstance(certificate, dict) or not isinstance(report, dict):
+        return ["certificate and report must be JSON objects"]
+    out = []
+    if sorted(certificate) != sorted(CERTIFICATE_MEMBERS):
+        out.append(f"certificate members {sorted(certificate)} differ from TBS-CONF-006 {sorted(CERTIFICATE_MEMBERS)}")
+    digest = canonical_sha256(report)
+    if certificate.get("reportSha256") != digest:
+        out.append(f"reportSha256 {certificate.get('reportSha256')} does not match the report ({digest})")
+    by_test = {t.get("testId"): t.get("result") for t in report.get("tests", []) if isinstance(t, dict)}
+    for entry in certificate.get("tests", []) or []:
+        if isinstance(entry, dict) and by_test.get(entry.get("testId")) != entry.get("result"):
+            out.append(f"{entry.get('testId')}: certificate says {entry.get('result')}, report says "
+                       f"{by_test.get(entry.get('testId'))}")
+    for role in certificate.get("roles", []) or []:
+        if not isinstance(role, dict):
+            continue
+        shall = [Result(t["result"]) for t in certificate.get("tests", [])
+                 if isinstance(t, dict) and t.get("role") == role.get("role") and t.get("level") == Level.SHALL.value
+                 and t.get("result") in Result.__members__]
+        if role_verdict(shall).value != role.get("verdict"):
+            out.append(f"{role.get('role')}: verdict {role.get('verdict')} does not follow from its SHALL tests "
+                       "(TBS-CONF-003)")
+    return out
+
+
+def verify_directory(folder: Path) -> list[str]:
+    """Recompute ``reportSha256`` from ``report.json`` and check ``certificate.json`` against it."""
+    try:
+        certificate = json.loads((folder / CERTIFICATE_FILE).read_text(encoding="utf-8"))
+        report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        return [f"missing {Path(exc.filename).name} in {folder}"]
+    except ValueError as exc:
+        return [f"not JSON: {exc}"]
+    return certificate_problems(certificate, report)
+
+
+def verdict_of(certificate: dict[str, Any], role: str) -> Verdict | None:
+    for entry in certificate.get("roles", []):
+        if entry.get("role") == role:
+            return Verdict(entry["verdict"])
+    return None

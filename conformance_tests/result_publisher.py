@@ -1,0 +1,124 @@
+"""RESULT_PUBLISHER tests (TBS-1.0 §20.2 RP-01 … RP-04)."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tongban.model.canonical import canonical_bytes
+
+from . import attribution as A
+from .common import PUSH, capped
+from .feeds import read_feed
+from .results import KitFinding, TestResult
+from .session import Session
+from .testkit import ConformanceTest
+
+
+class _ResultTest(ConformanceTest):
+    roles = ("RESULT_PUBLISHER",)
+
+    @staticmethod
+    def verdicts(session: Session) -> list[Any]:
+        return session.sweep().all("result")
+
+
+class Rp01ResultsValid(_ResultTest):
+    test_id = "RP-01"
+    requirement_ids = ("TBS-RES-001", "TBS-RES-002", "TBS-CODE-013", "TBS-CODE-014")
+    description = "Results of the SUT's cases pass stateless validation."
+
+    def run(self, session: Session) -> TestResult:
+        vs = self.verdicts(session)
+        if not vs:
+            return TestResult.skip("the SUT served no Result")
+        failures = [KitFinding.from_validation(f, **v.fed.where()) for v in vs for f in v.stateless.items
+                    if f.severity.value == "ERROR"]
+        return TestResult.judge(capped(failures, "findings"), [{"note": f"{len(vs)} Result(s) validated"}])
+
+
+class Rp02ResultsOfConcludedCases(_ResultTest):
+    test_id = "RP-02"
+    requirement_ids = ("TBS-RES-004", "TBS-RES-005", "TBS-RES-007")
+    description = "Results only for concluded cases; CERTIFICATE only after APPROVED_WITH_CERT; issued after submission."
+
+    def run(self, session: Session) -> TestResult:
+        vs = self.verdicts(session)
+        if not vs:
+            return TestResult.skip("the SUT served no Result")
+        stored = sum(1 for v in vs if v.outcome is not None and v.outcome.value == "STORED")
+        failures = A.findings(vs, self.requirement_ids, stateless=False)
+        return TestResult.judge(capped(failures, "findings"),
+                                [{"note": f"{stored} of {len(vs)} Result(s) STORED after their case's events"}])
+
+
+class Rp03Documents(_ResultTest):
+    test_id = "RP-03"
+    requirement_ids = ("TBS-RES-003",)
+    description = ("Applies if the SUT publishes `document`: the document bytes the SUT supplies match `sha256` "
+                   "and `size`.")
+
+    def not_applicable(self, session: Session) -> str | None:
+        if not any(isinstance(v.record, dict) and isinstance(v.record.get("document"), dict)
+                   for v in self.verdicts(session)):
+            return "the SUT publishes no Result with a document"
+        return None
+
+    def run(self, session: Session) -> TestResult:
+        folder = session.config.documents_dir
+        docs = [(v, v.record["document"]) for v in self.verdicts(session)
+                if isinstance(v.record, dict) and isinstance(v.record.get("document"), dict)]
+        if folder is None:
+            return TestResult.skip(f"{len(docs)} Result(s) carry a document, but no document bytes were supplied "
+                                   "(--documents DIR)")
+        failures = []
+        checked = 0
+        for v, doc in docs:
+            name = doc.get("fileName")
+            path = folder / name if isinstance(name, str) and "/" not in name and name not in ("", ".", "..") else None
+            if path is None or not path.is_file():
+                failures.append(KitFinding("TBS-RES-003", f"no bytes supplied for document {name!r}",
+                                           f"未提供文件 {name!r} 的内容", where=v.fed.where()))
+                continue
+            data = path.read_bytes()
+            checked += 1
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != doc.get("sha256") or len(data) != doc.get("size"):
+                failures.append(KitFinding("TBS-RES-003", f"document {name}: {len(data)} bytes, sha256 {digest}; the "
+                                           f"Result says {doc.get('size')} bytes, {doc.get('sha256')}",
+                                           f"文件 {name} 的大小或摘要与结果记录不符", where=v.fed.where()))
+        return TestResult.judge(capped(failures, "documents"), [{"note": f"{checked} document(s) checked"}])
+
+
+class Rp04ResendIdentical(_ResultTest):
+    test_id = "RP-04"
+    requirement_ids = ("TBS-RES-006",)
+    description = ("A resent Result is identical: no (caseNo, certNo) carries two contents; for a pull-only "
+                   "publisher a second read of the result feed serves every Result again, identical.")
+
+    def run(self, session: Session) -> TestResult:
+        vs = self.verdicts(session)
+        if not vs:
+            return TestResult.skip("the SUT served no Result")
+        failures = A.findings(vs, self.requirement_ids, stateless=False)
+        evidence: list[dict[str, Any]] = []
+        if session.config.binding not in PUSH:
+            first = {}
+            for v in vs:
+                if isinstance(v.record, dict):
+                    first.setdefault((v.record.get("caseNo"), v.record.get("certNo")), set()).add(
+                        canonical_bytes(v.record))
+            again = read_feed(session.connector(), "result", limit=session.config.page_limit)
+            evidence.append({"note": f"second read of the result feed: {len(again.records)} record(s)"})
+            if again.error:
+                failures.append(KitFinding("TBS-RES-006", f"the second read failed: {again.error}", "第二次读取失败"))
+            for fed in again.records:
+                rec = fed.record
+                if isinstance(rec, dict):
+                    key = (rec.get("caseNo"), rec.get("certNo"))
+                    if key in first and canonical_bytes(rec) not in first[key]:
+                        failures.append(KitFinding("TBS-RES-006", f"Result {key} was served again with other content",
+                                                   f"结果 {key} 再次提供时内容不同", where=fed.where()))
+        return TestResult.judge(capped(failures, "findings"), evidence)
+
+
+RESULT_PUBLISHER_TESTS = (Rp01ResultsValid, Rp02ResultsOfConcludedCases, Rp03Documents, Rp04ResendIdentical)

@@ -1,0 +1,255 @@
+"""A conformance session: what the suite was told about the SUT, and what it saw.
+
+TBS-CONF-005: a session pins the suite version, the validator version and the reference
+allowlist, so that a rerun reproduces the verdicts. Observations shared by several tests (the
+self-description, full reads of the feeds, the stateful replay) are made once and cached; every
+HTTP exchange is kept as an excerpt for the report (TBS-CONF-007), without credentials.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from tongban.connectors.base import Connector, ConnectorError
+from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
+
+from .feeds import FeedRead, FedRecord, read_feed
+from .sweep import Sweep, sweep
+
+SUITE_VERSION = "1.0.0"
+SPEC_VERSION = "TBS-1.0"
+DEFAULT_ISSUER = "TB:province:440000:TONGBAN"
+BINDINGS = ("REST", "SOAP", "FILE", "MQTT")
+ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER", "CATALOG_CONSUMER")
+#: Annex A.15: what each role sends (providers) or accepts (the consumer).
+ROLE_DATASETS: dict[str, tuple[str, ...]] = {
+    "CATALOG_PROVIDER": ("catalog",),
+    "CASE_REPORTER": ("case", "case-event"),
+    "RESULT_PUBLISHER": ("result",),
+    "EVALUATION_REPORTER": ("evaluation",),
+    "CATALOG_CONSUMER": ("catalog",),
+}
+PROVIDER_ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER")
+EXCERPT_CHARS = 1500
+SAFE_HEADERS = ("content-type", "x-tb-sender", "x-tb-spec-version", "x-tb-message-id", "x-tb-request-hash",
+                "soapaction", "retry-after", "location")
+
+
+def validator_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tongban")
+    except Exception:  # an uninstalled checkout
+        from tongban import __version__
+
+        return __version__
+
+
+@dataclass
+class SessionConfig:
+    """Everything a run needs to know. ``token`` is never written to a report.
+
+    ``attestations`` maps a test id to ``{"result": "PASS"|"FAIL", "statement": …, "evidence": …}``
+    (TBS-CONF-009). ``documents_dir`` holds result documents named by ``document.fileName``
+    (RP-03). ``kit_key`` is ``(keyId, key bytes)``: the HMAC-SHA256 key the SUT holds for the
+    suite's system id, when it has one. ``sut_pulls`` declares that the SUT, as a consumer, pulls
+    feeds (CC-06 applies).
+    """
+
+    system_id: str
+    roles: tuple[str, ...]
+    binding: str
+    endpoint: str
+    token: str | None = None
+    ca_file: str | None = None
+    kit_system_id: str = DEFAULT_ISSUER
+    issuer: str = DEFAULT_ISSUER
+    page_limit: int = 50
+    documents_dir: Path | None = None
+    attestations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kit_key: tuple[str, bytes] | None = None
+    sut_keys: dict[str, bytes] = field(default_factory=dict)   # keyId -> key of the SUT (FILE/MQTT senders)
+    sut_pulls: bool = False
+    wait_seconds: float = 30.0       # push bindings: how long to wait for the SUT
+    allowlist: frozenset[str] = REFERENCE_ALLOWLIST
+
+    def __post_init__(self) -> None:
+        self.binding = self.binding.upper()
+        if self.binding not in BINDINGS:
+            raise ValueError(f"binding must be one of {', '.join(BINDINGS)}, not {self.binding!r}")
+        if not self.roles:
+            raise ValueError("claim at least one role (TBS-CONF-001)")
+        unknown = [r for r in self.roles if r not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
+        self.roles = tuple(dict.fromkeys(self.roles))
+
+    def metadata(self) -> dict[str, Any]:
+        """The session metadata of the report (TBS-CONF-005), without secrets."""
+        return {"systemId": self.system_id, "roles": list(self.roles), "bindings": [self.binding],
+                "endpoint": self.endpoint, "suiteVersion": SUITE_VERSION, "specVersion": SPEC_VERSION,
+                "validator": {"name": "tongban.validators", "version": validator_version()},
+                "referenceAllowlist": sorted(self.allowlist), "kitSystemId": self.kit_system_id,
+                "issuer": self.issuer, "pageLimit": self.page_limit,
+                "attestations": {k: {m: v for m, v in a.items() if m in ("result", "statement", "evidence")}
+                                 for k, a in sorted(self.attestations.items())},
+                "kitSigningKeyId": self.kit_key[0] if self.kit_key else None, "sutPulls": self.sut_pulls,
+                "holdTimeout": "PT2M"}
+
+
+def _excerpt(body: bytes | str | None) -> str:
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + f"… ({len(text)} chars)"
+
+
+class Session:
+    """One run of the suite against one SUT (see the module docstring)."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.session_id = str(uuid.uuid4())
+        self.started_at = datetime.now(timezone.utc)
+        self.exchanges: list[dict[str, Any]] = []
+        self.cache: dict[str, Any] = {}
+        self._connector: Connector | None = None
+
+    # -- exchanges ------------------------------------------------------------------------
+    def record_exchange(self, *, method: str, url: str, status: int | None, request_headers: Any = None,
+                        request_body: bytes | str | None = None, response_headers: Any = None,
+                        response_body: bytes | None = None, note: str = "") -> int:
+        """Keep an excerpt of one exchange; returns its number (evidence refers to it)."""
+        def pick(headers: Any) -> dict[str, str]:
+            if not headers:
+                return {}
+            return {k: v for k, v in ((str(k).lower(), str(v)) for k, v in dict(headers).items())
+                    if k in SAFE_HEADERS}
+
+        number = len(self.exchanges)
+        entry: dict[str, Any] = {"n": number, "method": method, "url": url, "status": status,
+                                 "requestHeaders": pick(request_headers), "requestBody": _excerpt(request_body),
+                                 "responseHeaders": pick(response_headers), "responseBody": _excerpt(response_body)}
+        if response_body is not None:
+            entry["responseSha256"] = hashlib.sha256(bytes(response_body)).hexdigest()
+        if note:
+            entry["note"] = note
+        self.exchanges.append(entry)
+        return number
+
+    # -- transport ------------------------------------------------------------------------
+    @property
+    def verify(self) -> bool | str:
+        return self.config.ca_file or True
+
+    def connector(self) -> Connector:
+        """The client connector for the SUT's binding (REST or SOAP), with exchanges recorded."""
+        if self._connector is None:
+            self._connector = self.open_connector(token=self.config.token)
+        return self._connector
+
+    def open_connector(self, *, token: str | None, sender: str | None = None) -> Connector:
+        binding = self.config.binding
+        sender = sender or self.config.kit_system_id
+        if binding == "REST":
+            from tongban.connectors.rest.client import RestConnector
+
+            return RestConnector(self.config.endpoint, sender=sender, token=token, verify=self.verify, retries=0,
+                                 connect_timeout=10.0, read_timeout=60.0,
+                                 transport=_RecordingTransport(self, verify=self.verify))
+        if binding == "SOAP":
+            from tongban.connectors.soap.client import SoapConnector
+
+            conn = SoapConnector(self.config.endpoint, sender=sender, token=token, verify=self.verify, retries=0)
+            session = getattr(getattr(conn, "_transport", None), "session", None)
+            if session is not None:
+                # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify
+                # (psf/requests#3829): without this, --ca-file is ignored where those are set.
+                session.trust_env = False
+                session.hooks["response"].append(self._requests_hook)
+            return conn
+        raise ValueError(f"no client connector for binding {binding}: the SUT pushes over {binding}")
+
+    def _requests_hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        req = response.request
+        self.record_exchange(method=req.method, url=req.url, status=response.status_code,
+                             request_headers=req.headers, request_body=req.body,
+                             response_headers=response.headers, response_body=response.content)
+
+    def http_client(self) -> Any:
+        """A raw httpx client for protocol probes (COM-01, COM-04, CC-07); the caller closes it."""
+        return httpx.Client(verify=self.verify, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False,
+                            transport=_RecordingTransport(self, verify=self.verify))
+
+    def close(self) -> None:
+        if self._connector is not None:
+            self._connector.close()
+            self._connector = None
+        for closer in self.cache.pop("_closers", []):
+            closer()
+
+    # -- shared observations --------------------------------------------------------------
+    def provided_datasets(self) -> tuple[str, ...]:
+        return tuple(ds for role in self.config.roles if role in PROVIDER_ROLES for ds in ROLE_DATASETS[role])
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+    def meta(self) -> dict[str, Any] | ConnectorError:
+        def get() -> dict[str, Any] | ConnectorError:
+            try:
+                return self.connector().meta()
+            except ConnectorError as exc:
+                return exc
+        return self.once("meta", get)
+
+    def feed(self, dataset: str) -> FeedRead:
+        """A full read of ``dataset`` from the start (pull bindings)."""
+        return self.once(f"feed:{dataset}",
+                         lambda: read_feed(self.connector(), dataset, limit=self.config.page_limit))
+
+    def records(self) -> dict[str, list[FedRecord]]:
+        """Every record the SUT served (pull) or sent (push), per provided dataset."""
+        if "records" in self.cache:
+            return self.cache["records"]
+        return {ds: self.feed(ds).records for ds in self.provided_datasets()}
+
+    def validation_context(self) -> ValidationContext:
+        return ValidationContext(allowlist=self.config.allowlist)
+
+    def sweep(self) -> Sweep:
+        return self.once("sweep", lambda: sweep(self.records(), writer=self.config.system_id,
+                                                context=self.validation_context()))
+
+
+class _RecordingTransport(httpx.BaseTransport):
+    """An httpx transport that keeps an excerpt of every exchange in the session."""
+
+    def __init__(self, session: Session, *, verify: bool | str) -> None:
+        self._session = session
+        self._inner = httpx.HTTPTransport(verify=verify)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        body = response.read()
+        self._session.record_exchange(method=request.method, url=str(request.url), status=response.status_code,
+                                      request_headers=request.headers, request_body=request.content,
+                                      response_headers=response.headers, response_body=body)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def token_from_env(name: str | None) -> str | None:
+    return os.environ.get(name) if name else None
