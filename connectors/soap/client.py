@@ -48,8 +48,10 @@ class _Transport(zeep.transports.Transport):
     """zeep's transport with redirects off (TBS-REST-001) and split connect/read timeouts."""
 
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> requests.Response:
+        # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override a session's
+        # verify (psf/requests#3829), which would silently distrust the partner's own CA file.
         return self.session.post(address, data=message, headers=headers, timeout=self.operation_timeout,
-                                 allow_redirects=False)
+                                 allow_redirects=False, verify=self.session.verify)
 
 
 class SoapConnector:

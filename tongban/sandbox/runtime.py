@@ -1,9 +1,11 @@
 """A running sandbox: the generated province served on loopback, one real server per system.
 
-Every server speaks HTTPS with a certificate from a local CA generated here (TBS-REST-001);
-plain HTTP only with ``insecure_http=True`` (development). Each system gets a fresh bearer
-token, exported as ``TONGBAN_TOKEN_{CODE}`` and written to ``tokens.env`` (mode 0600);
-``partners.yaml`` names the variables, never the tokens.
+REST and SOAP systems are real servers speaking HTTPS with a certificate from a local CA
+generated here (TBS-REST-001; plain HTTP only with ``insecure_http=True``, for development).
+File-drop systems push signed batches into their drop roots. Each system gets fresh
+secrets (a bearer token ``TONGBAN_TOKEN_{CODE}``, an HMAC key ``TONGBAN_HMAC_{CODE}``),
+exported to the environment and written to ``secrets.env`` (mode 0600); ``partners.yaml``
+names the variables, never the secrets.
 """
 from __future__ import annotations
 
@@ -26,19 +28,87 @@ class RunningSystem:
     system: SandboxSystem
     transport: str
     endpoint: str
-    token_env: str
-    server: ServerThread | None = None
+    credentials: dict[str, str]
+    stop: Callable[[], None] = lambda: None
 
 
-def _rest_server(system: SandboxSystem, token: str, tls: TlsFiles | None) -> ServerThread:
-    from tongban.connectors.rest.server import create_rest_app, token_table
+def _secret(name: str) -> str:
+    value = secrets.token_urlsafe(32)  # 256 bits of entropy (TBS-SEC-008)
+    os.environ[name] = value
+    return value
+
+
+def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | None, path: str) -> RunningSystem:
+    code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
+    env = f"TONGBAN_TOKEN_{code}"
+    token = _secret(env)
+    from tongban.connectors.rest.server import token_table
     from tongban.sandbox.feed import SandboxService
 
-    app = create_rest_app(SandboxService(system), authenticate=token_table({token: BUS_ID}))
-    return ServerThread(app, tls=tls).start()
+    server = ServerThread(app_factory(SandboxService(system), authenticate=token_table({token: BUS_ID})),
+                          tls=tls).start()
+    return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop)
 
 
-SERVERS: dict[str, Callable[[SandboxSystem, str, TlsFiles | None], ServerThread]] = {"rest": _rest_server}
+def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+    from tongban.connectors.rest.server import create_rest_app
+
+    running = _serve(system, create_rest_app, folder, tls, "")
+    running.transport = "rest"
+    return running
+
+
+def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+    from tongban.connectors.soap.server import create_soap_app
+
+    running = _serve(system, create_soap_app, folder, tls, "/tbs/v1/soap")
+    running.transport = "soap"
+    return running
+
+
+def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+    """The system pushes its records as signed batches into its drop root (TBS-FILE-001..005).
+
+    Like a real sender it keeps what it already dropped (``sent.json``) and drops only what
+    is new, so a restarted sandbox does not resend acknowledged records (TBS-SYNC-001).
+    """
+    import json
+
+    from tongban.connectors.filedrop.writer import FileDropWriter
+
+    code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
+    root = folder / "drop" / code
+    for sub in ("inbox", "archive", "rejected"):  # provisioned by the receiver (TBS-FILE-001)
+        for dataset in DROP_ORDER:
+            (root / sub / dataset).mkdir(parents=True, exist_ok=True)
+    key_env, key_id = f"TONGBAN_HMAC_{code}", f"{code}-K1"
+    key_file = root.parent / f".{code}.key"  # the key persists with the drop root it signs for
+    if key_file.exists():
+        os.environ[key_env] = key_file.read_text().strip()
+    else:
+        key_file.touch(mode=0o600)
+        key_file.write_text(_secret(key_env))
+    writer = FileDropWriter(root, sender=system.system_id, receiver=BUS_ID, key_id=key_id,
+                            key=os.environ[key_env].encode())
+    sent_file = root.parent / f".{code}.sent.json"
+    sent = json.loads(sent_file.read_text()) if sent_file.exists() else {}
+    for dataset in DROP_ORDER:  # prerequisites first: cases before their events, results, evaluations
+        if dataset not in system.provides:
+            continue
+        records = system.records(dataset)[sent.get(dataset, 0):]
+        for start in range(0, len(records), FILE_BATCH):
+            writer.write_batch(dataset, records[start:start + FILE_BATCH])
+        sent[dataset] = sent.get(dataset, 0) + len(records)
+    sent_file.write_text(json.dumps(sent))
+    return RunningSystem(system, "filedrop", str(root), {"hmac_key_env": key_env, "key_id": key_id})
+
+
+DROP_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
+FILE_BATCH = 200
+
+STARTERS: dict[str, Callable[[SandboxSystem, Path, TlsFiles | None], RunningSystem]] = {
+    "rest": _rest, "soap": _soap, "filedrop": _filedrop,
+}
 
 
 @dataclass
@@ -54,22 +124,18 @@ class Sandbox:
     tls: TlsFiles | None = None
 
     def start(self) -> "Sandbox":
-        unknown = set(self.transports) - set(SERVERS)
+        unknown = set(self.transports) - set(STARTERS)
         if unknown:
-            raise ValueError(f"sandbox transports not available: {sorted(unknown)}; choose from {sorted(SERVERS)}")
+            raise ValueError(f"sandbox transports not available: {sorted(unknown)}; choose from {sorted(STARTERS)}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data = generate_province(self.seed, cities=self.cities, counties_per_city=self.counties)
         self.tls = None if self.insecure_http else make_local_ca(self.folder / "tls")
         serving = [s for s in self.data.systems.values() if s.provides]
         try:
             for i, system in enumerate(serving):
-                transport = self.transports[i % len(self.transports)]
-                token = secrets.token_urlsafe(32)
-                code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
-                env = f"TONGBAN_TOKEN_{code}"
-                os.environ[env] = token
-                server = SERVERS[transport](system, token, self.tls)
-                self.running.append(RunningSystem(system, transport, server.url, env, server))
+                # The province hub always serves REST; the others take the transports in turn.
+                transport = "rest" if system.level == "province" else self.transports[i % len(self.transports)]
+                self.running.append(STARTERS[transport](system, self.folder, self.tls))
         except Exception:
             self.stop()
             raise
@@ -87,14 +153,15 @@ class Sandbox:
             entry: dict[str, Any] = {
                 "id": s.system_id, "name": s.name, "parent": s.parent_id if s.parent_id else BUS_ID,
                 "transport": r.transport, "endpoint": r.endpoint,
-                "credentials": {"token_env": r.token_env}, "roles": list(s.roles), "spec_version": "TBS-1.0",
+                "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
                 # the demo province pulls counties directly (三级数据直连); cities serve their own records
                 "direct": s.level == "county", "page_size": 200, "retries": 1,
             }
-            if self.tls:
-                entry["ca_file"] = str(self.tls.ca_file)
-            else:
-                entry["allow_insecure_http"] = True
+            if r.transport in ("rest", "soap"):
+                if self.tls:
+                    entry["ca_file"] = str(self.tls.ca_file)
+                else:
+                    entry["allow_insecure_http"] = True
             partners.append(entry)
         return {"bus": {"system_id": BUS_ID}, "partners": partners}
 
@@ -102,14 +169,14 @@ class Sandbox:
         header = "# Written by the tongban sandbox; endpoints and tokens change on every start.\n"
         self.registry_file.write_text(header + yaml.safe_dump(self.registry(), allow_unicode=True, sort_keys=False),
                                       encoding="utf-8")
-        tokens = self.folder / "tokens.env"
-        tokens.touch(mode=0o600)
-        tokens.write_text("".join(f"{r.token_env}={os.environ[r.token_env]}\n" for r in self.running))
+        secrets_file = self.folder / "secrets.env"
+        secrets_file.touch(mode=0o600)
+        names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")]
+        secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
 
     def stop(self) -> None:
         for r in self.running:
-            if r.server is not None:
-                r.server.stop()
+            r.stop()
         self.running.clear()
 
     def __enter__(self) -> "Sandbox":

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from tongban.connectors.base import Connector, ConnectorError, CursorExpiredError
 from tongban.model.canonical import sha256_hex
-from tongban.registry import PartnerConfig, Registry
+from tongban.registry import PartnerConfig, Registry, Transport
 from tongban.store.schema import SyncRun
 from tongban.store.store import Store, StoreError, utcnow
 from tongban.sync import ledger
@@ -90,6 +90,8 @@ class SyncEngine:
             s.flush()
             report.run_id = run.id
         report.cursor_before = report.cursor_after = cursor.position
+        if partner.transport is Transport.FILEDROP:
+            return self._scan_drops(partner, dataset, report, t0)
         newest: str | None = None
         try:
             connector = self._connect(partner, self.bus_id)
@@ -138,6 +140,23 @@ class SyncEngine:
         report.status = "SUCCESS"
         report.duration_s = time.monotonic() - t0
         self._finish(report, newest)
+        return report
+
+    def _scan_drops(self, partner: PartnerConfig, dataset: str, report: SyncReport, t0: float) -> SyncReport:
+        """A file-drop partner: process the complete batches in its inbox (TBS-FILE-009)."""
+        from tongban.sync.drops import scan_drops
+        from tongban.sync.receiver import BusReceiver
+
+        try:
+            counting, stats = scan_drops(BusReceiver(self.store, self.registry), partner, dataset)
+        except Exception as exc:
+            return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        report.pages = counting.envelopes
+        report.pulled = counting.received
+        report.counts = counting.counts
+        report.status = "SUCCESS"
+        report.duration_s = time.monotonic() - t0
+        self._finish(report, None)
         return report
 
     def _fail(self, report: SyncReport, *, run_id: int | None, hop: str, exc: Exception, t0: float,

@@ -93,7 +93,8 @@ class Ingestor:
         if outcome is Outcome.STORED:
             self.records.store(dataset, record, source=self.partner_id)
             self._count(result, RecordResult(index, outcome, report, key))
-            self._release(record["caseNo"], result)
+            if "caseNo" in record:  # every prerequisite is case-linked (TBS-SYNC-007)
+                self._release(record["caseNo"], result)
         elif outcome is Outcome.HELD:
             assert verdict.hold is not None
             if self.records.held_count(self.partner_id) >= HOLD_CAPACITY:
