@@ -1,0 +1,50 @@
+"""``tongban serve``: the dashboard live, plus ``/metrics`` (OpenMetrics) and ``/report.json``.
+
+Every request reads the store afresh; the page is the same as the static report.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from tongban.monitoring.dashboard import collect, render_html
+from tongban.monitoring.metrics import metrics_from_store
+from tongban.monitoring.openmetrics import CONTENT_TYPE, exposition
+from tongban.store.store import Store
+
+
+def create_app(store: Store, registry_loader: Callable[[], Any | None] = lambda: None, *,
+               at: datetime | None = None) -> FastAPI:
+    """The dashboard app. ``registry_loader`` is called per request, so an edited
+    ``partners.yaml`` shows up without a restart; ``at`` pins the metrics instant (tests)."""
+    app = FastAPI(title="tongban monitoring", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def snapshot():
+        return collect(store, registry_loader(), at=at)
+
+    @app.get("/", response_class=HTMLResponse)
+    @app.get("/index.html", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return HTMLResponse(render_html(snapshot()))
+
+    @app.get("/report.json")
+    def report_json() -> JSONResponse:
+        return JSONResponse(snapshot().as_dict())
+
+    @app.get("/metrics")
+    @app.get("/metrics.txt")
+    def metrics() -> Response:
+        pinned = metrics_from_store(store, at) if at is not None else None
+        return Response(exposition(store, registry_loader(), now=datetime.now(timezone.utc), metrics=pinned),
+                        media_type=CONTENT_TYPE)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        with store.reading() as s:
+            s.connection()   # the store answers
+        return {"status": "ok"}
+
+    return app

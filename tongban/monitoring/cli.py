@@ -1,0 +1,152 @@
+"""``tongban status``, ``tongban report`` and ``tongban serve``."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from tongban.console import err, fail, out
+from tongban.registry import RegistryError, load_registry
+from tongban.registry_cli import partners_option
+from tongban.store.store import Store, StoreError
+
+
+def _store() -> Store:
+    try:
+        store = Store()
+        store.ensure_schema()
+        return store
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _registry(partners_file: str | None, *, required: bool = False) -> Any | None:
+    try:
+        return load_registry(partners_file)
+    except RegistryError as exc:
+        if required:
+            fail(str(exc))
+        err.print(f"[yellow]no partner registry ({escape(str(exc).splitlines()[0])}); "
+                  f"showing what the store holds[/]")
+        return None
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an RFC 3339 date-time: {value!r}")
+    if t.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-11-20T12:00:00+08:00")
+    return t
+
+
+@click.command("status")
+@partners_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def status_command(partners_file: str | None, fmt: str) -> None:
+    """Partners with certification state, last successful sync per dataset, lag, failures in
+    the last 24 h and quarantine counts."""
+    from tongban.monitoring.dashboard import duration, local_time
+    from tongban.monitoring.runs import partner_statuses
+
+    registry = _registry(partners_file)
+    store = _store()
+    now = datetime.now(timezone.utc)
+    partners = partner_statuses(store, registry, now=now)
+    if fmt == "json":
+        click.echo(json.dumps({"generatedAt": now.isoformat(), "store": store.display_url,
+                               "registry": str(registry.path) if registry else None,
+                               "partners": [p.as_dict() for p in partners]}, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"tongban status · store {store.display_url}")
+    for col, justify in (("partner", "left"), ("certified", "left"), ("dataset", "left"), ("last success", "left"),
+                         ("lag", "right"), ("failures 24h", "left"), ("quarantine", "right"), ("held", "right"),
+                         ("stored", "right")):
+        table.add_column(col, justify=justify)
+    for p in partners:
+        cert = "—" if not p.certification else ", ".join(f"{r}:{v}" for r, v in sorted(p.certification.items()))
+        for i, f in enumerate(p.feeds or [None]):
+            head = (escape(p.partner_id), escape(cert)) if i == 0 else ("", "")
+            if f is None:
+                table.add_row(*head, "—", "—", "—", "—", "—", "—", "—")
+                continue
+            failures = ", ".join(f"{x.error_code}@{x.error_hop}" for x in f.failures_24h[-3:])
+            if len(f.failures_24h) > 3:
+                failures += f" (+{len(f.failures_24h) - 3})"
+            table.add_row(*head, f.dataset,
+                          local_time(f.last_success_at) if f.last_success_at else "[red]never[/]",
+                          duration(f.lag_seconds), f"[red]{escape(failures)}[/]" if failures else "0",
+                          str(f.quarantine_open), str(f.held), str(f.stored_records),
+                          end_section=i == len(p.feeds) - 1)
+    out.print(table)
+    failing = sum(p.failures_24h for p in partners)
+    quarantined = sum(p.quarantine_open for p in partners)
+    out.print(f"{len(partners)} partners · {failing} failed runs in the last 24 h · {quarantined} records in "
+              f"quarantine")
+
+
+@click.command("report")
+@partners_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="folder for index.html, report.json and metrics.txt")
+@click.option("--at", "at_text", default=None, help="metrics instant (RFC 3339; default now)")
+@click.option("--compare-feed", "compare_feeds", multiple=True, metavar="PARTNER",
+              help="also read this partner's catalog feed and compare it for two skins (repeatable)")
+def report_command(partners_file: str | None, out_dir: str, at_text: str | None,
+                   compare_feeds: tuple[str, ...]) -> None:
+    """Write the static dashboard (self-contained HTML, JSON, OpenMetrics) into a folder."""
+    from tongban.monitoring.consistency import feed_records
+    from tongban.monitoring.dashboard import collect, write_report
+
+    at = _instant(at_text)
+    registry = _registry(partners_file, required=bool(compare_feeds))
+    store = _store()
+    extra = {}
+    for partner_id in compare_feeds:
+        try:
+            partner = registry.get(partner_id)
+            extra[partner.id] = feed_records(registry, partner.id, "catalog")
+        except KeyError as exc:
+            fail(str(exc).strip("'\""))
+        except Exception as exc:  # an unreachable partner: report without it, say why
+            err.print(f"[yellow]cannot read the catalog feed of {escape(partner_id)}:[/] {escape(str(exc))}")
+    snapshot = collect(store, registry, at=at, extra_sources=extra)
+    files = write_report(snapshot, out_dir, store=store, registry=registry)
+    province = snapshot.metrics.scope("province")
+    out.print(f"[green]wrote[/] {', '.join(escape(str(f)) for f in files)}")
+    if province:
+        p = province[0]
+        out.print(f"{p.items_active} active items · {p.cases} cases · {p.overdue_cases} overdue · "
+                  f"two skins {snapshot.consistency.two_skins.count} · many names "
+                  f"{len(snapshot.consistency.many_names)} · near duplicates {len(snapshot.consistency.near_duplicates)}")
+
+
+@click.command("serve")
+@partners_option
+@click.option("--port", default=8750, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="interface to bind; the dashboard has no authentication, keep it on loopback")
+def serve_command(partners_file: str | None, port: int, host: str) -> None:
+    """Serve the dashboard live, with /metrics (OpenMetrics) and /report.json."""
+    import uvicorn
+
+    from tongban.monitoring.app import create_app
+
+    store = _store()
+    _registry(partners_file)   # say once at start when there is none
+
+    def registry_loader():
+        try:
+            return load_registry(partners_file)
+        except RegistryError:
+            return None
+
+    out.print(f"tongban dashboard on http://{host}:{port}/ · OpenMetrics at /metrics · store {store.display_url}")
+    uvicorn.run(create_app(store, registry_loader), host=host, port=port, log_level="warning")
