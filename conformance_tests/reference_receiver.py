@@ -159,17 +159,7 @@ class ReferenceReceiver:
         rejected: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         for index, (record, report) in enumerate(zip(env["records"], reports)):
-            merged = Report(list(report.items))
-            if report.errors:
-                outcome = Outcome.REJECTED
-            else:
-                verdict = evaluate_state(dataset, record, index=index, writer=writer, state=self.state)
-                outcome = verdict.outcome
-                merged.extend(verdict.report.items)
-                if outcome is Outcome.STORED:
-                    self.state.store(dataset, record)
-                elif outcome is Outcome.HELD:
-                    self.state.hold(dataset, tuple(record[m] for m in Dataset(dataset).key_members), record)
+            outcome, merged = self._decide(dataset, record, index, writer, report)
             entry: dict[str, Any] = {"index": index}
             key = _valid_key(dataset, record, index, merged)
             if key:
@@ -185,6 +175,21 @@ class ReferenceReceiver:
         status = "REJECTED" if counts["rejected"] == n else "PARTIAL" if counts["rejected"] else "ACCEPTED"
         return self._ack(env, request_hash, t_ref, status, env_report, counts, rejected, notes,
                          final=counts["held"] == 0)
+
+    def _decide(self, dataset: str, record: Any, index: int, writer: str,
+                report: Report) -> tuple[Outcome, Report]:
+        """Outcome and full report of one record whose stateless report is ``report``; applies S5
+        and writes the state (TBS-SYNC-003: later records see the effect of earlier ones)."""
+        merged = Report(list(report.items))
+        if report.errors:
+            return Outcome.REJECTED, merged
+        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=self.state)
+        merged.extend(verdict.report.items)
+        if verdict.outcome is Outcome.STORED:
+            self.state.store(dataset, record)
+        elif verdict.outcome is Outcome.HELD:
+            self.state.hold(dataset, tuple(record[m] for m in Dataset(dataset).key_members), record)
+        return verdict.outcome, merged
 
     def _ack(self, env: dict[str, Any], request_hash: str, t_ref: datetime, status: str, env_report: Report,
              counts: dict[str, int], rejected: list[dict[str, Any]], notes: list[dict[str, Any]], *,
