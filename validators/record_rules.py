@@ -8,7 +8,6 @@ of §19.3 ("present and no ERROR from S1–S2").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import AbstractSet, Any, Callable, Mapping
 
@@ -84,11 +83,21 @@ def business_time_not_after_reference(rc: RecordCheck) -> None:
                 rc.report("TBS-ENV-011", member, f"later than {limit.isoformat()}", f"晚于 {limit.isoformat()}", value)
 
 
-@lru_cache(maxsize=256)
+# (reference object, its limit): the records of one envelope share one reference. One tuple,
+# replaced in one assignment, so concurrent threads never see a limit paired with another reference.
+_last_limit: tuple[Any, tuple[datetime, str]] = (None, (datetime.min, ""))
+
+
 def _time_limit(reference: datetime) -> tuple[datetime, str]:
     """The limit and its +08:00 text to the second, rounded down."""
+    global _last_limit
+    last = _last_limit
+    if last[0] is reference:
+        return last[1]
     limit = reference + FUTURE_SKEW
-    return limit, limit.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M:%S")
+    result = (limit, limit.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M:%S"))
+    _last_limit = (reference, result)
+    return result
 
 
 # ----------------------------------------------------------------------------- §6 codes
@@ -265,30 +274,25 @@ def event_members_fit_type(rc: RecordCheck) -> None:
     kind = rc.value("type")
     if kind is MISSING:
         return
-    table = _event_members(rc.annotations).get(kind)
-    if table is None:
+    row = event_member_sets(rc.annotations).get(kind)
+    if row is None:
         return
-    required, forbidden = table
+    required, forbidden = row
     record = rc.root
-    keys = record.keys()
-    if required - keys:
-        for member in sorted(required - keys):
+    if not required.issubset(record):
+        for member in sorted(required.difference(record)):
             rc.report("TBS-EVT-002", member, f"required for type {kind}", f"{kind} 环节必须包含此成员")
-    if forbidden & keys:
-        for member in sorted(forbidden & keys):
+    if not forbidden.isdisjoint(record):
+        for member in sorted(forbidden.intersection(record)):
             rc.report("TBS-EVT-002", member, f"forbidden for type {kind}", f"{kind} 环节不得包含此成员", record[member])
 
 
-_EVENT_MEMBERS: dict[int, dict[str, tuple[frozenset[str], frozenset[str]]]] = {}
-
-
-def _event_members(annotations: Mapping[str, Any]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """The §10.3 table of the schema as sets, built once per schema."""
-    table = _EVENT_MEMBERS.get(id(annotations))
+def event_member_sets(annotations: Mapping[str, Any]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """The §10.3 table of the schema as (required, forbidden) sets; the engine derives it once."""
+    table = annotations.get("event-member-sets")
     if table is None:
-        table = _EVENT_MEMBERS[id(annotations)] = {
-            kind: (frozenset(row["required"]), frozenset(row["forbidden"]))
-            for kind, row in annotations["x-tbs-event-members"].items()}
+        table = {kind: (frozenset(row["required"]), frozenset(row["forbidden"]))
+                 for kind, row in annotations.get("x-tbs-event-members", {}).items()}
     return table
 
 
@@ -304,11 +308,11 @@ def non_approval_conclusion_has_opinion(rc: RecordCheck) -> None:
 
 @record_rule("TBS-EVT-004")
 def seq_one_iff_submit(rc: RecordCheck) -> None:
-    found = rc.values("seq", "type")
-    if found is not None and (found[0] == 1) != (found[1] == "SUBMIT"):
-        en = "seq 1 must be SUBMIT" if found[0] == 1 else "SUBMIT must have seq 1"
-        zh = "seq 为 1 时必须是 SUBMIT" if found[0] == 1 else "SUBMIT 的 seq 必须为 1"
-        rc.report("TBS-EVT-004", "type", en, zh, found[1])
+    seq, kind = rc.value("seq"), rc.value("type")
+    if seq is not MISSING and kind is not MISSING and (seq == 1) != (kind == "SUBMIT"):
+        en = "seq 1 must be SUBMIT" if seq == 1 else "SUBMIT must have seq 1"
+        zh = "seq 为 1 时必须是 SUBMIT" if seq == 1 else "SUBMIT 的 seq 必须为 1"
+        rc.report("TBS-EVT-004", "type", en, zh, kind)
 
 
 # ----------------------------------------------------------------------------- §11 result
