@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tongban.console import fail, out
 from tongban.store.config import home_dir
 
-DEMO_DAGS = ("case_sync",)
+DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync")
 
 
 def dags_folder() -> Path:
@@ -49,7 +49,9 @@ def airflow_environment(home: Path) -> None:
 @click.option("--seed", default=7, show_default=True, help="sandbox data seed (deterministic)")
 @click.option("--cities", default=2, show_default=True)
 @click.option("--counties", default=2, show_default=True, help="counties per city")
-def demo_command(seed: int, cities: int, counties: int) -> None:
+@click.option("--transports", default="rest,soap,filedrop", show_default=True,
+              help="bindings the simulated systems use, in turn")
+def demo_command(seed: int, cities: int, counties: int, transports: str) -> None:
     """Run the sandbox and the sync DAGs once, then print a summary."""
     from tongban.sandbox.runtime import Sandbox
     from tongban.store.schema import SyncRun
@@ -65,10 +67,15 @@ def demo_command(seed: int, cities: int, counties: int) -> None:
     started = utcnow()
     t0 = time.monotonic()
     with out.status("starting the sandbox (HTTPS, local CA)…"):
-        sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties).start()
+        try:
+            sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties,
+                              transports=tuple(t.strip() for t in transports.split(",") if t.strip())).start()
+        except ValueError as exc:
+            fail(str(exc))
     try:
         os.environ["TONGBAN_PARTNERS"] = str(sandbox.registry_file)
-        out.print(f"sandbox: {len(sandbox.running)} systems serving on loopback; registry {sandbox.registry_file}")
+        kinds = ", ".join(sorted({r.transport for r in sandbox.running}))
+        out.print(f"sandbox: {len(sandbox.running)} systems ({kinds}) on loopback; registry {sandbox.registry_file}")
         from tongban.airflow_ext.local import run_dag
 
         states = {}
@@ -76,19 +83,21 @@ def demo_command(seed: int, cities: int, counties: int) -> None:
             with out.status(f"running DAG {dag_id} (Airflow dag.test, in-process)…"):
                 states[dag_id] = run_dag(dag_id).state
     finally:
+        running_systems = list(sandbox.running)
         sandbox.stop()
 
     with store.reading() as s:
         runs = s.execute(select(SyncRun).where(SyncRun.started_at >= started)
                          .order_by(SyncRun.partner_id, SyncRun.dataset)).scalars().all()
     table = Table(title=f"tongban demo · store {store.display_url}")
-    for col, justify in (("partner", "left"), ("dataset", "left"), ("pulled", "right"), ("accepted (new)", "right"),
+    via = {r.system.system_id: r.transport for r in running_systems}
+    for col, justify in (("partner", "left"), ("via", "left"), ("dataset", "left"), ("pulled", "right"), ("accepted (new)", "right"),
                          ("duplicate", "right"), ("held", "right"), ("rejected", "right"), ("duration", "right"),
                          ("status", "left")):
         table.add_column(col, justify=justify)
     for r in runs:
         duration = (r.finished_at - r.started_at).total_seconds() if r.finished_at else 0.0
-        table.add_row(r.partner_id, r.dataset, str(r.pulled), str(r.stored), str(r.duplicate), str(r.held),
+        table.add_row(r.partner_id, via.get(r.partner_id, "?"), r.dataset, str(r.pulled), str(r.stored), str(r.duplicate), str(r.held),
                       str(r.rejected), f"{duration:.2f}s", r.status)
     out.print(table)
     accepted = sum(r.stored for r in runs)

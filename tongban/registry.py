@@ -101,6 +101,8 @@ class PartnerConfig(BaseModel):
     page_size: int = Field(500, ge=1, le=1000)
     retries: int = Field(2, ge=0, le=10)
     ca_file: str | None = None
+    documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
+                                      "(TBS-RES-003: the bus checks sha256 and size against the Result)")
     allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
 
     @field_validator("id", "parent")

@@ -30,6 +30,7 @@ class RunningSystem:
     endpoint: str
     credentials: dict[str, str]
     stop: Callable[[], None] = lambda: None
+    documents_dir: str | None = None
 
 
 def _secret(name: str) -> str:
@@ -103,6 +104,30 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> Runn
     return RunningSystem(system, "filedrop", str(root), {"hmac_key_env": key_env, "key_id": key_id})
 
 
+def document_name(case_no: str, cert_no: str) -> str:
+    """File name of a Result's document in a documents folder: a digest of the business key
+    (certificate numbers hold characters a file name must not, TBS-FILE-002)."""
+    from tongban.model.canonical import canonical_sha256
+
+    return canonical_sha256([case_no, cert_no])
+
+
+def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: Path) -> Path:
+    """The result documents travel by file drop: one file per Result with a document."""
+    code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
+    target = folder / "documents" / code
+    target.mkdir(parents=True, exist_ok=True)
+    for result in system.records("result"):
+        doc = result.get("document")
+        if doc and doc["sha256"] in documents:
+            path = target / document_name(result["caseNo"], result["certNo"])
+            if not path.exists():
+                tmp = path.with_name(path.name + ".part")
+                tmp.write_bytes(documents[doc["sha256"]])
+                tmp.rename(path)
+    return target
+
+
 DROP_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 FILE_BATCH = 200
 
@@ -135,7 +160,10 @@ class Sandbox:
             for i, system in enumerate(serving):
                 # The province hub always serves REST; the others take the transports in turn.
                 transport = "rest" if system.level == "province" else self.transports[i % len(self.transports)]
-                self.running.append(STARTERS[transport](system, self.folder, self.tls))
+                running = STARTERS[transport](system, self.folder, self.tls)
+                if "result" in system.provides:
+                    running.documents_dir = str(_drop_documents(system, self.data.documents, self.folder))
+                self.running.append(running)
         except Exception:
             self.stop()
             raise
@@ -157,6 +185,8 @@ class Sandbox:
                 # the demo province pulls counties directly (三级数据直连); cities serve their own records
                 "direct": s.level == "county", "page_size": 200, "retries": 1,
             }
+            if r.documents_dir:
+                entry["documents_dir"] = r.documents_dir
             if r.transport in ("rest", "soap"):
                 if self.tls:
                     entry["ca_file"] = str(self.tls.ca_file)

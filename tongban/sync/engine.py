@@ -43,6 +43,7 @@ class SyncReport:
     error_hop: str | None = None
     retriable: bool = False
     run_id: int | None = None
+    documents: Any = None  # DocumentCheck after a result sync with a documents folder
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,9 @@ class SyncReport:
             "pulled": self.pulled, **self.counts.as_dict(), "cursorBefore": self.cursor_before,
             "cursorAfter": self.cursor_after, "durationSeconds": round(self.duration_s, 3), "error": self.error,
             "errorCode": self.error_code, "errorHop": self.error_hop,
+            "documents": None if self.documents is None else {
+                "verified": self.documents.verified, "mismatched": self.documents.mismatched,
+                "missing": self.documents.missing},
         }
 
 
@@ -138,9 +142,23 @@ class SyncEngine:
         finally:
             connector.close()
         report.status = "SUCCESS"
+        self._check_documents(partner, dataset, report)
         report.duration_s = time.monotonic() - t0
         self._finish(report, newest)
         return report
+
+    def _check_documents(self, partner: PartnerConfig, dataset: str, report: SyncReport) -> None:
+        """After a result sync: verify the documents the partner dropped (TBS-RES-003)."""
+        if dataset != "result" or not partner.documents_dir:
+            return
+        from tongban.sync.documents import verify_documents
+
+        check = verify_documents(self.store, partner.id, partner.documents_dir)
+        report.documents = check
+        if check.mismatched:
+            report.error_code, report.error_hop = "TBS-RES-003", "store"
+            report.error = (f"{check.mismatched} result document(s) do not match their sha256/size: "
+                            + ", ".join(check.mismatches[:5]))
 
     def _scan_drops(self, partner: PartnerConfig, dataset: str, report: SyncReport, t0: float) -> SyncReport:
         """A file-drop partner: process the complete batches in its inbox (TBS-FILE-009)."""
@@ -155,6 +173,7 @@ class SyncEngine:
         report.pulled = counting.received
         report.counts = counting.counts
         report.status = "SUCCESS"
+        self._check_documents(partner, dataset, report)
         report.duration_s = time.monotonic() - t0
         self._finish(report, None)
         return report
