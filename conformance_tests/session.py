@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -148,7 +149,15 @@ class Session:
     # -- transport ------------------------------------------------------------------------
     @property
     def verify(self) -> bool | str:
+        """For requests (SOAP): the CA file, or the system trust store."""
         return self.config.ca_file or True
+
+    @property
+    def httpx_verify(self) -> Any:
+        """For httpx (REST, probes): an SSL context trusting ``--ca-file``, or the system store."""
+        if not self.config.ca_file:
+            return True
+        return self.once("_ssl", lambda: ssl.create_default_context(cafile=self.config.ca_file))
 
     def connector(self) -> Connector:
         """The client connector for the SUT's binding (REST or SOAP), with exchanges recorded."""
@@ -162,9 +171,9 @@ class Session:
         if binding == "REST":
             from tongban.connectors.rest.client import RestConnector
 
-            return RestConnector(self.config.endpoint, sender=sender, token=token, verify=self.verify, retries=0,
-                                 connect_timeout=10.0, read_timeout=60.0,
-                                 transport=_RecordingTransport(self, verify=self.verify))
+            return RestConnector(self.config.endpoint, sender=sender, token=token, verify=self.httpx_verify,
+                                 retries=0, connect_timeout=10.0, read_timeout=60.0,
+                                 transport=_RecordingTransport(self, verify=self.httpx_verify))
         if binding == "SOAP":
             from tongban.connectors.soap.client import SoapConnector
 
@@ -186,8 +195,8 @@ class Session:
 
     def http_client(self) -> Any:
         """A raw httpx client for protocol probes (COM-01, COM-04, CC-07); the caller closes it."""
-        return httpx.Client(verify=self.verify, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False,
-                            transport=_RecordingTransport(self, verify=self.verify))
+        return httpx.Client(verify=self.httpx_verify, timeout=httpx.Timeout(60.0, connect=10.0),
+                            follow_redirects=False, transport=_RecordingTransport(self, verify=self.httpx_verify))
 
     def close(self) -> None:
         if self._connector is not None:
@@ -222,7 +231,22 @@ class Session:
         """Every record the SUT served (pull) or sent (push), per provided dataset."""
         if "records" in self.cache:
             return self.cache["records"]
-        return {ds: self.feed(ds).records for ds in self.provided_datasets()}
+        out = {ds: self.feed(ds).records for ds in self.provided_datasets()}
+        for ds in self.context_datasets():
+            read = self.feed(ds)
+            if read.error is None:
+                out[ds] = read.records
+        return out
+
+    def context_datasets(self) -> tuple[str, ...]:
+        """Feeds read only as context: the cases and events that case-linked records of a claimed
+        role need under S5, when the SUT serves them without claiming CASE_REPORTER."""
+        provided = self.provided_datasets()
+        if not {"case-event", "result", "evaluation"} & set(provided):
+            return ()
+        meta = self.meta()
+        listed = meta.get("datasets", []) if isinstance(meta, dict) else []
+        return tuple(ds for ds in ("case", "case-event") if ds not in provided and ds in listed)
 
     def validation_context(self) -> ValidationContext:
         return ValidationContext(allowlist=self.config.allowlist)
@@ -235,7 +259,7 @@ class Session:
 class _RecordingTransport(httpx.BaseTransport):
     """An httpx transport that keeps an excerpt of every exchange in the session."""
 
-    def __init__(self, session: Session, *, verify: bool | str) -> None:
+    def __init__(self, session: Session, *, verify: Any) -> None:
         self._session = session
         self._inner = httpx.HTTPTransport(verify=verify)
 

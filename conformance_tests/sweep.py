@@ -126,11 +126,14 @@ class _Replay:
 
 
 def _prerequisite_seen(v: RecordVerdict, served: dict[str, list[dict[str, Any]]]) -> bool:
-    """Whether what ``v`` waits for was ever served or sent by the SUT (even if rejected)."""
+    """Whether what ``v`` waits for was served or sent by the SUT (even if rejected), or cannot be
+    observed because the SUT serves no feed of that dataset to the suite."""
     assert v.hold is not None
     case_no, rule = v.hold.case_no, v.hold.rule_id
 
     def has(dataset: str, **members: Any) -> bool:
+        if dataset not in served:  # not observable: the SUT serves no such feed to the suite
+            return True
         return any(all(r.get(k) == x for k, x in members.items()) for r in served.get(dataset, []))
 
     if rule == "TBS-EVT-007":
@@ -151,7 +154,8 @@ def sweep(records: dict[str, Iterable[FedRecord]], *, writer: str,
     served: dict[str, list[dict[str, Any]]] = {}
     for ds in DATASET_ORDER:
         feds = list(records.get(ds, []))
-        served[ds] = [f.record for f in feds if isinstance(f.record, dict)]
+        if ds in records:
+            served[ds] = [f.record for f in feds if isinstance(f.record, dict)]
         verdicts[ds] = [RecordVerdict(f, replay.stateless(f)) for f in feds]
     for ds in DATASET_ORDER:
         for v in verdicts[ds]:

@@ -1,0 +1,45 @@
+"""Helpers of the conformance-suite tests: serving sandbox systems (correct or defective) over
+REST or SOAP on loopback HTTPS, and the session configuration the suite is given."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+from tongban.conformance.defects import KIT
+from tongban.conformance.reference_receiver import ReferenceReceiver, SenderProfile
+from tongban.conformance.session import SessionConfig
+from tongban.connectors.serving import ServerThread
+from tongban.sandbox.feed import SandboxService
+from tongban.sandbox.generate import SandboxSystem
+
+TOKEN = "conformance-test-token-0123456789abcdef"
+ATTESTATIONS = {"ER-04": {"result": "PASS", "statement": "the SUT emits no system default evaluation",
+                          "evidence": "sandbox generator: evaluations come only from citizen moods"}}
+
+
+def reference_service(system: SandboxSystem, binding: str) -> SandboxService:
+    receiver = ReferenceReceiver(system.system_id, {KIT: SenderProfile()}) if system.accepts else None
+    return SandboxService(system, bindings=(binding,), receiver=receiver)
+
+
+def make_app(service: Any, binding: str, authenticate: Any = None) -> Any:
+    from tongban.connectors.rest.server import create_rest_app, token_table
+    from tongban.connectors.soap.server import create_soap_app
+
+    authenticate = authenticate or token_table({TOKEN: KIT})
+    factory = create_soap_app if binding == "SOAP" else create_rest_app
+    return factory(service, authenticate=authenticate)
+
+
+@contextlib.contextmanager
+def serving(app: Any, tls: Any) -> Iterator[str]:
+    with ServerThread(app, tls=tls) as server:
+        yield server.url
+
+
+def config(system: SandboxSystem, url: str, binding: str, tls: Any, documents: Path,
+           roles: tuple[str, ...] | None = None, **kw: Any) -> SessionConfig:
+    return SessionConfig(system_id=system.system_id, roles=roles or tuple(system.roles), binding=binding,
+                         endpoint=url, token=TOKEN, ca_file=str(tls.ca_file), documents_dir=documents,
+                         attestations=dict(ATTESTATIONS), **kw)

@@ -1,0 +1,38 @@
+"""Each defective sandbox variant fails exactly the tests of its defect, and no other test; the
+failing tests' findings name the defect's requirement ids."""
+from __future__ import annotations
+
+import pytest
+
+from tongban.conformance.defects import DEFECTS, KIT
+from tongban.conformance.results import Level, Result, Verdict
+from tongban.conformance.session import Session
+from tongban.conformance.suite import run_suite
+
+from conformance_support import TOKEN, config, serving
+
+
+def test_there_are_at_least_twelve_defects_each_failing_something():
+    assert len(DEFECTS) >= 12
+    assert all(d.fails and d.rules for d in DEFECTS.values())
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_a_defect_fails_exactly_its_tests(name, province, tls, documents):
+    defect = DEFECTS[name]
+    system = province.counties[0] if defect.level == "county" else province.cities[0]
+    service = defect.service(system)
+    app = defect.app(service, authenticate=defect.authenticate({TOKEN: KIT}))
+    with serving(app, tls) as url:
+        session = Session(config(system, url, defect.binding, tls, documents, roles=defect.roles))
+        try:
+            run = run_suite(session)
+        finally:
+            session.close()
+    not_passed = {r.test_id for r in run.runs
+                  if r.test.level is Level.SHALL and r.result.result not in (Result.PASS, Result.OMIT)}
+    assert not_passed == defect.fails
+    assert all(r.result.result is Result.FAIL for r in run.runs if r.test_id in defect.fails)
+    named = {f.requirement_id for r in run.runs if r.test_id in defect.fails for f in r.result.findings}
+    assert defect.rules <= named
+    assert any(v is Verdict.NOT_CONFORMANT for v in run.role_verdicts().values())
