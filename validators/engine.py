@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any, Callable, Iterable, Sequence
 
 from tongban.validators.checks import parse_date_time
@@ -60,8 +59,18 @@ def _registered(ids: Iterable[str], registry: dict[str, Any], where: str) -> tup
     return tuple((i, registry[i]) for i in ids)
 
 
-@cache
+_COMPILED: dict[str, CompiledSpec] = {}
+
+
 def compiled_spec(spec: str = "TBS-1.0") -> CompiledSpec:
+    """The compiled form of a spec version, built once (thread-safe enough: building twice is harmless)."""
+    compiled = _COMPILED.get(spec)
+    if compiled is None:
+        compiled = _COMPILED[spec] = _compile(spec)
+    return compiled
+
+
+def _compile(spec: str) -> CompiledSpec:
     schemas = schema_set(spec)
     compiler = Compiler(schemas)
     env_doc = schemas.documents["envelope.schema.json"]
@@ -212,7 +221,7 @@ def validate_record(dataset: str, record: Any, *, index: int, writer: str | None
     records); with neither, TBS-ENV-011 is not evaluated. ``fast=False`` forces the reporting
     walk (the tests compare both paths).
     """
-    spec = compiled_spec(context.spec)
+    spec = _COMPILED.get(context.spec) or compiled_spec(context.spec)
     ds = spec.datasets.get(dataset)
     if ds is None:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(spec.datasets)}")

@@ -274,7 +274,8 @@ def event_members_fit_type(rc: RecordCheck) -> None:
     kind = rc.value("type")
     if kind is MISSING:
         return
-    row = event_member_sets(rc.annotations).get(kind)
+    sets = rc.annotations.get("event-member-sets")
+    row = (sets if sets is not None else event_member_sets(rc.annotations)).get(kind)
     if row is None:
         return
     required, forbidden = row
