@@ -187,19 +187,8 @@ def case_show(case_no: str, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl")
 def export_command(dataset: str, fmt: str) -> None:
     """Print the stored current records in canonical form (JCS), one per line, in business-key order."""
-    from tongban.store import schema as t
+    from tongban.sync.export import export_current
 
-    table, order, current = {
-        "catalog": (t.CatalogItemVersion, (t.CatalogItemVersion.impl_code,), t.CatalogItemVersion.is_current.is_(True)),
-        "case": (t.CaseRecord, (t.CaseRecord.case_no,), None),
-        "case-event": (t.CaseEventRecord, (t.CaseEventRecord.case_no, t.CaseEventRecord.seq), None),
-        "result": (t.ResultRecord, (t.ResultRecord.case_no, t.ResultRecord.cert_no), None),
-        "evaluation": (t.EvaluationRecord, (t.EvaluationRecord.case_no, t.EvaluationRecord.assess_no), None),
-    }[dataset]
-    query = select(table.content).order_by(*order)
-    if current is not None:
-        query = query.where(current)
     stdout = click.get_text_stream("stdout")
-    with _store().reading() as s:
-        for content in s.execute(query).scalars():
-            stdout.write(content + "\n")
+    for line in export_current(_store(), dataset):
+        stdout.write(line + "\n")
