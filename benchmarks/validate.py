@@ -18,6 +18,7 @@ import argparse
 import copy
 import json
 import random
+import resource
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
@@ -189,6 +190,7 @@ def main() -> None:
     for name, fn in validators.items():
         print(f"{name:<15} {rates[name]:>10,.0f} payloads/s   peak {peak_kib(fn, payloads[:1000]):>8.1f} KiB"
               " (tracemalloc, 1 000 payloads)")
+    print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB (all three, payloads included)")
     print(f"ratios: tongban/jsonschema={rates['tongban'] / rates['jsonschema']:.2f} "
           f"tongban/fastjsonschema={rates['tongban'] / rates['fastjsonschema']:.2f}")
 
