@@ -229,3 +229,27 @@ class SeenMessage(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     ack: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CertificateRecord(Base):
+    """One role of a conformance certificate (TBS-CONF-006): what admission reads (TBS-CONF-008).
+
+    A certificate covering several roles is one row per role; ``certificate`` keeps the whole
+    certificate as canonical JSON, ``recorded_at`` orders certificates issued on the same day.
+    """
+
+    __tablename__ = "certificates"
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    system_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    bindings: Mapped[str] = mapped_column(Text)  # JSON list
+    spec_version: Mapped[str] = mapped_column(String(16))
+    suite_version: Mapped[str] = mapped_column(String(16))
+    issued_on: Mapped[str] = mapped_column(String(10))  # RFC 3339 full-date
+    issuer: Mapped[str] = mapped_column(String(64))
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    certificate: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_certificates_current", "system_id", "role", "spec_version", "recorded_at"),)
