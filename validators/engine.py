@@ -20,7 +20,7 @@ from tongban.validators.checks import parse_date_time
 from tongban.validators.context import ValidationContext
 from tongban.validators.envelope_rules import ENVELOPE_RULES, EnvelopeCheck
 from tongban.validators.fast import FastRecordCheck
-from tongban.validators.nodes import Collector, Node, ObjectNode
+from tongban.validators.nodes import Collector, ObjectNode
 from tongban.validators.parsing import JsonParseError, jcs_bytes, parse_json_strict, request_hash
 from tongban.validators.record_rules import BUSINESS_TIMESTAMPS, RECORD_RULES, RecordCheck, RecordRule, \
     event_member_sets
@@ -348,4 +348,4 @@ def _copy(report: Report) -> Report:
 
 
 __all__ = ["CompiledSpec", "EnvelopeVerdict", "RECORD_STAGES", "RecordRun", "RecordStage", "compiled_spec",
-           "validate_envelope", "validate_record", "Node"]
+           "validate_envelope", "validate_record"]

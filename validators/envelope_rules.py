@@ -13,8 +13,8 @@ from typing import Any, Callable
 from tongban.model.codes import parse_system_id, within_scope
 from tongban.validators.context import ValidationContext
 from tongban.validators.member_view import MemberView
-from tongban.validators.report import Report
 from tongban.validators.parsing import jcs_bytes
+from tongban.validators.report import Report
 from tongban.validators.signature import UnsupportedAlgorithm, verify_signature
 
 

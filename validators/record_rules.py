@@ -7,7 +7,6 @@ of §19.3 ("present and no ERROR from S1–S2").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import AbstractSet, Any, Callable, Mapping
 
@@ -48,12 +47,6 @@ def record_rule(rule_id: str) -> Callable[[RecordRule], RecordRule]:
         RECORD_RULES[rule_id] = fn
         return fn
     return register
-
-
-@dataclass(frozen=True)
-class _Msg:
-    en: str
-    zh: str
 
 
 # ----------------------------------------------------------------------------- TBS-ENV-011
