@@ -174,9 +174,24 @@ class PartnerConfig(BaseModel):
         return re.sub(r"[^A-Za-z0-9_]", "_", f"{self.system_level}_{self.system_region}_{self.system_code}")
 
 
+REFERENCE_ALLOWLIST = ("91350211M0000XUF46", "91350203M0001QAY9B")  # TBS-CODE-015
+
+
 class BusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     system_id: str
+    uscc_allowlist: tuple[str, ...] = Field(REFERENCE_ALLOWLIST, description="legally issued USCCs that fail the "
+                                            "check character, reported as INFO (TBS-CODE-015)")
+
+    @field_validator("uscc_allowlist")
+    @classmethod
+    def _codes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from tongban.model.codes import uscc_syntax_ok
+
+        bad = [c for c in v if not uscc_syntax_ok(c)]
+        if bad:
+            raise ValueError(f"not USCCs (18 characters of the GB 32100 alphabet): {bad}")
+        return v
 
     @field_validator("system_id")
     @classmethod

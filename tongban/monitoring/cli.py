@@ -88,8 +88,8 @@ def status_command(partners_file: str | None, fmt: str) -> None:
     out.print(table)
     failing = sum(p.failures_24h for p in partners)
     quarantined = sum(p.quarantine_open for p in partners)
-    out.print(f"{len(partners)} partners · {failing} failed runs in the last 24 h · {quarantined} records in "
-              f"quarantine")
+    out.print(f"partners: {len(partners)} · failed runs in the last 24 h: {failing} · "
+              f"records in quarantine: {quarantined}")
 
 
 @click.command("report")

@@ -141,7 +141,7 @@ def _camel(d: dict[str, Any]) -> dict[str, Any]:
             else (_camel(v) if isinstance(v, dict) and k != "totals" else v) for k, v in d.items()}
 
 
-def certification_states(registry: Any) -> dict[str, dict[str, str]] | None:
+def certification_states(registry: Any, store: Store | None = None) -> dict[str, dict[str, str]] | None:
     """Certification verdict per partner and role from the conformance part, or None when that
     part (or its store) is unavailable — shown as "—", like ``tongban partners list``."""
     try:
@@ -149,7 +149,7 @@ def certification_states(registry: Any) -> dict[str, dict[str, str]] | None:
     except ImportError:
         return None
     try:
-        return states(registry)
+        return states(registry, store) if store is not None else states(registry)
     except Exception:  # status must work without the conformance store
         return None
 
@@ -257,7 +257,7 @@ def partner_statuses(store: Store, registry: Any, *, now: datetime | None = None
 
     feeds = feed_statuses(store, registry, now=now)
     if certifications is None and with_certification:
-        certifications = certification_states(registry)
+        certifications = certification_states(registry, store)
     by_partner: dict[str, list[FeedStatus]] = defaultdict(list)
     for f in feeds:
         by_partner[f.partner_id].append(f)

@@ -121,9 +121,11 @@ class RecordStore:
         order = {"case-event": 0, "result": 1, "evaluation": 2}
         return sorted(rows, key=lambda r: (order.get(r.dataset, 9), json.loads(r.record_key)))
 
-    def expired_holds(self, now: datetime, limit: int = 1000) -> list[HeldRecord]:
-        return list(self.session.execute(select(HeldRecord).where(HeldRecord.expires_at <= now)
-                                         .order_by(HeldRecord.id).limit(limit)).scalars())
+    def expired_holds(self, now: datetime, *, partner_id: str | None = None, limit: int = 1000) -> list[HeldRecord]:
+        query = select(HeldRecord).where(HeldRecord.expires_at <= now)
+        if partner_id is not None:
+            query = query.where(HeldRecord.partner_id == partner_id)
+        return list(self.session.execute(query.order_by(HeldRecord.id).limit(limit)).scalars())
 
     def held_count(self, partner_id: str) -> int:
         from sqlalchemy import func

@@ -143,6 +143,29 @@ def quarantine_show(entry_id: int) -> None:
     out.print(q.raw, markup=False)
 
 
+@quarantine.command("replay")
+@partners_option
+@click.argument("entry_ids", type=int, nargs=-1)
+@click.option("--partner", "partner_id", default=None)
+@click.option("--dataset", type=click.Choice(DATASETS), default=None)
+def quarantine_replay(partners_file: str | None, entry_ids: tuple[int, ...], partner_id: str | None,
+                      dataset: str | None) -> None:
+    """Validate quarantined records again; store and release those that now pass."""
+    from tongban.sync.replay import replay
+
+    try:
+        reg = load_registry(partners_file)
+    except RegistryError as exc:
+        fail(str(exc))
+    result = replay(_store(), reg, ids=list(entry_ids) or None, partner_id=partner_id, dataset=dataset)
+    out.print(f"released {len(result.released)}, still rejected {len(result.still_rejected)}, "
+              f"skipped {len(result.skipped)}")
+    for label, ids in (("released", result.released), ("still rejected", result.still_rejected),
+                       ("skipped (unknown partner or unreadable)", result.skipped)):
+        if ids:
+            out.print(f"  {label}: {', '.join(map(str, ids))}")
+
+
 @click.group()
 def case() -> None:
     """Case (办件) tracking."""
@@ -189,6 +212,5 @@ def export_command(dataset: str, fmt: str) -> None:
     """Print the stored current records in canonical form (JCS), one per line, in business-key order."""
     from tongban.sync.export import export_current
 
-    stdout = click.get_text_stream("stdout")
     for line in export_current(_store(), dataset):
-        stdout.write(line + "\n")
+        click.echo(line)

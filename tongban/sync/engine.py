@@ -112,7 +112,8 @@ class SyncEngine:
                     continue
                 hop = "store"
                 received_at = datetime.fromisoformat(page.received_at) if page.received_at else utcnow()
-                context = ValidationContext(spec=partner.spec_version, received_at=received_at)
+                context = ValidationContext(spec=partner.spec_version, received_at=received_at,
+                                            allowlist=frozenset(self.registry.bus.uscc_allowlist))
                 with self.store.transaction() as s:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
@@ -141,11 +142,19 @@ class SyncEngine:
             return self._fail(report, run_id=report.run_id, hop=hop, exc=exc, t0=t0, newest=newest)
         finally:
             connector.close()
+        report.counts.expired = self.expire_holds(partner)
+        report.counts.rejected += report.counts.expired
         report.status = "SUCCESS"
         self._check_documents(partner, dataset, report)
         report.duration_s = time.monotonic() - t0
         self._finish(report, newest)
         return report
+
+    def expire_holds(self, partner: PartnerConfig) -> int:
+        """Reject ``partner``'s held records whose hold timed out (TBS-SYNC-007)."""
+        with self.store.transaction() as s:
+            return Ingestor(s, partner_id=partner.id, writer=partner.id, hold_timeout_s=partner.hold_timeout_seconds,
+                            context=ValidationContext(spec=partner.spec_version)).expire_holds()
 
     def _check_documents(self, partner: PartnerConfig, dataset: str, report: SyncReport) -> None:
         """After a result sync: verify the documents the partner dropped (TBS-RES-003)."""

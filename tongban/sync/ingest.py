@@ -49,13 +49,14 @@ def _raw_text(record: Any) -> str:
 
 class Ingestor:
     def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
-                 context: ValidationContext, envelope_sha256: str | None = None) -> None:
+                 context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True) -> None:
         self.records = RecordStore(session)
         self.partner_id = partner_id
         self.writer = writer
         self.hold_timeout = timedelta(seconds=hold_timeout_s)
         self.context = context
         self.envelope_sha256 = envelope_sha256
+        self.keep_rejected = quarantine  # False when replaying an entry already in quarantine
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
                reports: list[Report] | None = None, sent_at: str | None = None) -> IngestResult:
@@ -137,9 +138,10 @@ class Ingestor:
                     break  # the held set changed; read it again in key order
 
     def expire_holds(self, now: datetime | None = None) -> int:
-        """Reject held records whose hold timed out under their dependency rule (TBS-SYNC-007)."""
+        """Reject this partner's held records whose hold timed out, under their dependency
+        rule (TBS-SYNC-007), into quarantine."""
         n = 0
-        for row in self.records.expired_holds(now or utcnow()):
+        for row in self.records.expired_holds(now or utcnow(), partner_id=self.partner_id):
             hold = Hold(row.rule_id, row.location, row.waits_for)
             report = Report([expired_hold_finding(hold)])
             record = json.loads(row.content)
@@ -152,6 +154,8 @@ class Ingestor:
         return n
 
     def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None) -> None:
+        if not self.keep_rejected:
+            return
         errors: list[Finding] = [f for f in report.items if f.severity is Severity.ERROR]
         self.records.quarantine(partner_id=self.partner_id, dataset=dataset, raw=_raw_text(record),
                                 report=report.to_json(), rule_ids=[f.rule_id for f in errors],

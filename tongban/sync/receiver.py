@@ -91,6 +91,7 @@ class BusReceiver:
             context = ValidationContext(
                 spec=partner.spec_version if partner else "TBS-1.0", keys=self._keys(partner), binding=binding,
                 binding_dataset=binding_dataset, topic_region=topic_region,
+                allowlist=frozenset(self.registry.bus.uscc_allowlist),
                 require_signature=binding in ("FILE", "MQTT"))
             verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
             env_report = Report(list(verdict.envelope_report.items))
