@@ -44,6 +44,7 @@ class World:
     relay_reports: dict[str, SyncReport]
     failure: SyncFailed
     relayed_catalog: dict[str, list[dict]] = field(default_factory=dict)
+    down_partner: str = DOWN_PARTNER
 
 
 def _closed_port() -> int:

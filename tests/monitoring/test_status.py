@@ -1,0 +1,95 @@
+"""``tongban status`` shows the real numbers of the synced sandbox: stored records, pulled
+totals, newest source timestamp and lag, the unreachable partner's failure with its hop, and
+the relay conflicts in quarantine."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+
+from tongban.cli import main
+from tongban.model.datasets import DATASETS
+
+TIMESTAMP = {"catalog": "updatedAt", "case": "submittedAt", "case-event": "occurredAt", "result": "issuedAt",
+             "evaluation": "assessedAt"}
+
+
+def _invoke(world, *args):
+    result = CliRunner().invoke(main, ["status", "--partners", str(world.registry_file), *args],
+                                env={"TONGBAN_DATABASE_URL": world.store.url}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def status(world):
+    return json.loads(_invoke(world, "--format", "json"))
+
+
+def _keys(dataset, records):
+    key = {"catalog": ("implCode",), "case": ("caseNo",), "case-event": ("caseNo", "seq"),
+           "result": ("caseNo", "certNo"), "evaluation": ("caseNo", "assessNo")}[dataset]
+    return {tuple(r[k] for k in key) for r in records}
+
+
+def test_every_registered_partner_and_dataset_is_listed(status, world):
+    assert [p["partnerId"] for p in status["partners"]] == [p.id for p in world.registry.partners]
+    for p, partner in zip(status["partners"], world.registry.partners):
+        assert [f["dataset"] for f in p["feeds"]] == [d for d in DATASETS if d in partner.datasets]
+        assert p["certification"] is None or isinstance(p["certification"], dict)
+
+
+def test_feeds_show_stored_records_pulled_totals_newest_timestamp_and_lag(status, world):
+    now = datetime.fromisoformat(status["generatedAt"])
+    checked = 0
+    for p in status["partners"]:
+        if p["partnerId"] == world.down_partner:
+            continue
+        system = world.data.system(p["partnerId"])
+        for f in p["feeds"]:
+            ds = f["dataset"]
+            own = system.records(ds)
+            assert f["storedRecords"] == len(_keys(ds, own)), (p["partnerId"], ds)
+            pulled = world.reports[(p["partnerId"], ds)].pulled
+            seen = list(own)
+            if ds == "catalog" and p["partnerId"] in world.relay_reports:
+                pulled += world.relay_reports[p["partnerId"]].pulled
+                seen = world.relayed_catalog[p["partnerId"]]
+            assert f["totals"]["pulled"] == pulled
+            assert f["totals"]["stored"] == len(own)   # every version once; the relay re-read stored nothing
+            newest = max(datetime.fromisoformat(r[TIMESTAMP[ds]]) for r in seen)
+            assert datetime.fromisoformat(f["newestSourceAt"]) == newest
+            assert f["lagSeconds"] == int((now - newest).total_seconds()) > 0
+            assert f["lastRunStatus"] == "SUCCESS" and f["lastSuccessAt"] is not None
+            assert f["failures24h"] == [] and f["held"] == 0
+            checked += 1
+    assert checked == sum(len(s.provides) for s in world.data.systems.values())
+
+
+def test_the_unreachable_partner_shows_its_failure_and_hop(status, world):
+    down = next(p for p in status["partners"] if p["partnerId"] == world.down_partner)
+    case, event = down["feeds"]
+    assert down["failures24h"] == 1 and case["lastRunStatus"] == "FAILED" and case["lastSuccessAt"] is None
+    (failure,) = case["failures24h"]
+    assert failure["errorHop"] == "connector" == world.failure.report.error_hop
+    assert failure["errorCode"] == world.failure.report.error_code and failure["errorCode"]
+    assert event["runs"] == 0 and event["lastRunAt"] is None and event["newestSourceAt"] is None
+    assert sum(p["failures24h"] for p in status["partners"]) == 1
+
+
+def test_relay_conflicts_are_counted_in_quarantine(status, world):
+    planted: dict[str, int] = {}
+    for p in world.data.planted_two_skins:
+        planted[p["systemIds"][1]] = planted.get(p["systemIds"][1], 0) + 1
+    shown = {(p["partnerId"], f["dataset"]): f["quarantineOpen"] for p in status["partners"] for f in p["feeds"]}
+    assert {k: v for k, v in shown.items() if v} == {(city, "catalog"): n for city, n in planted.items()}
+    assert sum(p["quarantineOpen"] for p in status["partners"]) == len(world.data.planted_two_skins)
+
+
+def test_text_output_names_partners_failures_and_quarantine(world):
+    text = _invoke(world)
+    assert world.down_partner in text and "@connector" in text
+    assert (f"partners: {len(world.registry.partners)} · failed runs in the last 24 h: 1 · "
+            f"records in quarantine: {len(world.data.planted_two_skins)}") in text
