@@ -24,7 +24,6 @@ __all__ = ["JsonParseError", "MAX_NESTING", "parse_json_strict", "jcs_bytes", "r
 # at depth 8 inside a record) stays below 20 levels; 256 leaves room and stays far from
 # Python's recursion limit.
 MAX_NESTING = 256
-_MAX_SAFE = 2**53 - 1
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
 _SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
 
@@ -116,23 +115,8 @@ def parse_json_strict(data: bytes | str) -> Any:
     return value
 
 
-def _unsafe_ints_as_floats(value: Any) -> Any:
-    """JCS serializes every number as an IEEE double; Python ints beyond 2^53 must be converted."""
-    if isinstance(value, dict):
-        return {k: _unsafe_ints_as_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unsafe_ints_as_floats(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE:
-        return float(value)  # OverflowError beyond the double range: the caller refuses the text
-    return value
-
-
-def jcs_bytes(value: Any) -> bytes:
-    """RFC 8785 bytes of ``value`` (§5.3), also for integers beyond ±(2^53−1)."""
-    try:
-        return canonical_bytes(value)
-    except rfc8785.IntegerDomainError:
-        return rfc8785.dumps(_unsafe_ints_as_floats(value))
+# RFC 8785 bytes of a value (§5.3), integers beyond ±(2^53−1) included: the model's canonical form.
+jcs_bytes = canonical_bytes
 
 
 def request_hash(envelope: Any, raw: bytes | None) -> str:

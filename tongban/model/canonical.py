@@ -34,10 +34,24 @@ def _needs_full_jcs(value: Any) -> bool:
     return False
 
 
+def _unsafe_ints_as_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unsafe_ints_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsafe_ints_as_floats(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE:
+        return float(value)  # OverflowError beyond the double range: not a JSON number JCS can write
+    return value
+
+
 def canonical_bytes(value: Any) -> bytes:
-    """RFC 8785 serialization of ``value`` encoded in UTF-8."""
+    """RFC 8785 serialization of ``value`` encoded in UTF-8.
+
+    JCS writes every number as an IEEE double (§5.3), so integers beyond ±(2^53−1) are
+    serialized as the double they round to; the receiver reports them under TBS-ENV-005.
+    """
     if _needs_full_jcs(value):
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(_unsafe_ints_as_floats(value))
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
