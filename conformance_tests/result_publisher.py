@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
-from tongban.model.canonical import canonical_bytes
+from tongban.model.canonical import canonical_bytes, canonical_sha256
 
 from . import attribution as A
 from .common import PUSH, capped
@@ -54,8 +55,8 @@ class Rp02ResultsOfConcludedCases(_ResultTest):
 class Rp03Documents(_ResultTest):
     test_id = "RP-03"
     requirement_ids = ("TBS-RES-003",)
-    description = ("Applies if the SUT publishes `document`: the document bytes the SUT supplies match `sha256` "
-                   "and `size`.")
+    description = ("Applies if the SUT publishes `document`: the document bytes the SUT supplies (its documents "
+                   "drop) match `sha256` and `size`.")
 
     def not_applicable(self, session: Session) -> str | None:
         if not any(isinstance(v.record, dict) and isinstance(v.record.get("document"), dict)
@@ -74,8 +75,8 @@ class Rp03Documents(_ResultTest):
         checked = 0
         for v, doc in docs:
             name = doc.get("fileName")
-            path = folder / name if isinstance(name, str) and "/" not in name and name not in ("", ".", "..") else None
-            if path is None or not path.is_file():
+            path = document_file(folder, v.record, name)
+            if path is None:
                 failures.append(KitFinding("TBS-RES-003", f"no bytes supplied for document {name!r}",
                                            f"未提供文件 {name!r} 的内容", where=v.fed.where()))
                 continue
@@ -87,6 +88,20 @@ class Rp03Documents(_ResultTest):
                                            f"Result says {doc.get('size')} bytes, {doc.get('sha256')}",
                                            f"文件 {name} 的大小或摘要与结果记录不符", where=v.fed.where()))
         return TestResult.judge(capped(failures, "documents"), [{"note": f"{checked} document(s) checked"}])
+
+
+def document_file(folder: Path, record: dict[str, Any], file_name: Any) -> Path | None:
+    """The supplied bytes of a Result's document: named like the bus's documents drop (SHA-256 of
+    the JCS of ``[caseNo, certNo]``, as certificate numbers hold characters a file name must not),
+    or else by ``document.fileName``."""
+    candidates = [canonical_sha256([record.get("caseNo"), record.get("certNo")])]
+    if isinstance(file_name, str) and "/" not in file_name and "\\" not in file_name and file_name not in (".", ".."):
+        candidates.append(file_name)
+    for name in candidates:
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            return path
+    return None
 
 
 class Rp04ResendIdentical(_ResultTest):

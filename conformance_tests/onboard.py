@@ -1,0 +1,81 @@
+"""Onboarding a partner from the registry: certify it, then record the certificate.
+
+What the ``onboard_partner`` DAG's tasks call: the same :func:`~tongban.conformance.certify.certify`
+entry point as ``tongban conformance run``, with the session built from the partner's registry
+entry (endpoint, transport, credential variables, CA file, documents folder) and the bus acting
+as the testing authority and as the suite's identity.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from .certify import EXIT_COULD_NOT_RUN, certify
+from .session import SessionConfig
+
+BINDING_OF_TRANSPORT = {"rest": "REST", "soap": "SOAP", "filedrop": "FILE", "mqtt": "MQTT"}
+
+
+class OnboardingError(RuntimeError):
+    """The partner could not be certified (unknown partner, unreachable, harness error)."""
+
+
+def partner_session_config(registry: Any, system_id: str, roles: Sequence[str] = (), *,
+                           attestations: dict[str, Any] | None = None) -> SessionConfig:
+    """A :class:`SessionConfig` for the registry partner ``system_id`` (roles default to its claims)."""
+    try:
+        partner = registry.get(system_id)
+    except KeyError as exc:
+        raise OnboardingError(str(exc)) from exc
+    claimed = [getattr(r, "value", r) for r in partner.roles]
+    roles = list(roles) or claimed
+    unclaimed = sorted(set(roles) - set(claimed))
+    if unclaimed:
+        raise OnboardingError(f"{system_id} does not claim {unclaimed} in the registry (TBS-CONF-001)")
+    creds = partner.credentials
+    key = creds.hmac_key()
+    return SessionConfig(
+        system_id=partner.id, roles=tuple(roles), binding=BINDING_OF_TRANSPORT[getattr(partner.transport, "value",
+                                                                                     partner.transport)],
+        endpoint=partner.endpoint, token=creds.token(), ca_file=partner.ca_file,
+        kit_system_id=registry.bus.system_id, issuer=registry.bus.system_id,
+        documents_dir=Path(partner.documents_dir) if partner.documents_dir else None,
+        attestations=dict(attestations or {}), sut_keys={creds.key_id or "default": key} if key else {})
+
+
+def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path: str | None = None,
+                    out_root: str | None = None, attestation_file: str | None = None) -> dict[str, Any]:
+    """Run the suite against a registry partner; returns the certificate and where the files are."""
+    from tongban.registry import load_registry
+    from tongban.store.config import home_dir
+
+    registry = load_registry(registry_path)
+    attestations = json.loads(Path(attestation_file).read_text(encoding="utf-8")) if attestation_file else None
+    config = partner_session_config(registry, system_id, roles, attestations=attestations)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    slug = system_id.replace(":", "_")
+    folder = Path(out_root or os.environ.get("TONGBAN_CONFORMANCE_DIR") or home_dir() / "conformance") / slug / stamp
+    outcome = certify(config, folder)
+    if outcome.exit_code == EXIT_COULD_NOT_RUN:
+        failed = [r.test_id for r in outcome.run.runs if r.result.result.value == "ERROR"]
+        raise OnboardingError(f"the suite could not run against {system_id}: harness errors in {failed}; "
+                              f"see {folder}")
+    return {"certificate": outcome.certificate, "folder": str(folder), "exitCode": outcome.exit_code,
+            "verdicts": {k: v.value for k, v in outcome.run.role_verdicts().items()}}
+
+
+def record_partner_certificate(result: dict[str, Any]) -> list[str]:
+    """Record the certificate of :func:`certify_partner` in the store (TBS-CONF-008)."""
+    from tongban.store import Store
+
+    from .admission import record_certificate
+
+    store = Store()
+    try:
+        store.ensure_schema()
+        return record_certificate(store, result["certificate"])
+    finally:
+        store.dispose()

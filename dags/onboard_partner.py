@@ -1,0 +1,33 @@
+"""Onboard a partner: run the TBS-1.0 conformance suite against it and record its certificate
+(TBS-CONF-006/-008). Triggered by hand with the partner's system id and, optionally, the roles
+to certify (default: every role the registry claims for it)."""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+
+@dag(dag_id="onboard_partner", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+     tags=["tongban", "conformance"],
+     params={"system_id": Param("TB:county:440103:LWZWFW", type="string", title="Partner system id",
+                                pattern=r"^TB:(province|city|county|department):[0-9]{6}:[A-Z0-9][A-Z0-9-]{1,31}$"),
+             "roles": Param([], type="array", items={"type": "string"}, title="Roles to certify",
+                            description="empty: every role the registry claims")})
+def onboard_partner():
+    @task(retries=0)
+    def certify(params=None) -> dict:
+        from tongban.conformance.onboard import certify_partner   # heavy imports inside the task
+
+        return certify_partner(params["system_id"], params["roles"])
+
+    @task(retries=1)
+    def record(result: dict) -> dict:
+        from tongban.conformance.onboard import record_partner_certificate
+
+        return {"recorded": record_partner_certificate(result), "verdicts": result["verdicts"],
+                "folder": result["folder"]}
+
+    record(certify())
+
+
+onboard_partner()
