@@ -23,6 +23,7 @@ h2 { font-size: 1.15em; border-bottom: 2px solid #b22222; padding-bottom: 0.2em;
 table { border-collapse: collapse; width: 100%; margin: 0.6em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f4f4f6; }
+#tests td:nth-child(-n+4), #roles td:first-child { white-space: nowrap; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25em 1.2em; }
 dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; font-family: monospace; word-break: break-all; }
 .CONFORMANT { color: #0a6b2d; font-weight: bold; } .NOT_CONFORMANT { color: #b22222; font-weight: bold; }

@@ -1,0 +1,64 @@
+"""certificate.html renders in headless Chromium: a screenshot is taken, and the rendered page
+shows the system id, each role's verdict and every test id."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+
+from tongban.conformance.certificate import write_outputs
+from tongban.conformance.session import Session
+from tongban.conformance.suite import run_suite
+
+from conformance_support import config, make_app, reference_service, serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="headless Chromium is not installed (/usr/bin/chromium; Debian package "
+                                       "`chromium`): the certificate rendering test cannot run")
+
+
+@pytest.fixture(scope="module")
+def outputs(city, tls, documents, tmp_path_factory):
+    """A real certificate with a verdict of each kind: the first city has no follow-up evaluation."""
+    with serving(make_app(reference_service(city, "REST"), "REST"), tls) as url:
+        session = Session(config(city, url, "REST", tls, documents))
+        try:
+            run = run_suite(session)
+        finally:
+            session.close()
+    return write_outputs(run, tmp_path_factory.mktemp("rendered"))
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                          timeout=180, check=False)
+
+
+def test_the_certificate_renders_with_every_verdict_and_test_id(outputs, tmp_path):
+    page = outputs.html_file.resolve().as_uri()
+    shot = tmp_path / "certificate.png"
+    done = _chromium(f"--screenshot={shot}", "--window-size=1280,2000", page, profile=tmp_path / "p1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture
+
+    dom = _chromium("--dump-dom", page, profile=tmp_path / "p2")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    tree = lxml_html.fromstring(dom.stdout.decode("utf-8"))
+    text = tree.text_content()
+    cert = outputs.certificate
+    assert cert["systemId"] in tree.get_element_by_id("system-id").text_content()
+    rows = {r.xpath("td[1]")[0].text_content(): r.xpath("td[2]")[0].text_content()
+            for r in tree.xpath('//table[@id="roles"]/tbody/tr')}
+    assert {role: verdict.split()[-1] for role, verdict in rows.items()} == \
+        {r["role"]: r["verdict"] for r in cert["roles"]}
+    assert "NOT_CONFORMANT" in rows["EVALUATION_REPORTER"] and "CONFORMANT" in rows["CATALOG_CONSUMER"]
+    shown = {r.xpath("td[1]")[0].text_content() for r in tree.xpath('//table[@id="tests"]/tbody/tr')}
+    assert shown == {t["testId"] for t in cert["tests"]}
+    assert cert["reportSha256"] in text and "符合性证书" in text
