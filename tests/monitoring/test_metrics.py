@@ -117,3 +117,12 @@ def test_definitions_cover_every_reported_rate_and_label_our_own():
     assert next(d for d in DEFINITIONS if d.key == "overdue_cases").requirements == ("TBS-EVT-011", "TBS-EVT-012")
     table = definitions_markdown()
     assert table.count("\n") == len(DEFINITIONS) + 2 and "事项上网率" in table and "全程网办率" in table
+
+
+def test_the_readme_section_shows_the_current_definitions():
+    from pathlib import Path
+
+    import tongban.monitoring
+
+    readme = (Path(tongban.monitoring.__file__).parent / "README.md").read_text(encoding="utf-8")
+    assert definitions_markdown() in readme
