@@ -7,6 +7,7 @@ later ones (TBS-SYNC-003).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -146,3 +147,249 @@ class RecordStore:
         self.session.add(entry)
         self.session.flush()
         return entry
+
+
+# -- staged access for ingest ---------------------------------------------------------------
+CHUNK = 500  # keys per IN (...) query
+
+
+@dataclass
+class HeldEntry:
+    """A held record as the ingestor sees it (staged or stored)."""
+
+    partner_id: str
+    dataset: str
+    record_key: str
+    waits_for: str
+    rule_id: str
+    location: str
+    content: str
+    sha256: str
+    writer: str
+    held_at: datetime
+    expires_at: datetime
+    id: int | None = None  # None while only staged
+
+
+class StagedRecords(RecordStore):
+    """:class:`RecordStore` for bulk ingest: the state a page needs is read in a few set-based
+    queries (:meth:`prefetch`), reads and writes go to an in-memory overlay, and
+    :meth:`flush` writes everything with executemany inserts. Same contract as RecordStore
+    inside one transaction; call :meth:`flush` before the transaction commits."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._cases: dict[str, dict[str, Any] | None] = {}
+        self._case_in_db: set[str] = set()
+        self._events: dict[str, dict[int, dict[str, Any]]] = {}
+        self._results: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._evals: dict[tuple[str, int], dict[str, Any] | None] = {}
+        self._catalog: dict[str, dict[str, Any] | None] = {}
+        self._held: dict[str, dict[tuple[str, str], HeldEntry]] = {}  # by case number
+        self._held_counts: dict[str, int] = {}
+        self._new: dict[str, list[dict[str, Any]]] = {"case_events": [], "results": [], "evaluations": [],
+                                                      "catalog": [], "held": []}
+        self._case_rows: dict[str, dict[str, Any]] = {}
+        self._revoked_current: set[str] = set()
+        self._held_deleted: list[int] = []
+
+    # -- loading --------------------------------------------------------------------------
+    def prefetch(self, dataset: str, records: list[Any]) -> None:
+        case_nos = {r["caseNo"] for r in records if isinstance(r, dict) and isinstance(r.get("caseNo"), str)}
+        impl_codes = {r["implCode"] for r in records if isinstance(r, dict) and isinstance(r.get("implCode"), str)}
+        if dataset == "catalog":
+            self._load_catalog(impl_codes - self._catalog.keys())
+        else:
+            self._load_cases(case_nos - self._cases.keys())
+
+    def _chunks(self, keys: set[Any]):
+        keys = sorted(keys)
+        for i in range(0, len(keys), CHUNK):
+            yield keys[i:i + CHUNK]
+
+    def _load_catalog(self, codes: set[str]) -> None:
+        for chunk in self._chunks(codes):
+            for code in chunk:
+                self._catalog[code] = None
+            rows = self.session.execute(select(CatalogItemVersion.impl_code, CatalogItemVersion.content).where(
+                CatalogItemVersion.impl_code.in_(chunk), CatalogItemVersion.is_current.is_(True)))
+            for code, content in rows:
+                self._catalog[code] = json.loads(content)
+
+    def _load_cases(self, case_nos: set[str]) -> None:
+        """Everything keyed by these case numbers: the Case, its events, results,
+        evaluations and held records."""
+        s = self.session
+        for chunk in self._chunks(case_nos):
+            for c in chunk:
+                self._cases[c] = None
+                self._events[c] = {}
+                self._held[c] = {}
+            for case_no, content in s.execute(select(CaseRecord.case_no, CaseRecord.content)
+                                              .where(CaseRecord.case_no.in_(chunk))):
+                self._cases[case_no] = json.loads(content)
+                self._case_in_db.add(case_no)
+            for case_no, seq, content in s.execute(select(CaseEventRecord.case_no, CaseEventRecord.seq,
+                                                          CaseEventRecord.content)
+                                                   .where(CaseEventRecord.case_no.in_(chunk))):
+                self._events[case_no][seq] = json.loads(content)
+            for case_no, cert_no, content in s.execute(select(ResultRecord.case_no, ResultRecord.cert_no,
+                                                              ResultRecord.content)
+                                                       .where(ResultRecord.case_no.in_(chunk))):
+                self._results[(case_no, cert_no)] = json.loads(content)
+            for case_no, assess_no, content in s.execute(select(EvaluationRecord.case_no, EvaluationRecord.assess_no,
+                                                                EvaluationRecord.content)
+                                                         .where(EvaluationRecord.case_no.in_(chunk))):
+                self._evals[(case_no, assess_no)] = json.loads(content)
+            for row in s.execute(select(HeldRecord).where(HeldRecord.waits_for.in_(chunk))).scalars():
+                self._held[row.waits_for][(row.dataset, row.record_key)] = HeldEntry(
+                    row.partner_id, row.dataset, row.record_key, row.waits_for, row.rule_id, row.location,
+                    row.content, row.sha256, row.writer, row.held_at, row.expires_at, row.id)
+
+    def _case_loaded(self, case_no: str) -> None:
+        if case_no not in self._cases:
+            self._load_cases({case_no})
+
+    # -- reads ----------------------------------------------------------------------------
+    def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
+        if impl_code not in self._catalog:
+            self._load_catalog({impl_code})
+        return self._catalog[impl_code]
+
+    def case(self, case_no: str) -> dict[str, Any] | None:
+        self._case_loaded(case_no)
+        return self._cases[case_no]
+
+    def case_events(self, case_no: str) -> list[dict[str, Any]]:
+        self._case_loaded(case_no)
+        events = self._events[case_no]
+        return [events[s] for s in sorted(events)]
+
+    def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
+        self._case_loaded(case_no)
+        return self._events[case_no].get(seq)
+
+    def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
+        self._case_loaded(case_no)
+        return self._results.get((case_no, cert_no))
+
+    def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
+        self._case_loaded(case_no)
+        return self._evals.get((case_no, assess_no))
+
+    def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        case_no = key[0]
+        if not isinstance(case_no, str):
+            return None
+        self._case_loaded(case_no)
+        entry = self._held[case_no].get((dataset, key_text(key)))
+        return json.loads(entry.content) if entry else None
+
+    def held_for_case(self, case_no: str) -> list[HeldEntry]:  # type: ignore[override]
+        self._case_loaded(case_no)
+        order = {"case-event": 0, "result": 1, "evaluation": 2}
+        return sorted(self._held[case_no].values(), key=lambda r: (order.get(r.dataset, 9), json.loads(r.record_key)))
+
+    def held_count(self, partner_id: str) -> int:
+        if partner_id not in self._held_counts:
+            self._held_counts[partner_id] = super().held_count(partner_id)
+        return self._held_counts[partner_id]
+
+    # -- writes ---------------------------------------------------------------------------
+    def store(self, dataset: str, record: dict[str, Any], *, source: str) -> None:
+        content, digest = _text(record)
+        if dataset == "catalog":
+            code = record["implCode"]
+            if self.catalog_current(code) is not None:
+                self._revoked_current.add(code)  # the stored current version stops being current
+            for row in self._new["catalog"]:
+                if row["impl_code"] == code:
+                    row["is_current"] = False
+            self._catalog[code] = record
+            self._new["catalog"].append(dict(
+                impl_code=code, version=record["version"], item_code=record["itemCode"],
+                region_code=record["regionCode"], name=record["name"], status=record["status"],
+                online_depth=record["onlineDepth"], updated_at=record["updatedAt"], is_current=True,
+                source=source, content=content, sha256=digest))
+        elif dataset == "case":
+            case_no = record["caseNo"]
+            self._case_loaded(case_no)
+            self._cases[case_no] = record
+            self._case_rows[case_no] = dict(
+                case_no=case_no, version=record["version"], impl_code=record["implCode"],
+                region_code=record["regionCode"], case_type=record["caseType"], channel=record["channel"],
+                submitted_at=record["submittedAt"], promised_by=record.get("promisedBy"), source=source,
+                content=content, sha256=digest)
+        elif dataset == "case-event":
+            self._case_loaded(record["caseNo"])
+            self._events[record["caseNo"]][record["seq"]] = record
+            self._new["case_events"].append(dict(
+                case_no=record["caseNo"], seq=record["seq"], type=record["type"], occurred_at=record["occurredAt"],
+                conclusion_code=record.get("conclusionCode"), source=source, content=content, sha256=digest))
+        elif dataset == "result":
+            self._case_loaded(record["caseNo"])
+            self._results[(record["caseNo"], record["certNo"])] = record
+            doc = record.get("document") or {}
+            self._new["results"].append(dict(
+                case_no=record["caseNo"], cert_no=record["certNo"], result_type=record["resultType"],
+                issued_at=record["issuedAt"], document_sha256=doc.get("sha256"), document_verified=None,
+                source=source, content=content, sha256=digest))
+        elif dataset == "evaluation":
+            self._case_loaded(record["caseNo"])
+            self._evals[(record["caseNo"], record["assessNo"])] = record
+            self._new["evaluations"].append(dict(
+                case_no=record["caseNo"], assess_no=record["assessNo"], satisfaction=record["satisfaction"],
+                channel=record["channel"], assessed_at=record["assessedAt"], source=source, content=content,
+                sha256=digest))
+        else:
+            raise ValueError(f"unknown dataset {dataset!r}")
+
+    def hold(self, *, partner_id: str, dataset: str, key: tuple[Any, ...], record: dict[str, Any], case_no: str,
+             rule_id: str, location: str, writer: str, expires_at: datetime) -> None:
+        content, digest = _text(record)
+        self._case_loaded(case_no)
+        entry = HeldEntry(partner_id, dataset, key_text(key), case_no, rule_id, location, content, digest, writer,
+                          utcnow(), expires_at)
+        self._held[case_no][(dataset, entry.record_key)] = entry
+        self.held_count(partner_id)
+        self._held_counts[partner_id] += 1
+
+    def release(self, row: HeldEntry) -> None:  # type: ignore[override]
+        self._held.get(row.waits_for, {}).pop((row.dataset, row.record_key), None)
+        if row.id is not None:
+            self._held_deleted.append(row.id)
+        if row.partner_id in self._held_counts:
+            self._held_counts[row.partner_id] -= 1
+
+    # -- writing out ----------------------------------------------------------------------
+    def flush(self) -> None:
+        from sqlalchemy import delete, insert
+
+        s = self.session
+        if self._held_deleted:
+            for chunk in self._chunks(set(self._held_deleted)):
+                s.execute(delete(HeldRecord).where(HeldRecord.id.in_(chunk)))
+        if self._revoked_current:
+            for chunk in self._chunks(self._revoked_current):
+                s.execute(update(CatalogItemVersion).where(CatalogItemVersion.impl_code.in_(chunk),
+                                                           CatalogItemVersion.is_current.is_(True))
+                          .values(is_current=False))
+        for table, rows in ((CatalogItemVersion, self._new["catalog"]), (CaseEventRecord, self._new["case_events"]),
+                            (ResultRecord, self._new["results"]), (EvaluationRecord, self._new["evaluations"])):
+            if rows:
+                s.execute(insert(table), rows)
+        updates = [r for c, r in self._case_rows.items() if c in self._case_in_db]
+        inserts = [r for c, r in self._case_rows.items() if c not in self._case_in_db]
+        if inserts:
+            s.execute(insert(CaseRecord), inserts)
+        for row in updates:
+            s.execute(update(CaseRecord).where(CaseRecord.case_no == row["case_no"]).values(**row))
+        new_held = [e for by_case in self._held.values() for e in by_case.values() if e.id is None]
+        if new_held:
+            s.execute(insert(HeldRecord), [dict(
+                partner_id=e.partner_id, dataset=e.dataset, record_key=e.record_key, waits_for=e.waits_for,
+                rule_id=e.rule_id, location=e.location, content=e.content, sha256=e.sha256, writer=e.writer,
+                held_at=e.held_at, expires_at=e.expires_at) for e in new_held])
+        s.flush()
+        # Everything is in the database now: further work in this transaction starts afresh.
+        self.__init__(s)  # type: ignore[misc]

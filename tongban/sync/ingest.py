@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tongban.model.datasets import Dataset
-from tongban.store.records import RecordStore
+from tongban.store.records import StagedRecords
 from tongban.store.store import utcnow
 from tongban.sync.outcome import OutcomeCounts
 from tongban.validators import ValidationContext, validate_record
@@ -50,7 +50,7 @@ def _raw_text(record: Any) -> str:
 class Ingestor:
     def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
                  context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True) -> None:
-        self.records = RecordStore(session)
+        self.records = StagedRecords(session)
         self.partner_id = partner_id
         self.writer = writer
         self.hold_timeout = timedelta(seconds=hold_timeout_s)
@@ -66,6 +66,7 @@ class Ingestor:
         ds = Dataset(dataset)
         result = IngestResult()
         ts_member = _TIMESTAMP[dataset]
+        self.records.prefetch(dataset, records)
         for offset, record in enumerate(records):
             index = start_index + offset
             if reports is not None:
@@ -84,6 +85,7 @@ class Ingestor:
             if isinstance(stamp, str) and (result.newest_source_at is None or stamp > result.newest_source_at):
                 result.newest_source_at = stamp
             self._decide(dataset, record, index, report, key, result)
+        self.records.flush()
         return result
 
     def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,
@@ -151,6 +153,7 @@ class Ingestor:
                                     envelope_sha256=None, location=row.location,
                                     key=tuple(json.loads(row.record_key)))
             n += 1
+        self.records.flush()
         return n
 
     def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None) -> None:
