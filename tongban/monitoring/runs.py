@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from tongban.model.datasets import DATASETS
@@ -162,7 +162,10 @@ def _newest_stored(session: Session) -> dict[tuple[str, str], datetime]:
     """
     newest: dict[tuple[str, str], datetime] = {}
     for dataset, (table, column) in _SOURCE_TIME.items():
-        suffix = case((column.like("%Z"), "Z"), else_=func.substr(column, func.length(column) - 5))
+        # literals, not bind parameters: SELECT and GROUP BY then render as one expression, also
+        # under server-side parameter binding (PostgreSQL compares them textually)
+        suffix = case((column.like(literal_column("'%Z'")), literal_column("'Z'")),
+                      else_=func.substr(column, func.length(column) - literal_column("5")))
         rows = session.execute(select(table.source, suffix, func.max(column)).group_by(table.source, suffix))
         for source, _suffix, value in rows:
             t = parse_instant(value)
