@@ -136,3 +136,23 @@ def test_revoked_items_name_nothing_and_near_duplicates_respect_the_threshold():
     unrelated = {**other, "name": "导游证核发"}
     assert near_duplicates({"s": [ITEM, unrelated]}) == []
     assert near_duplicates({"s": [ITEM, unrelated]}, threshold=0) != []
+
+
+def test_report_compares_a_partners_live_catalog_feed(world, tmp_path):
+    """``tongban report --compare-feed CITY`` reads the city's (relaying) feed over HTTPS."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tongban.cli import main
+
+    cities = sorted(world.relay_reports)
+    args = ["report", "--partners", str(world.registry_file), "--out", str(tmp_path)]
+    for city in cities:
+        args += ["--compare-feed", city]
+    result = CliRunner().invoke(main, args, env={"TONGBAN_DATABASE_URL": world.store.url}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    two_skins = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["consistency"]["twoSkins"]
+    relayed = {r["implCode"] for city in cities for r in world.relayed_catalog[city]}
+    assert two_skins["compared"] == len(relayed) > len(world.data.planted_two_skins)   # every relayed item compared
+    assert {f["implCode"] for f in two_skins["findings"]} == {p["implCode"] for p in world.data.planted_two_skins}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from rapidfuzz import fuzz, process, utils
@@ -297,7 +297,9 @@ class ConsistencyReport:
             "sources": self.sources,
             "twoSkins": {"compared": self.two_skins.compared, "count": self.two_skins.count,
                          "byField": self.two_skins.by_field(),
-                         "findings": [asdict(f) for f in self.two_skins.findings]},
+                         "findings": [{"implCode": f.impl_code, "itemCode": f.item_code, "name": f.name,
+                                       "kind": f.kind, "versions": f.versions, "fields": f.fields, "paths": f.paths,
+                                       "values": f.values} for f in self.two_skins.findings]},
             "manyNames": {"count": len(self.many_names), "findings": [
                 {"itemCode": m.item_code, "majorityName": m.majority_name, "names": m.names,
                  "implementations": [impl_dict(i) for i in m.implementations]} for m in self.many_names]},

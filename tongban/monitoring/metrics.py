@@ -268,8 +268,11 @@ class MetricsReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"at": self.at, "definitions": [d.as_dict() for d in DEFINITIONS],
-                "rows": [r.as_dict() for r in self.rows], "byItem": [asdict(i) for i in self.by_item],
-                "overdue": [asdict(o) for o in self.overdue],
+                "rows": [r.as_dict() for r in self.rows],   # row members are the definition keys
+                "byItem": [{"implCode": i.impl_code, "itemCode": i.item_code, "regionCode": i.region_code,
+                            "name": i.name, "cases": i.cases} for i in self.by_item],
+                "overdue": [{"caseNo": o.case_no, "regionCode": o.region_code, "implCode": o.impl_code,
+                             "overdueSeconds": o.overdue_seconds, "concluded": o.concluded} for o in self.overdue],
                 "satisfactionHistogram": {str(k): v for k, v in self.satisfaction_histogram.items()},
                 "unmatchedCases": self.unmatched_cases}
 
