@@ -74,3 +74,9 @@ def findings(verdicts: Iterable[RecordVerdict], rules: Iterable[str], *, severit
 def all_stored(verdicts: Iterable[RecordVerdict]) -> bool:
     vs = list(verdicts)
     return bool(vs) and all(v.outcome is not None and v.outcome.value == "STORED" for v in vs)
+
+
+def stored_versions(verdicts: Iterable[RecordVerdict]) -> int:
+    """How many distinct versions of one key were STORED."""
+    return len({v.record.get("version") for v in verdicts
+                if v.outcome is not None and v.outcome.value == "STORED" and isinstance(v.record, dict)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import attribution as A
+from .catalog_provider import version_rules
 from .common import _event_order, capped
 from .results import KitFinding, Level, TestResult
 from .session import Session
@@ -131,13 +132,13 @@ class Cr05CaseVersions(_CaseTest):
     def run(self, session: Session) -> TestResult:
         verdicts, _, _ = self.context(session)
         cases = [v for v in verdicts if v.dataset == "case"]
-        failures = A.findings(cases, ("TBS-SYNC-005", "TBS-SYNC-004"), severities=("ERROR", "WARNING"),
-                              stateless=False)
+        rules = tuple(r for r in version_rules(session) if r != "TBS-SYNC-011")
+        failures = A.findings(cases, rules, severities=("ERROR", "WARNING"), stateless=False)
         by_key: dict[str, list[RecordVerdict]] = {}
         for v in cases:
             if v.case_no is not None:
                 by_key.setdefault(v.case_no, []).append(v)
-        changed = [k for k, g in by_key.items() if len(g) > 1 and A.all_stored(g)]
+        changed = [k for k, g in by_key.items() if A.stored_versions(g) > 1]
         evidence = [{"note": f"{len(changed)} case(s) with more than one stored version", "cases": changed[:5]}]
         if not changed and not failures:
             return TestResult.skip("no Case in the SUT's feeds has a second version", evidence)

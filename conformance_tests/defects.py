@@ -215,7 +215,17 @@ class Defect:
     receiver: type[ReferenceReceiver] | None = None
     accept_any_token: bool = False
     fault_rewrite: bool = False
+    pusher_extra: Callable[[Any], None] | None = None   # FILE: batches a pushing SUT adds after its run
+    pusher_tries: int = 3                               # FILE: 1 = never resends an unacknowledged batch
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def pusher(self, system: SandboxSystem, drop_root: Any, *, receiver_id: str, key_id: str, key: bytes,
+               ack_timeout: float = 2.0) -> Any:
+        """The defective pushing SUT of ``system`` over FILE (:class:`~.sandbox_sut.FilePushingSystem`)."""
+        from .sandbox_sut import FilePushingSystem
+
+        return FilePushingSystem(system, drop_root, receiver_id=receiver_id, key_id=key_id, key=key,
+                                 ack_timeout=ack_timeout, tries=self.pusher_tries, extra=self.pusher_extra)
 
     def service(self, system: SandboxSystem, *, bindings: Sequence[str] | None = None,
                 receiver: SystemService | None = None) -> SandboxService:
@@ -286,6 +296,23 @@ class UnqualifiedFaultCode:
         await self.app(scope, receive, capture)
 
 
+def _first_records_again(sut: Any) -> dict[str, Any]:
+    """A new envelope carrying the records of the SUT's first batch again (a harmless resend)."""
+    first = sut.sent[0]
+    return sut.writer.build_envelope(first["dataset"], first["records"])
+
+
+def extra_bad_manifest(sut: Any) -> None:
+    sut.write_raw(_first_records_again(sut), spoil_manifest=lambda m: m["file"].update(sha256="0" * 64))
+
+
+def extra_forged_signature(sut: Any) -> None:
+    from tongban.connectors.filedrop.signing import sign_envelope
+
+    forged = sign_envelope(_first_records_again(sut), key_id=sut.writer.key_id, key=b"not-the-shared-key-" * 2)
+    sut.write_raw(forged, sign=False)
+
+
 _CONSUMER = ("CATALOG_CONSUMER",)
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
@@ -313,6 +340,12 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            frozenset({"COM-01"}), frozenset({"TBS-SEC-001"}), accept_any_token=True),
     Defect("malformed_soap_fault", "SOAP faults with an unqualified faultcode",
            frozenset({"COM-04"}), frozenset({"TBS-SOAP-005"}), binding="SOAP", fault_rewrite=True),
+    Defect("manifest_sha256_mismatch", "a file-drop batch whose manifest file.sha256 is not the data file's",
+           frozenset({"COM-04"}), frozenset({"TBS-FILE-006"}), binding="FILE", pusher_extra=extra_bad_manifest),
+    Defect("forged_hmac_push", "a file-drop batch signed with a key that is not the shared one",
+           frozenset({"COM-03"}), frozenset({"TBS-ENV-028"}), binding="FILE", pusher_extra=extra_forged_signature),
+    Defect("no_resend", "a pushing system that never resends a batch whose acknowledgement did not come",
+           frozenset({"COM-05"}), frozenset({"TBS-SYNC-001"}), binding="FILE", pusher_tries=1),
     Defect("ignores_rejections", "a consumer that stores records despite their stateless ERRORs",
            frozenset({"CC-02"}), frozenset({"TBS-CODE-014", "TBS-ENV-002"}), roles=_CONSUMER, level="city",
            receiver=IgnoresRejections),

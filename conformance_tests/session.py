@@ -79,7 +79,8 @@ class SessionConfig:
     kit_key: tuple[str, bytes] | None = None
     sut_keys: dict[str, bytes] = field(default_factory=dict)   # keyId -> key of the SUT (FILE/MQTT senders)
     sut_pulls: bool = False
-    wait_seconds: float = 30.0       # push bindings: how long to wait for the SUT
+    wait_seconds: float = 30.0       # push bindings: how long to wait for the SUT at most
+    idle_seconds: float = 5.0        # push bindings: the SUT is done after this long without a batch
     allowlist: frozenset[str] = REFERENCE_ALLOWLIST
 
     def __post_init__(self) -> None:
@@ -231,6 +232,10 @@ class Session:
         """Every record the SUT served (pull) or sent (push), per provided dataset."""
         if "records" in self.cache:
             return self.cache["records"]
+        if self.config.binding in ("FILE", "MQTT"):
+            from .push import pushed_records
+
+            return self.once("records", lambda: pushed_records(self))
         out = {ds: self.feed(ds).records for ds in self.provided_datasets()}
         for ds in self.context_datasets():
             read = self.feed(ds)

@@ -43,3 +43,34 @@ def config(system: SandboxSystem, url: str, binding: str, tls: Any, documents: P
     return SessionConfig(system_id=system.system_id, roles=roles or tuple(system.roles), binding=binding,
                          endpoint=url, token=TOKEN, ca_file=str(tls.ca_file), documents_dir=documents,
                          attestations=dict(ATTESTATIONS), **kw)
+
+
+FILE_KEY_ID = "SANDBOX-K1"
+FILE_KEY = b"conformance-file-drop-key-0123456789abcdef"
+FILE_ATTESTATIONS = {**ATTESTATIONS, "COM-01": {"result": "PASS", "statement": "one SFTP account per sender"}}
+
+
+def run_file_push(system: SandboxSystem, root: Path, documents: Path, defect=None, *, wait: float = 40.0):
+    """The suite collecting a sandbox system's file-drop pushes (optionally a defect's)."""
+    from tongban.conformance.sandbox_sut import FilePushingSystem
+    from tongban.conformance.session import Session
+    from tongban.conformance.suite import run_suite
+
+    root.mkdir(parents=True, exist_ok=True)
+    if defect is None:
+        sut = FilePushingSystem(system, root, receiver_id=KIT, key_id=FILE_KEY_ID, key=FILE_KEY)
+    else:
+        sut = defect.pusher(system, root, receiver_id=KIT, key_id=FILE_KEY_ID, key=FILE_KEY)
+    roles = defect.roles if defect is not None else tuple(system.roles)
+    cfg = SessionConfig(system_id=system.system_id, roles=roles, binding="FILE", endpoint=str(root),
+                        documents_dir=documents, attestations=dict(FILE_ATTESTATIONS),
+                        sut_keys={FILE_KEY_ID: FILE_KEY}, wait_seconds=wait, idle_seconds=1.5)
+    session = Session(cfg)
+    sut.start()
+    try:
+        run = run_suite(session)
+    finally:
+        session.close()
+        sut.join(30)
+    assert sut.error is None, sut.error
+    return run, sut

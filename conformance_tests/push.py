@@ -1,0 +1,275 @@
+"""The suite as the receiver of a pushing SUT (file drop; §20.2 COM-01, -03, -04, -05 on FILE).
+
+Over FILE the SUT writes batches into a drop root the suite provisions (``--endpoint DIR``).
+The suite processes them with the binding's own receiver
+(:class:`~tongban.connectors.filedrop.FileDropReceiver`) in front of a recording
+:class:`~tongban.conformance.reference_receiver.ReferenceReceiver` (signatures required,
+TBS-SEC-007; verified with the SUT's key, TBS-ENV-028), so every acknowledgement the SUT gets
+is the one TBS-1.0 prescribes. COM-05: the acknowledgement of the first accepted batch is
+withheld (its file kept aside) until the SUT resends the records in a new envelope, or the wait
+ends. Collection ends when the SUT has been idle for ``idle_seconds`` after its last batch, or
+after ``wait_seconds``. The records of accepted envelopes feed the role tests, located at
+``/records/i`` of their envelope (TBS-RPT-004).
+
+MQTT collection is not automated in suite 1.0.0: those tests are SKIP with that reason.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from tongban.model.canonical import canonical_bytes
+
+from .feeds import FedRecord
+from .reference_receiver import ReferenceReceiver, SenderProfile
+from .results import KitFinding, Result, TestResult
+
+if TYPE_CHECKING:
+    from .session import Session
+    from .testkit import ConformanceTest
+
+ROLE_OF_DATASET = {"catalog": "CATALOG_PROVIDER", "case": "CASE_REPORTER", "case-event": "CASE_REPORTER",
+                   "result": "RESULT_PUBLISHER", "evaluation": "EVALUATION_REPORTER"}
+
+
+@dataclass
+class Received:
+    """One envelope the SUT pushed, as the suite processed it."""
+
+    number: int
+    envelope: dict[str, Any]
+    ack: dict[str, Any]
+    request_hash: str
+    binding_findings: tuple[Any, ...] = ()
+    withheld: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        return (self.ack.get("envelopeReport") or {}).get("result") == "FAILURE"
+
+
+@dataclass
+class Collection:
+    received: list[Received] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)   # binding-level rejection reports
+    withheld: Received | None = None
+    resent: Received | None = None
+    error: str | None = None
+
+
+class RecordingReceiver(ReferenceReceiver):
+    """The reference receiver, remembering every envelope it acknowledged."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.log: list[Received] = []
+
+    def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str, authenticated_sender: str | None,
+                binding_dataset: str | None = None, topic_region: str | None = None,
+                binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+        ack = super().receive(envelope, binding=binding, request_hash=request_hash,
+                              authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
+                              topic_region=topic_region, binding_findings=binding_findings)
+        self.log.append(Received(len(self.log), envelope, ack, request_hash, tuple(binding_findings)))
+        return ack
+
+
+def collect(session: "Session") -> Collection:
+    return session.once("push", lambda: _collect(session))
+
+
+def _collect(session: "Session") -> Collection:
+    cfg = session.config
+    if cfg.binding != "FILE":
+        return Collection(error=f"collecting pushes over {cfg.binding} is not automated in suite 1.0.0")
+    from tongban.connectors.filedrop import FileDropReceiver
+    from tongban.connectors.filedrop.names import ACK_SUFFIX, ARCHIVE, REJECTED, REPORT_SUFFIX
+
+    roles = tuple(r for r in cfg.roles if r != "CATALOG_CONSUMER")
+    keys = {k: ("HMAC-SHA256", v) for k, v in cfg.sut_keys.items()}
+    oracle = RecordingReceiver(cfg.kit_system_id, {cfg.system_id: SenderProfile(roles, keys, True)},
+                               allowlist=cfg.allowlist)
+    root = Path(cfg.endpoint)
+    receiver = FileDropReceiver(root, oracle, own_id=cfg.kit_system_id, owner=cfg.system_id)
+    receiver.provision()
+    out = Collection()
+    aside = root.parent / f".{root.name}.withheld-acks"
+    held_ack: tuple[Path, Path] | None = None
+    seen_reports: set[Path] = set()
+    start = last = time.monotonic()
+    while True:
+        stats = receiver.scan_once()
+        now = time.monotonic()
+        if stats.processed_order or stats.incomplete:
+            last = now
+        for report in sorted(root.glob(f"{REJECTED}/*/*{REPORT_SUFFIX}")):
+            if report not in seen_reports:
+                seen_reports.add(report)
+                last = now
+                try:
+                    body = json.loads(report.read_bytes())
+                except ValueError:
+                    continue
+                if not any(r.request_hash == body.get("requestHash") for r in oracle.log):
+                    out.refused.append(body)
+        while len(out.received) < len(oracle.log):
+            item = oracle.log[len(out.received)]
+            out.received.append(item)
+            last = now
+            if out.withheld is None and not item.rejected:
+                ack_files = sorted(root.glob(f"{ARCHIVE}/{item.envelope.get('dataset')}/*{ACK_SUFFIX}"))
+                match = next((p for p in ack_files if _ack_of(p, item)), None)
+                if match is not None:   # TBS-SYNC-001 / ENV-033: withhold it; the SUT must resend
+                    aside.mkdir(exist_ok=True)
+                    kept = aside / match.name
+                    shutil.move(str(match), kept)
+                    held_ack, out.withheld = (match, kept), item
+                    item.withheld = True
+            elif out.withheld is not None and out.resent is None and _same_records(item, out.withheld):
+                out.resent = item
+        if held_ack is not None and out.resent is not None:
+            shutil.move(str(held_ack[1]), held_ack[0])   # the SUT resent: give the acknowledgement back
+            held_ack = None
+        waiting_for_resend = out.withheld is not None and out.resent is None
+        idle = now - last
+        if now - start > cfg.wait_seconds or (out.received and not waiting_for_resend and idle > cfg.idle_seconds):
+            break
+        time.sleep(0.1)
+    if held_ack is not None:
+        shutil.move(str(held_ack[1]), held_ack[0])
+    shutil.rmtree(aside, ignore_errors=True)
+    if not out.received and not out.refused:
+        out.error = f"the SUT pushed nothing into {root} within {cfg.wait_seconds:.0f} s"
+    return out
+
+
+def _ack_of(path: Path, item: Received) -> bool:
+    try:
+        ack = json.loads(path.read_bytes())
+    except ValueError:
+        return False
+    return isinstance(ack, dict) and ack.get("requestHash") == item.request_hash
+
+
+def _same_records(a: Received, b: Received) -> bool:
+    return (a.envelope.get("messageId") != b.envelope.get("messageId")
+            and canonical_bytes(a.envelope.get("records")) == canonical_bytes(b.envelope.get("records")))
+
+
+def pushed_records(session: "Session") -> dict[str, list[FedRecord]]:
+    """The records of every accepted envelope, per dataset, in arrival order (resends included:
+    their records are DUPLICATE under S5)."""
+    coll = collect(session)
+    out: dict[str, list[FedRecord]] = {ds: [] for ds in session.provided_datasets()}
+    for item in coll.received:
+        env = item.envelope
+        if item.rejected or env.get("dataset") not in out:
+            continue
+        received = _received_at(item.ack)
+        for index, record in enumerate(env.get("records") or []):
+            out[env["dataset"]].append(FedRecord(env["dataset"], record, item.number, index, received,
+                                                 writer=env.get("origin", env.get("sender")),
+                                                 sent_at=env.get("sentAt")))
+    return out
+
+
+def _received_at(ack: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(ack["receivedAt"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(timezone.utc)
+
+
+def _unavailable(coll: Collection) -> TestResult | None:
+    if coll.error and not coll.received:
+        return TestResult.skip(coll.error)
+    return None
+
+
+# -- the COM tests on a pushing binding ------------------------------------------------------
+def com01_push(test: "ConformanceTest", session: "Session") -> TestResult:
+    """TBS-SEC-001/-002 on FILE: the drop root's SFTP account is outside what the suite observes;
+    the attestation of the testing authority stands in (TBS-CONF-009)."""
+    from .evaluation_reporter import attestation
+
+    attested = attestation(session, test.test_id)
+    if attested is not None:
+        return attested
+    return TestResult.skip(f"authentication over {session.config.binding} (SFTP account, broker credentials) "
+                           "is not observable by the suite: an attestation is required (--attestation FILE)")
+
+
+def _envelope_errors(coll: Collection, binding_rules: bool) -> list[KitFinding]:
+    """ERRORs of the envelope reports (accepted and refused): the binding's own rules
+    (TBS-FILE/-MQTT) or, with ``binding_rules`` false, every other rule."""
+    out = []
+    sources = [(None, r) for r in coll.refused] + [(i.number, i.ack) for i in coll.received]
+    for number, ack in sources:
+        report = ack.get("envelopeReport") if isinstance(ack, dict) else None
+        for f in (report or {}).get("items", []) if isinstance(report, dict) else []:
+            rule = str(f.get("ruleId", ""))
+            if f.get("severity") != "ERROR" or rule.startswith(("TBS-FILE-", "TBS-MQTT-")) != binding_rules:
+                continue
+            out.append(KitFinding(rule, f.get("message", {}).get("en", ""), f.get("message", {}).get("zh", ""),
+                                  "ERROR", f.get("location"), f.get("value"),
+                                  {"envelope": number, "requestMessageId": ack.get("requestMessageId"),
+                                   "requestHash": ack.get("requestHash")}))
+    return out
+
+
+def com03_push(test: "ConformanceTest", session: "Session") -> TestResult:
+    """Every envelope passes stateless validation: envelope level (hash, signature, SEC-007) from
+    the acknowledgements, record level from the replay."""
+    from .common import capped
+
+    coll = collect(session)
+    blocked = _unavailable(coll)
+    if blocked:
+        return blocked
+    failures = _envelope_errors(coll, binding_rules=False)
+    for v in session.sweep().all(*session.provided_datasets()):
+        failures += [KitFinding.from_validation(f, **v.fed.where()) for f in v.stateless.items
+                     if f.severity.value == "ERROR"]
+    evidence = [{"note": f"{len(coll.received)} envelope(s) received, {len(coll.refused)} refused by the binding"}]
+    return TestResult.judge(capped(failures, "findings"), evidence)
+
+
+def com04_push(test: "ConformanceTest", session: "Session") -> TestResult:
+    coll = collect(session)
+    blocked = _unavailable(coll)
+    if blocked:
+        return blocked
+    return TestResult.judge(_envelope_errors(coll, binding_rules=True),
+                            [{"note": f"{len(coll.received)} batch(es) processed, {len(coll.refused)} refused by "
+                                      "the binding (TBS-FILE-003..008)"}])
+
+
+def com05_push(test: "ConformanceTest", session: "Session") -> TestResult:
+    coll = collect(session)
+    blocked = _unavailable(coll)
+    if blocked:
+        return blocked
+    if coll.withheld is None:
+        return TestResult.skip("no batch was accepted, so no acknowledgement could be withheld")
+    evidence = [{"note": "acknowledgement withheld", "messageId": coll.withheld.envelope.get("messageId")}]
+    if coll.resent is None:
+        return TestResult.judge([KitFinding("TBS-SYNC-001", "the SUT did not resend the records of the envelope "
+                                            "whose acknowledgement was withheld", "未收到确认时 SUT 未重发",
+                                            where={"messageId": coll.withheld.envelope.get("messageId")})], evidence)
+    ack = coll.resent.ack
+    evidence.append({"note": "resent", "messageId": coll.resent.envelope.get("messageId"), "counts": ack.get("counts")})
+    counts = ack.get("counts") or {}
+    failures = []
+    # identical records are DUPLICATE; versions the same batch superseded are STALE; never conflicts
+    if counts.get("duplicate", 0) + counts.get("stale", 0) != counts.get("received"):
+        failures.append(KitFinding("TBS-ENV-033", f"the resent records were not all DUPLICATE (or STALE): {counts}",
+                                   "重发记录未全部判为重复", where={"messageId": coll.resent.envelope.get("messageId")}))
+    return TestResult.judge(failures, evidence)
+
+
+__all__ = ["Collection", "Received", "RecordingReceiver", "collect", "pushed_records", "Result"]
