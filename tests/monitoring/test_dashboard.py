@@ -17,7 +17,7 @@ from tongban.cli import main
 from tongban.connectors.serving import ServerThread
 from tongban.monitoring.app import create_app
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package "
                                                              "`chromium`: apt-get install -y chromium)")
 
