@@ -80,6 +80,21 @@ def _check_depth_and_surrogates(value: Any, check_surrogates: bool) -> None:
             raise JsonParseError("unpaired surrogate in a string", "字符串含未配对的代理码点")
 
 
+def _check_depth(value: Any) -> None:
+    """Nesting depth only (no surrogate check needed): visits containers, skips scalars."""
+    level = [value]
+    depth = 1
+    while level:
+        if depth > MAX_NESTING:
+            raise JsonParseError(f"nesting deeper than {MAX_NESTING} levels", f"嵌套超过 {MAX_NESTING} 层")
+        nxt = []
+        for v in level:
+            items = v.values() if type(v) is dict else v
+            nxt.extend(i for i in items if type(i) is dict or type(i) is list)
+        level = nxt
+        depth += 1
+
+
 def parse_json_strict(data: bytes | str) -> Any:
     """Parse one I-JSON text (TBS-ENV-001); raise :class:`JsonParseError` otherwise.
 
@@ -110,8 +125,10 @@ def parse_json_strict(data: bytes | str) -> Any:
     # A str input may carry lone surrogates directly; bytes can only carry them as \u escapes.
     check_surrogates = not isinstance(data, (bytes, bytearray, memoryview)) or bool(_SURROGATE_ESCAPE.search(text))
     # Depth > MAX_NESTING needs at least MAX_NESTING opening brackets: skip the walk otherwise.
-    if check_surrogates or text.count("[") + text.count("{") > MAX_NESTING:
+    if check_surrogates:
         _check_depth_and_surrogates(value, check_surrogates)
+    elif text.count("[") + text.count("{") > MAX_NESTING and type(value) in (dict, list):
+        _check_depth(value)
     return value
 
 

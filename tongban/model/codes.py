@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 PROVINCE_PREFIX = r"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|81|82)"
 REGION_CODE_RE = re.compile(rf"^{PROVINCE_PREFIX}[0-9]{{4}}$")
@@ -77,6 +78,7 @@ def within_scope(region: str, scope_region: str) -> bool:
     return region == scope_region
 
 
+@lru_cache(maxsize=4096)
 def parse_system_id(value: str) -> tuple[str, str, str] | None:
     """``(level, regionCode, systemCode)`` for a syntactically valid system id, else None."""
     m = SYSTEM_ID_RE.fullmatch(value)

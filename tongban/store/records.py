@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tongban.model.canonical import canonical_bytes, sha256_hex
+from tongban.model.canonical import canonical_bytes, canonical_bytes_validated, sha256_hex
 from tongban.store.schema import (CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord, HeldRecord,
                                   QuarantineEntry, ResultRecord)
 from tongban.store.store import utcnow
@@ -171,6 +173,16 @@ class HeldEntry:
     id: int | None = None  # None while only staged
 
 
+def _loads(text: str) -> Any:
+    """Our own stored canonical JSON: trusted, so the fast parser will do."""
+    return orjson.loads(text)
+
+
+def _validated_text(record: Any) -> tuple[str, str]:
+    data = canonical_bytes_validated(record)
+    return data.decode("utf-8"), sha256_hex(data)
+
+
 class StagedRecords(RecordStore):
     """:class:`RecordStore` for bulk ingest: the state a page needs is read in a few set-based
     queries (:meth:`prefetch`), reads and writes go to an in-memory overlay, and
@@ -182,10 +194,13 @@ class StagedRecords(RecordStore):
         self._cases: dict[str, dict[str, Any] | None] = {}
         self._case_in_db: set[str] = set()
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
+        self._ordered: dict[str, list[dict[str, Any]]] = {}  # events by seq, cached until the next store
+        self._parts: dict[str, set[str]] = {}  # per case: "result" / "evaluation" once read
         self._results: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._evals: dict[tuple[str, int], dict[str, Any] | None] = {}
         self._catalog: dict[str, dict[str, Any] | None] = {}
-        self._held: dict[str, dict[tuple[str, str], HeldEntry]] = {}  # by case number
+        # held records by case number, then by (dataset, business key as a tuple)
+        self._held: dict[str, dict[tuple[str, tuple[Any, ...]], HeldEntry]] = {}
         self._held_counts: dict[str, int] = {}
         self._new: dict[str, list[dict[str, Any]]] = {"case_events": [], "results": [], "evaluations": [],
                                                       "catalog": [], "held": []}
@@ -199,8 +214,10 @@ class StagedRecords(RecordStore):
         impl_codes = {r["implCode"] for r in records if isinstance(r, dict) and isinstance(r.get("implCode"), str)}
         if dataset == "catalog":
             self._load_catalog(impl_codes - self._catalog.keys())
-        else:
-            self._load_cases(case_nos - self._cases.keys())
+            return
+        self._load_cases(case_nos - self._cases.keys())
+        if dataset in ("result", "evaluation"):
+            self._load_part(dataset, {c for c in case_nos if dataset not in self._parts.get(c, ())})
 
     def _chunks(self, keys: set[Any]):
         keys = sorted(keys)
@@ -214,7 +231,7 @@ class StagedRecords(RecordStore):
             rows = self.session.execute(select(CatalogItemVersion.impl_code, CatalogItemVersion.content).where(
                 CatalogItemVersion.impl_code.in_(chunk), CatalogItemVersion.is_current.is_(True)))
             for code, content in rows:
-                self._catalog[code] = json.loads(content)
+                self._catalog[code] = _loads(content)
 
     def _load_cases(self, case_nos: set[str]) -> None:
         """Everything keyed by these case numbers: the Case, its events, results,
@@ -227,28 +244,33 @@ class StagedRecords(RecordStore):
                 self._held[c] = {}
             for case_no, content in s.execute(select(CaseRecord.case_no, CaseRecord.content)
                                               .where(CaseRecord.case_no.in_(chunk))):
-                self._cases[case_no] = json.loads(content)
+                self._cases[case_no] = _loads(content)
                 self._case_in_db.add(case_no)
             for case_no, seq, content in s.execute(select(CaseEventRecord.case_no, CaseEventRecord.seq,
                                                           CaseEventRecord.content)
                                                    .where(CaseEventRecord.case_no.in_(chunk))):
-                self._events[case_no][seq] = json.loads(content)
-            for case_no, cert_no, content in s.execute(select(ResultRecord.case_no, ResultRecord.cert_no,
-                                                              ResultRecord.content)
-                                                       .where(ResultRecord.case_no.in_(chunk))):
-                self._results[(case_no, cert_no)] = json.loads(content)
-            for case_no, assess_no, content in s.execute(select(EvaluationRecord.case_no, EvaluationRecord.assess_no,
-                                                                EvaluationRecord.content)
-                                                         .where(EvaluationRecord.case_no.in_(chunk))):
-                self._evals[(case_no, assess_no)] = json.loads(content)
+                self._events[case_no][seq] = _loads(content)
             for row in s.execute(select(HeldRecord).where(HeldRecord.waits_for.in_(chunk))).scalars():
-                self._held[row.waits_for][(row.dataset, row.record_key)] = HeldEntry(
+                self._held[row.waits_for][(row.dataset, tuple(json.loads(row.record_key)))] = HeldEntry(
                     row.partner_id, row.dataset, row.record_key, row.waits_for, row.rule_id, row.location,
                     row.content, row.sha256, row.writer, row.held_at, row.expires_at, row.id)
 
-    def _case_loaded(self, case_no: str) -> None:
+    def _load_part(self, part: str, case_nos: set[str]) -> None:
+        """Results or evaluations of these cases: only the datasets that need them read them."""
+        table, second, target = ((ResultRecord, ResultRecord.cert_no, self._results) if part == "result" else
+                                 (EvaluationRecord, EvaluationRecord.assess_no, self._evals))
+        for chunk in self._chunks(case_nos):
+            for case_no, key2, content in self.session.execute(select(table.case_no, second, table.content)
+                                                               .where(table.case_no.in_(chunk))):
+                target[(case_no, key2)] = _loads(content)
+            for c in chunk:
+                self._parts.setdefault(c, set()).add(part)
+
+    def _case_loaded(self, case_no: str, part: str | None = None) -> None:
         if case_no not in self._cases:
             self._load_cases({case_no})
+        if part is not None and part not in self._parts.get(case_no, ()):
+            self._load_part(part, {case_no})
 
     # -- reads ----------------------------------------------------------------------------
     def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
@@ -261,20 +283,23 @@ class StagedRecords(RecordStore):
         return self._cases[case_no]
 
     def case_events(self, case_no: str) -> list[dict[str, Any]]:
-        self._case_loaded(case_no)
-        events = self._events[case_no]
-        return [events[s] for s in sorted(events)]
+        ordered = self._ordered.get(case_no)
+        if ordered is None:
+            self._case_loaded(case_no)
+            events = self._events[case_no]
+            ordered = self._ordered[case_no] = [events[s] for s in sorted(events)]
+        return ordered
 
     def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
         self._case_loaded(case_no)
         return self._events[case_no].get(seq)
 
     def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
-        self._case_loaded(case_no)
+        self._case_loaded(case_no, "result")
         return self._results.get((case_no, cert_no))
 
     def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
-        self._case_loaded(case_no)
+        self._case_loaded(case_no, "evaluation")
         return self._evals.get((case_no, assess_no))
 
     def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -282,13 +307,16 @@ class StagedRecords(RecordStore):
         if not isinstance(case_no, str):
             return None
         self._case_loaded(case_no)
-        entry = self._held[case_no].get((dataset, key_text(key)))
+        entry = self._held[case_no].get((dataset, key))
         return json.loads(entry.content) if entry else None
 
     def held_for_case(self, case_no: str) -> list[HeldEntry]:  # type: ignore[override]
         self._case_loaded(case_no)
+        held = self._held[case_no]
+        if not held:
+            return []
         order = {"case-event": 0, "result": 1, "evaluation": 2}
-        return sorted(self._held[case_no].values(), key=lambda r: (order.get(r.dataset, 9), json.loads(r.record_key)))
+        return [held[k] for k in sorted(held, key=lambda k: (order.get(k[0], 9), k[1]))]
 
     def held_count(self, partner_id: str) -> int:
         if partner_id not in self._held_counts:
@@ -297,7 +325,7 @@ class StagedRecords(RecordStore):
 
     # -- writes ---------------------------------------------------------------------------
     def store(self, dataset: str, record: dict[str, Any], *, source: str) -> None:
-        content, digest = _text(record)
+        content, digest = _validated_text(record)
         if dataset == "catalog":
             code = record["implCode"]
             if self.catalog_current(code) is not None:
@@ -323,11 +351,12 @@ class StagedRecords(RecordStore):
         elif dataset == "case-event":
             self._case_loaded(record["caseNo"])
             self._events[record["caseNo"]][record["seq"]] = record
+            self._ordered.pop(record["caseNo"], None)
             self._new["case_events"].append(dict(
                 case_no=record["caseNo"], seq=record["seq"], type=record["type"], occurred_at=record["occurredAt"],
                 conclusion_code=record.get("conclusionCode"), source=source, content=content, sha256=digest))
         elif dataset == "result":
-            self._case_loaded(record["caseNo"])
+            self._case_loaded(record["caseNo"], "result")
             self._results[(record["caseNo"], record["certNo"])] = record
             doc = record.get("document") or {}
             self._new["results"].append(dict(
@@ -335,7 +364,7 @@ class StagedRecords(RecordStore):
                 issued_at=record["issuedAt"], document_sha256=doc.get("sha256"), document_verified=None,
                 source=source, content=content, sha256=digest))
         elif dataset == "evaluation":
-            self._case_loaded(record["caseNo"])
+            self._case_loaded(record["caseNo"], "evaluation")
             self._evals[(record["caseNo"], record["assessNo"])] = record
             self._new["evaluations"].append(dict(
                 case_no=record["caseNo"], assess_no=record["assessNo"], satisfaction=record["satisfaction"],
@@ -346,24 +375,35 @@ class StagedRecords(RecordStore):
 
     def hold(self, *, partner_id: str, dataset: str, key: tuple[Any, ...], record: dict[str, Any], case_no: str,
              rule_id: str, location: str, writer: str, expires_at: datetime) -> None:
-        content, digest = _text(record)
+        content, digest = _validated_text(record)
         self._case_loaded(case_no)
         entry = HeldEntry(partner_id, dataset, key_text(key), case_no, rule_id, location, content, digest, writer,
                           utcnow(), expires_at)
-        self._held[case_no][(dataset, entry.record_key)] = entry
+        self._held[case_no][(dataset, tuple(key))] = entry
         self.held_count(partner_id)
         self._held_counts[partner_id] += 1
 
     def release(self, row: HeldEntry) -> None:  # type: ignore[override]
-        self._held.get(row.waits_for, {}).pop((row.dataset, row.record_key), None)
+        self._held.get(row.waits_for, {}).pop((row.dataset, tuple(json.loads(row.record_key))), None)
         if row.id is not None:
             self._held_deleted.append(row.id)
         if row.partner_id in self._held_counts:
             self._held_counts[row.partner_id] -= 1
 
     # -- writing out ----------------------------------------------------------------------
+    def _insert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """The driver's own executemany: these rows hold only text, integers, booleans and
+        NULLs, so SQLAlchemy's per-row parameter processing buys nothing on the hot path."""
+        if not rows:
+            return
+        conn = self.session.connection()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cols = list(rows[0])
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+
     def flush(self) -> None:
-        from sqlalchemy import delete, insert
+        from sqlalchemy import delete
 
         s = self.session
         if self._held_deleted:
@@ -376,17 +416,14 @@ class StagedRecords(RecordStore):
                           .values(is_current=False))
         for table, rows in ((CatalogItemVersion, self._new["catalog"]), (CaseEventRecord, self._new["case_events"]),
                             (ResultRecord, self._new["results"]), (EvaluationRecord, self._new["evaluations"])):
-            if rows:
-                s.execute(insert(table), rows)
+            self._insert_many(table.__tablename__, rows)
         updates = [r for c, r in self._case_rows.items() if c in self._case_in_db]
-        inserts = [r for c, r in self._case_rows.items() if c not in self._case_in_db]
-        if inserts:
-            s.execute(insert(CaseRecord), inserts)
+        self._insert_many(CaseRecord.__tablename__, [r for c, r in self._case_rows.items() if c not in self._case_in_db])
         for row in updates:
             s.execute(update(CaseRecord).where(CaseRecord.case_no == row["case_no"]).values(**row))
         new_held = [e for by_case in self._held.values() for e in by_case.values() if e.id is None]
         if new_held:
-            s.execute(insert(HeldRecord), [dict(
+            s.execute(HeldRecord.__table__.insert(), [dict(
                 partner_id=e.partner_id, dataset=e.dataset, record_key=e.record_key, waits_for=e.waits_for,
                 rule_id=e.rule_id, location=e.location, content=e.content, sha256=e.sha256, writer=e.writer,
                 held_at=e.held_at, expires_at=e.expires_at) for e in new_held])

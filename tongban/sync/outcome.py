@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 from tongban.validators.stateful import Outcome
 
 
+_FIELD = {o: o.value.lower() for o in Outcome}
+
+
 @dataclass
 class OutcomeCounts:
     stored: int = 0
@@ -17,7 +20,8 @@ class OutcomeCounts:
     expired: int = 0  # held records rejected because their hold timed out
 
     def add(self, outcome: Outcome, n: int = 1) -> None:
-        setattr(self, outcome.value.lower(), getattr(self, outcome.value.lower()) + n)
+        name = _FIELD[outcome]
+        setattr(self, name, getattr(self, name) + n)
 
     def merge(self, other: "OutcomeCounts") -> None:
         for k, v in asdict(other).items():
