@@ -1,0 +1,263 @@
+"""``tongban sandbox up | down | status``: the generated province on loopback, in the background.
+
+``up`` starts ``python -m tongban.sandbox.serve`` in its own session (so the terminal's
+signals and a closed shell do not reach it), its output going to ``sandbox.log``, and
+records its pid in ``sandbox.pid``; it returns once the child wrote ``ready.json`` (every
+server answers). Servers speak HTTPS with the sandbox's local CA (TBS-REST-001); plain HTTP
+only with ``--insecure-http``. ``down`` sends SIGTERM, waits, and SIGKILLs after a timeout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tongban.sandbox.serve import READY_FILE
+
+PID_FILE = "sandbox.pid"
+LOG_FILE = "sandbox.log"
+TRANSPORTS = ("rest", "soap", "filedrop")
+START_TIMEOUT_S = 180.0
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class BadArgument(click.ClickException):
+    """A refused request, with the exit status of a usage error."""
+
+    exit_code = 2
+
+
+def default_folder() -> Path:
+    from tongban.store.config import home_dir
+
+    return home_dir() / "sandbox"
+
+
+def _folder(value: str | None) -> Path:
+    return (Path(value) if value else default_folder()).expanduser().resolve()
+
+
+def _transports(value: str) -> tuple[str, ...]:
+    chosen = tuple(t.strip().lower() for t in value.split(",") if t.strip())
+    unknown = sorted(set(chosen) - set(TRANSPORTS))
+    if not chosen or unknown:
+        raise BadArgument(f"unknown transport {', '.join(unknown) or '(none given)'}: choose from "
+                          f"{', '.join(TRANSPORTS)}")
+    return tuple(dict.fromkeys(chosen))
+
+
+def _check_size(cities: int, counties: int) -> None:
+    from tongban.sandbox.regions import GUANGDONG
+
+    if cities > len(GUANGDONG.cities):
+        raise BadArgument(f"--cities must be within 1..{len(GUANGDONG.cities)}")
+    most = min(len(c.counties) for c in GUANGDONG.cities[:cities])
+    if counties > most:
+        raise BadArgument(f"--counties must be within 1..{most} for {cities} cities")
+
+
+# -- the process ------------------------------------------------------------------------------
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: it has exited and only waits to be reaped)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)  # our own child (``up`` in the same process)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_sandbox(pid: int) -> bool:
+    """Guards ``down`` against a recycled pid: the process must be our child entry point."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid file
+    return b"tongban.sandbox.serve" in cmdline
+
+
+def running_pid(folder: Path) -> int | None:
+    """The pid of the sandbox running in ``folder``, or None (a stale pid file is removed)."""
+    pid_file = folder / PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if _alive(pid) and _is_sandbox(pid):
+        return pid
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def _read_ready(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / READY_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _log_tail(folder: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((folder / LOG_FILE).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+def _show(ready: dict[str, Any], folder: Path) -> None:
+    table = Table(title=f"sandbox (seed {ready['seed']}, pid {ready['pid']})")
+    for column in ("system id", "level", "transport"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("endpoint", overflow="fold")  # a path or URL is copied whole, never cut
+    for s in ready["systems"]:
+        table.add_row(s["id"], s["level"], s["transport"], escape(s["endpoint"]))
+    out.print(table)
+    out.print(f"registry:  {ready['registry']}")
+    out.print(f"secrets:   {ready['secrets']}")
+    if ready.get("caFile"):
+        out.print(f"local CA:  {ready['caFile']}")
+    else:
+        out.print("[yellow]plain HTTP (--insecure-http): development only[/]")
+    out.print(f"log:       {folder / LOG_FILE}")
+    out.print("use it:")
+    out.print(f"  export TONGBAN_PARTNERS={ready['registry']}")
+    out.print(f"  set -a; . {ready['secrets']}; set +a")
+    out.print("  tongban partners check --probe")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+folder_option = click.option("--folder", type=click.Path(file_okay=False), default=None,
+                             help="sandbox folder (default: $TONGBAN_HOME/sandbox)")
+
+
+@click.group()
+def sandbox() -> None:
+    """Simulated province, city and county systems on loopback (HTTPS with a local CA)."""
+
+
+@sandbox.command("up")
+@click.option("--cities", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--counties", type=click.IntRange(min=1), default=2, show_default=True, help="counties per city")
+@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop")
+@click.option("--seed", type=int, default=7, show_default=True, help="data seed (same seed, same records)")
+@folder_option
+@click.option("--insecure-http", is_flag=True, help="plain HTTP instead of HTTPS (development only)")
+@click.option("--timeout", type=float, default=START_TIMEOUT_S, show_default=True,
+              help="seconds to wait until every server answers")
+def up(cities: int, counties: int, transports: str, seed: int, folder: str | None, insecure_http: bool,
+       timeout: float) -> None:
+    """Start the sandbox in the background and write partners.yaml and secrets.env."""
+    chosen = _transports(transports)
+    _check_size(cities, counties)
+    where = _folder(folder)
+    pid = running_pid(where)
+    if pid is not None:
+        raise BadArgument(f"a sandbox is already running in {where} (pid {pid}); `tongban sandbox down` first")
+    where.mkdir(parents=True, exist_ok=True)
+    (where / READY_FILE).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "tongban.sandbox.serve", "--folder", str(where), "--seed", str(seed),
+               "--cities", str(cities), "--counties", str(counties), "--transports", ",".join(chosen)]
+    if insecure_http:
+        command.append("--insecure-http")
+    with open(where / LOG_FILE, "ab") as log:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, close_fds=True)
+    (where / PID_FILE).write_text(f"{child.pid}\n")
+    deadline = time.monotonic() + timeout
+    with err.status(f"starting the sandbox (seed {seed}, {cities} cities × {counties} counties, "
+                    f"{', '.join(chosen)})…"):
+        while (ready := _read_ready(where)) is None or ready.get("pid") != child.pid:
+            if child.poll() is not None:
+                (where / PID_FILE).unlink(missing_ok=True)
+                err.print(f"[red]error:[/] the sandbox exited with status {child.returncode}:\n"
+                          f"{escape(_log_tail(where))}")
+                raise SystemExit(1)
+            if time.monotonic() > deadline:
+                _terminate(child.pid, where, grace=10.0)
+                err.print(f"[red]error:[/] the sandbox did not become ready within {timeout:g} s; see "
+                          f"{where / LOG_FILE}")
+                raise SystemExit(1)
+            time.sleep(0.1)
+    _show(ready, where)
+
+
+def _terminate(pid: int, folder: Path, *, grace: float) -> bool:
+    """SIGTERM the child's session, SIGKILL after ``grace`` seconds; True if it had to be killed."""
+    def signal_group(signum: int) -> None:
+        try:
+            os.killpg(pid, signum)  # the child leads its own session (start_new_session)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            os.kill(pid, signum)
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = _alive(pid)
+    if killed:
+        signal_group(signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+    (folder / PID_FILE).unlink(missing_ok=True)
+    (folder / READY_FILE).unlink(missing_ok=True)
+    return killed
+
+
+@sandbox.command("down")
+@folder_option
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="seconds before SIGKILL")
+def down(folder: str | None, timeout: float) -> None:
+    """Stop the sandbox started by `up` in this folder."""
+    where = _folder(folder)
+    pid = running_pid(where)
+    if pid is None:
+        out.print(f"no sandbox is running in {where}; nothing to stop")
+        return
+    killed = _terminate(pid, where, grace=timeout)
+    if killed:
+        out.print(f"[yellow]sandbox (pid {pid}) did not stop within {timeout:g} s: killed[/]")
+    else:
+        out.print(f"sandbox (pid {pid}) stopped")
+
+
+@sandbox.command("status")
+@folder_option
+def status(folder: str | None) -> None:
+    """Whether a sandbox runs in this folder, and what it serves."""
+    where = _folder(folder)
+    pid = running_pid(where)
+    if pid is None:
+        out.print(f"no sandbox is running in {where}")
+        raise SystemExit(3)
+    ready = _read_ready(where)
+    if ready is None:
+        out.print(f"sandbox (pid {pid}) is starting in {where}")
+        return
+    out.print(f"sandbox running in {where}")
+    _show(ready, where)
