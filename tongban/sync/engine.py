@@ -117,7 +117,7 @@ class SyncEngine:
                 with self.store.transaction() as s:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                                      envelope_sha256=sha256_hex(page.raw))
+                                      envelope_sha256=sha256_hex(page.raw), announce_as=self.bus_id)
                     result = ingest.ingest(dataset, page.records)
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))

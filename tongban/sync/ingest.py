@@ -49,7 +49,8 @@ def _raw_text(record: Any) -> str:
 
 class Ingestor:
     def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
-                 context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True) -> None:
+                 context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True,
+                 announce_as: str | None = None) -> None:
         self.records = StagedRecords(session)
         self.partner_id = partner_id
         self.writer = writer
@@ -57,6 +58,8 @@ class Ingestor:
         self.context = context
         self.envelope_sha256 = envelope_sha256
         self.keep_rejected = quarantine  # False when replaying an entry already in quarantine
+        self.announce_as = announce_as  # the bus id: stored events are announced through the outbox
+        self.session = session
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
                reports: list[Report] | None = None, sent_at: str | None = None) -> IngestResult:
@@ -86,6 +89,12 @@ class Ingestor:
                 result.newest_source_at = stamp
             self._decide(dataset, record, index, report, key, result)
         self.records.flush()
+        if self.announce_as:
+            from tongban.sync.outbox import stage_announcement
+
+            stored = [records[r.index - start_index] for r in result.results if r.outcome is Outcome.STORED]
+            stage_announcement(self.session, bus_id=self.announce_as, dataset=dataset, records=stored,
+                               origin=self.writer)
         return result
 
     def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,

@@ -107,7 +107,7 @@ class BusReceiver:
                 writer = envelope.get("origin") or sender
                 ingest = Ingestor(s, partner_id=partner.id, writer=writer,
                                   hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                                  envelope_sha256=request_hash)
+                                  envelope_sha256=request_hash, announce_as=self.system_id)
                 result = ingest.ingest(dataset, records, reports=verdict.record_reports, sent_at=envelope["sentAt"])
                 ack = self._ack(envelope, request_hash, t_ref, env_report, received, result)
             ledger.append(s, direction="IN", sender=sender if isinstance(sender, str) else "?",
