@@ -29,8 +29,8 @@ LOG_FILE = "sandbox.log"
 TRANSPORTS = ("rest", "soap", "filedrop")
 START_TIMEOUT_S = 180.0
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # paths and commands are copied: never wrapped
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class BadArgument(click.ClickException):
