@@ -136,6 +136,36 @@ STARTERS: dict[str, Callable[[SandboxSystem, Path, TlsFiles | None], RunningSyst
 }
 
 
+def serve_system(system: SandboxSystem, transport: str, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+    """Serve one sandbox system over one transport (``rest``, ``soap`` or ``filedrop``): what
+    :meth:`Sandbox.start` does per system, for tests that serve the same system several ways."""
+    try:
+        starter = STARTERS[transport]
+    except KeyError:
+        raise ValueError(f"sandbox transport not available: {transport!r}; choose from {sorted(STARTERS)}") from None
+    return starter(system, folder, tls)
+
+
+def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
+    """The ``partners.yaml`` entry of a running system, as the bus sees it."""
+    s = r.system
+    entry: dict[str, Any] = {
+        "id": s.system_id, "name": s.name, "parent": s.parent_id if s.parent_id else BUS_ID,
+        "transport": r.transport, "endpoint": r.endpoint,
+        "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
+        # the demo province pulls counties directly (三级数据直连); cities serve their own records
+        "direct": s.level == "county", "page_size": 200, "retries": 1,
+    }
+    if r.documents_dir:
+        entry["documents_dir"] = r.documents_dir
+    if r.transport in ("rest", "soap"):
+        if tls:
+            entry["ca_file"] = str(tls.ca_file)
+        else:
+            entry["allow_insecure_http"] = True
+    return entry
+
+
 @dataclass
 class Sandbox:
     folder: Path
@@ -175,25 +205,7 @@ class Sandbox:
         return self.folder / "partners.yaml"
 
     def registry(self) -> dict[str, Any]:
-        partners = []
-        for r in self.running:
-            s = r.system
-            entry: dict[str, Any] = {
-                "id": s.system_id, "name": s.name, "parent": s.parent_id if s.parent_id else BUS_ID,
-                "transport": r.transport, "endpoint": r.endpoint,
-                "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
-                # the demo province pulls counties directly (三级数据直连); cities serve their own records
-                "direct": s.level == "county", "page_size": 200, "retries": 1,
-            }
-            if r.documents_dir:
-                entry["documents_dir"] = r.documents_dir
-            if r.transport in ("rest", "soap"):
-                if self.tls:
-                    entry["ca_file"] = str(self.tls.ca_file)
-                else:
-                    entry["allow_insecure_http"] = True
-            partners.append(entry)
-        return {"bus": {"system_id": BUS_ID}, "partners": partners}
+        return {"bus": {"system_id": BUS_ID}, "partners": [partner_entry(r, self.tls) for r in self.running]}
 
     def _write_files(self) -> None:
         header = "# Written by the tongban sandbox; endpoints and tokens change on every start.\n"
