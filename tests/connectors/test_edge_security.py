@@ -31,8 +31,8 @@ from tongban.connectors.rest.server import MAX_BODY_BYTES, create_rest_app, toke
 from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
 from tongban.connectors.soap import mapping
 from tongban.connectors.soap.client import SoapConnector
-from tongban.model.canonical import records_sha256
 from tongban.connectors.soap.server import create_soap_app
+from tongban.model.canonical import records_sha256
 from tongban.registry import load_registry
 from tongban.sandbox.generate import SandboxSystem, generate_province
 from tongban.store import Store
