@@ -8,6 +8,7 @@ cursors and accepts nothing new.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from tongban.console import fail, out
 from tongban.store.config import home_dir
 
-DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync")
+DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync", "metrics_refresh")
 
 
 def dags_folder() -> Path:
@@ -45,14 +46,62 @@ def airflow_environment(home: Path) -> None:
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 
+def certify_sandbox(sandbox, out_root: Path) -> dict[str, dict[str, str]]:
+    """Onboard every sandbox system for its provider roles: run the conformance suite against
+    it and record the certificate, so the admission gate (TBS-CONF-008) lets it be synced."""
+    from tongban.conformance.onboard import certify_partner, record_partner_certificate
+
+    # TBS-EVAL-008 cannot be observed automatically (TBS-CONF-009): the sandbox's generator
+    # never emits system-default evaluations, which the testing authority attests here.
+    attestation = out_root / "attestation.json"
+    out_root.mkdir(parents=True, exist_ok=True)
+    attestation.write_text(json.dumps({"ER-04": {
+        "result": "PASS", "statement": "sandbox systems emit only citizen evaluations (TBS-EVAL-008)",
+        "evidence": "tongban/sandbox/generate.py creates evaluations only from citizen moods"}}), encoding="utf-8")
+    verdicts = {}
+    for r in sandbox.running:
+        roles = [role for role in r.system.roles if role != "CATALOG_CONSUMER"]
+        result = certify_partner(r.system.system_id, roles, registry_path=str(sandbox.registry_file),
+                                 out_root=str(out_root), attestation_file=str(attestation))
+        record_partner_certificate(result)
+        verdicts[r.system.system_id] = result["verdicts"]
+    return verdicts
+
+
+class EventSink:
+    """A downstream consumer of the bus's MQTT events (the demo's stand-in for a national
+    system): counts the envelopes and records it receives."""
+
+    def __init__(self) -> None:
+        self.envelopes = 0
+        self.records = 0
+
+    def meta(self):
+        return {}
+
+    def changes(self, *a):
+        raise NotImplementedError
+
+    def get_ack(self, *a):
+        return None
+
+    def receive(self, envelope, *, binding, request_hash, authenticated_sender, **kw):
+        self.envelopes += 1
+        self.records += len(envelope.get("records", []))
+        return {"specVersion": "TBS-1.0", "requestHash": request_hash, "status": "ACCEPTED"}
+
+
 @click.command("demo")
 @click.option("--seed", default=7, show_default=True, help="sandbox data seed (deterministic)")
 @click.option("--cities", default=2, show_default=True)
 @click.option("--counties", default=2, show_default=True, help="counties per city")
-@click.option("--transports", default="rest,soap,filedrop", show_default=True,
-              help="bindings the simulated systems use, in turn")
+@click.option("--transports", default="rest,soap", show_default=True,
+              help="bindings the simulated systems serve, in turn (rest, soap, filedrop)")
 def demo_command(seed: int, cities: int, counties: int, transports: str) -> None:
-    """Run the sandbox and the sync DAGs once, then print a summary."""
+    """Run the sandbox, certify it, run the sync DAGs once, publish events, print a summary."""
+    from tongban.connectors.mqtt import EmbeddedBroker
+    from tongban.connectors.mqtt.connection import MqttConnection, MqttSettings
+    from tongban.connectors.mqtt.subscriber import MqttSubscriber
     from tongban.sandbox.runtime import Sandbox
     from tongban.store.schema import SyncRun
     from tongban.store.store import Store, utcnow
@@ -66,49 +115,78 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     store.upgrade()
     started = utcnow()
     t0 = time.monotonic()
-    with out.status("starting the sandbox (HTTPS, local CA)…"):
+    with out.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
         try:
             sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties,
                               transports=tuple(t.strip() for t in transports.split(",") if t.strip())).start()
         except ValueError as exc:
             fail(str(exc))
+        broker = EmbeddedBroker().start()
+        os.environ["TONGBAN_MQTT_URL"] = broker.url
+        sink = EventSink()
+        consumer = MqttConnection(MqttSettings(broker.url, "TB:department:440000:EVENTSINK")).start()
+        MqttSubscriber(consumer, sink, datasets=("case-event", "evaluation")).start()
+        consumer.wait_subscribed(10)
     try:
         os.environ["TONGBAN_PARTNERS"] = str(sandbox.registry_file)
         kinds = ", ".join(sorted({r.transport for r in sandbox.running}))
         out.print(f"sandbox: {len(sandbox.running)} systems ({kinds}) on loopback; registry {sandbox.registry_file}")
+        with out.status("certifying the sandbox systems (conformance suite, TBS-1.0 §20)…"):
+            verdicts = certify_sandbox(sandbox, home / "conformance")
+        conformant = sum(v == "CONFORMANT" for roles in verdicts.values() for v in roles.values())
+        out.print(f"certified: {conformant} of {sum(len(v) for v in verdicts.values())} partner roles CONFORMANT "
+                  f"(certificates under {home / 'conformance'})")
         from tongban.airflow_ext.local import run_dag
 
         states = {}
         for dag_id in DEMO_DAGS:
             with out.status(f"running DAG {dag_id} (Airflow dag.test, in-process)…"):
                 states[dag_id] = run_dag(dag_id).state
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sink.envelopes < _published(store, started):
+            time.sleep(0.1)
     finally:
         running_systems = list(sandbox.running)
         sandbox.stop()
+        consumer.close()
+        broker.stop()
 
     with store.reading() as s:
         runs = s.execute(select(SyncRun).where(SyncRun.started_at >= started)
                          .order_by(SyncRun.partner_id, SyncRun.dataset)).scalars().all()
     table = Table(title=f"tongban demo · store {store.display_url}")
     via = {r.system.system_id: r.transport for r in running_systems}
-    for col, justify in (("partner", "left"), ("via", "left"), ("dataset", "left"), ("pulled", "right"), ("accepted (new)", "right"),
+    for col, justify in (("partner", "left"), ("via", "left"), ("dataset", "left"),
+                         ("pulled", "right"), ("accepted (new)", "right"),
                          ("duplicate", "right"), ("held", "right"), ("rejected", "right"), ("duration", "right"),
                          ("status", "left")):
         table.add_column(col, justify=justify)
     for r in runs:
         duration = (r.finished_at - r.started_at).total_seconds() if r.finished_at else 0.0
-        table.add_row(r.partner_id, via.get(r.partner_id, "?"), r.dataset, str(r.pulled), str(r.stored), str(r.duplicate), str(r.held),
-                      str(r.rejected), f"{duration:.2f}s", r.status)
+        table.add_row(r.partner_id, via.get(r.partner_id, "?"), r.dataset, str(r.pulled), str(r.stored),
+                      str(r.duplicate), str(r.held), str(r.rejected), f"{duration:.2f}s", r.status)
     out.print(table)
     accepted = sum(r.stored for r in runs)
     rejected = sum(r.rejected for r in runs)
     for dag_id, state in states.items():
         out.print(f"DAG {dag_id}: {state}")
+    out.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
+              f"consumer received {sink.envelopes} ({sink.records} records)")
     if accepted:
         out.print(f"[green]accepted {accepted} new records[/], rejected {rejected} (quarantined with findings)"
                   f" in {time.monotonic() - t0:.1f}s")
     else:
         out.print(f"[green]accepted 0 new records[/]: every partner resumed from its committed cursor and "
                   f"nothing new was offered (idempotent upserts); {time.monotonic() - t0:.1f}s")
+    out.print(f"next: tongban status --partners {sandbox.registry_file} · dashboard: {home / 'report' / 'index.html'}")
     if any(str(s) != "success" for s in states.values()) or not runs:
         raise SystemExit(1)
+
+
+def _published(store, since) -> int:
+    from sqlalchemy import func
+
+    from tongban.store.schema import OutboxEvent
+
+    with store.reading() as s:
+        return s.execute(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at >= since)).scalar_one()

@@ -35,6 +35,14 @@ class Role(str, Enum):
     CATALOG_CONSUMER = "CATALOG_CONSUMER"
 
 
+def role_for(dataset: str) -> "Role":
+    """The provider role that sends ``dataset`` (Annex A.15)."""
+    for role, datasets in ROLE_DATASETS.items():
+        if dataset in datasets:
+            return role
+    raise ValueError(f"no role sends {dataset!r}")
+
+
 ROLE_DATASETS: dict[Role, tuple[str, ...]] = {
     Role.CATALOG_PROVIDER: ("catalog",),
     Role.CASE_REPORTER: ("case", "case-event"),
@@ -182,6 +190,11 @@ class BusConfig(BaseModel):
     system_id: str
     uscc_allowlist: tuple[str, ...] = Field(REFERENCE_ALLOWLIST, description="legally issued USCCs that fail the "
                                             "check character, reported as INFO (TBS-CODE-015)")
+    admission: str = Field("enforce", pattern="^(enforce|off)$",
+                           description="enforce: sync a partner for a role only while it holds a current CONFORMANT "
+                                       "certificate for it (TBS-CONF-008); off: development only")
+    hmac_key_env: str | None = Field(None, description="the bus's own HMAC key, for the envelopes it publishes")
+    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
     @field_validator("uscc_allowlist")
     @classmethod

@@ -63,7 +63,7 @@ def sandbox(tmp_path, monkeypatch):
     from tongban.sandbox.runtime import Sandbox
 
     monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
-    with Sandbox(tmp_path / "sandbox", seed=11, cities=1, counties=2) as sb:
+    with Sandbox(tmp_path / "sandbox", seed=11, cities=1, counties=2, admission="off") as sb:
         monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
         yield sb
 
@@ -118,7 +118,8 @@ def mixed_sandbox(tmp_path, monkeypatch):
     from tongban.sandbox.runtime import Sandbox
 
     monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
-    with Sandbox(tmp_path / "sandbox", seed=23, cities=2, counties=2, transports=("rest", "soap", "filedrop")) as sb:
+    with Sandbox(tmp_path / "sandbox", seed=23, cities=2, counties=2, transports=("rest", "soap", "filedrop"),
+                 admission="off") as sb:
         monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
         yield sb
 
@@ -162,3 +163,29 @@ def test_every_sync_dag_lands_exactly_the_sandbox_data_and_a_rerun_changes_nothi
         assert sorted(export_current(store, dataset)) == stored, dataset
     with store.reading() as s:
         assert s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() > ledger_before
+
+
+def test_only_certified_partners_are_synced(airflow_db, tmp_path, monkeypatch):
+    """TBS-CONF-008 at the admission gate: with the gate enforced, case_sync syncs the county
+    the conformance suite certified as CASE_REPORTER and skips the uncertified city."""
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    from tongban.airflow_ext.local import run_dag
+    from tongban.conformance.onboard import certify_partner, record_partner_certificate
+    from tongban.sandbox.runtime import Sandbox
+    from tongban.store import Store
+    from tongban.store.schema import CaseRecord, SyncRun
+
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    with Sandbox(tmp_path / "sandbox", seed=5, cities=1, counties=1) as sb:
+        monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
+        county = next(r.system for r in sb.running if r.system.level == "county")
+        result = certify_partner(county.system_id, ["CASE_REPORTER"], out_root=str(tmp_path / "certs"))
+        assert result["verdicts"] == {"CASE_REPORTER": "CONFORMANT"}
+        record_partner_certificate(result)
+        assert run_dag("case_sync").state == DagRunState.SUCCESS
+    with Store().reading() as s:
+        synced = set(s.execute(select(SyncRun.partner_id)).scalars())
+        sources = set(s.execute(select(CaseRecord.source)).scalars())
+    assert synced == sources == {county.system_id}

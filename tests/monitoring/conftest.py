@@ -56,7 +56,7 @@ def _closed_port() -> int:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("monitoring")
-    sandbox = Sandbox(folder / "sandbox", seed=SEED, cities=2, counties=2).start()
+    sandbox = Sandbox(folder / "sandbox", seed=SEED, cities=2, counties=2, admission="off").start()
     store = Store(f"sqlite:///{folder / 'store.db'}")
     store.upgrade()
     relays: list[ServerThread] = []

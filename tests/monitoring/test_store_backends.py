@@ -22,7 +22,7 @@ TIMESTAMP = {"catalog": "updatedAt", "case": "submittedAt", "case-event": "occur
 
 
 def test_monitoring_reads_the_same_numbers_on_each_backend(store, tmp_path):
-    with Sandbox(tmp_path / "sandbox", seed=31, cities=1, counties=2) as sandbox:
+    with Sandbox(tmp_path / "sandbox", seed=31, cities=1, counties=2, admission="off") as sandbox:
         registry = load_registry(sandbox.registry_file)
         engine = SyncEngine(store, registry, trigger="test")
         for p in registry.partners:

@@ -63,7 +63,7 @@ def test_sigkill_mid_sync_then_rerun_loses_and_duplicates_nothing(tmp_path):
     env = {**os.environ, "TONGBAN_DATABASE_URL": f"sqlite:///{db}", "TONGBAN_CRASH_TOKEN": TOKEN}
     with ServerThread(create_rest_app(service, authenticate=token_table({TOKEN: BUS})), tls=tls) as srv:
         partners = tmp_path / "partners.yaml"
-        partners.write_text(yaml.safe_dump({"bus": {"system_id": BUS}, "partners": [{
+        partners.write_text(yaml.safe_dump({"bus": {"system_id": BUS, "admission": "off"}, "partners": [{
             "id": county.system_id, "parent": BUS, "transport": "rest", "endpoint": srv.url,
             "ca_file": str(tls.ca_file), "credentials": {"token_env": "TONGBAN_CRASH_TOKEN"},
             "roles": ["CASE_REPORTER"], "page_size": 4, "retries": 0}]}))

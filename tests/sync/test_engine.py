@@ -59,7 +59,7 @@ def tls(tmp_path_factory):
 
 def registry_file(tmp_path, system_id, endpoint, ca_file, page_size=10):
     path = tmp_path / "partners.yaml"
-    path.write_text(yaml.safe_dump({"bus": {"system_id": BUS}, "partners": [{
+    path.write_text(yaml.safe_dump({"bus": {"system_id": BUS, "admission": "off"}, "partners": [{
         "id": system_id, "parent": BUS, "transport": "rest", "endpoint": endpoint, "ca_file": str(ca_file),
         "credentials": {"token_env": "TONGBAN_TEST_ENGINE_TOKEN"}, "roles": ["CASE_REPORTER"],
         "page_size": page_size, "retries": 0}]}))

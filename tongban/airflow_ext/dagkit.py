@@ -13,6 +13,7 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, task, task_group
 
 from tongban.registry import Registry, RegistryError, load_registry
+from tongban.sync.outbox import ANNOUNCED
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 
@@ -37,7 +38,7 @@ def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str,
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from tongban.airflow_ext.hooks import TongbanHook
-    from tongban.sync.engine import SyncFailed
+    from tongban.sync.engine import NotAdmitted, SyncFailed
 
     only = (params or {}).get("partner") or ""
     if only and only != partner_id:
@@ -48,6 +49,8 @@ def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str,
     since = (params or {}).get("since") or None if only else None
     try:
         return TongbanHook().sync_engine().sync(partner_id, dataset, since=since).as_dict()
+    except NotAdmitted as exc:
+        raise AirflowSkipException(str(exc)) from exc  # not a failure: the partner is not certified yet
     except SyncFailed as exc:
         if exc.retriable:
             raise  # transport error: Airflow retries with back-off
@@ -106,6 +109,34 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
                     "stored": sum(r["stored"] + r["released"] for r in done),
                     "rejected": sum(r["rejected"] for r in done), "reports": done}
 
-        summarize(*results)
+        summary = summarize(*results)
+        if any(d in ANNOUNCED for d in datasets):
+            summary >> publish_events()
 
     return sync_dag()
+
+
+def publish_events_body() -> dict[str, Any]:
+    """Drain the transactional outbox to the MQTT broker named by TONGBAN_MQTT_URL."""
+    import os
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from tongban.airflow_ext.hooks import TongbanHook
+    from tongban.sync.outbox import publish_outbox
+
+    url = os.environ.get("TONGBAN_MQTT_URL")
+    if not url:
+        raise AirflowSkipException("TONGBAN_MQTT_URL is not set: events stay in the outbox")
+    store, registry = TongbanHook().get_conn()
+    key = os.environ.get(registry.bus.hmac_key_env or "") if registry.bus.hmac_key_env else None
+    result = publish_outbox(store, registry.bus.system_id, url, key_id=registry.bus.key_id if key else None,
+                            key=key.encode() if key else None)
+    if result.stopped_by is not None:
+        raise result.stopped_by  # broker down: retried; the rows stay pending meanwhile
+    return {"published": len(result.sent), "failed": len(result.failed)}
+
+
+@task(task_id="publish_events", retries=3, retry_delay=timedelta(seconds=30))
+def publish_events() -> dict[str, Any]:
+    return publish_events_body()

@@ -39,7 +39,8 @@ class TongbanHook(BaseHook):
         return store, load_registry(extra.get("partners"))
 
     def sync_engine(self, trigger: str = "airflow"):
+        from tongban.conformance.admission import is_admitted
         from tongban.sync.engine import SyncEngine
 
         store, registry = self.get_conn()
-        return SyncEngine(store, registry, trigger=trigger)
+        return SyncEngine(store, registry, trigger=trigger, admission=is_admitted)

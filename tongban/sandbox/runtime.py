@@ -21,6 +21,7 @@ from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
 from tongban.sandbox.generate import SandboxData, SandboxSystem, generate_province
 
 BUS_ID = "TB:province:440000:TONGBAN"
+BUS_KEY_ENV = "TONGBAN_HMAC_TONGBAN"
 
 
 @dataclass
@@ -39,14 +40,16 @@ def _secret(name: str) -> str:
     return value
 
 
-def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | None, path: str) -> RunningSystem:
+def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | None, path: str,
+           binding: str = "REST") -> RunningSystem:
     code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
     env = f"TONGBAN_TOKEN_{code}"
     token = _secret(env)
     from tongban.connectors.rest.server import token_table
     from tongban.sandbox.feed import SandboxService
 
-    server = ServerThread(app_factory(SandboxService(system), authenticate=token_table({token: BUS_ID})),
+    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,)),
+                                      authenticate=token_table({token: BUS_ID})),
                           tls=tls).start()
     return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop)
 
@@ -62,7 +65,7 @@ def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningS
 def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
     from tongban.connectors.soap.server import create_soap_app
 
-    running = _serve(system, create_soap_app, folder, tls, "/tbs/v1/soap")
+    running = _serve(system, create_soap_app, folder, tls, "/tbs/v1/soap", "SOAP")
     running.transport = "soap"
     return running
 
@@ -174,6 +177,7 @@ class Sandbox:
     counties: int = 2
     transports: tuple[str, ...] = ("rest",)
     insecure_http: bool = False
+    admission: str = "enforce"  # the bus's certification gate (TBS-CONF-008); "off" for development
     data: SandboxData | None = None
     running: list[RunningSystem] = field(default_factory=list)
     tls: TlsFiles | None = None
@@ -205,7 +209,11 @@ class Sandbox:
         return self.folder / "partners.yaml"
 
     def registry(self) -> dict[str, Any]:
-        return {"bus": {"system_id": BUS_ID}, "partners": [partner_entry(r, self.tls) for r in self.running]}
+        if not os.environ.get(BUS_KEY_ENV):
+            _secret(BUS_KEY_ENV)  # the bus signs what it publishes (TBS-SEC-007)
+        return {"bus": {"system_id": BUS_ID, "admission": self.admission, "hmac_key_env": BUS_KEY_ENV,
+                        "key_id": "TONGBAN-K1"},
+                "partners": [partner_entry(r, self.tls) for r in self.running]}
 
     def _write_files(self) -> None:
         header = "# Written by the tongban sandbox; endpoints and tokens change on every start.\n"

@@ -40,7 +40,10 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
         partner = reg.get(partner_id)
     except (RegistryError, KeyError) as exc:
         fail(str(exc).strip("'\""))
-    engine = SyncEngine(_store(), reg, trigger="cli")
+    from tongban.conformance.admission import is_admitted
+    from tongban.sync.engine import NotAdmitted
+
+    engine = SyncEngine(_store(), reg, trigger="cli", admission=is_admitted)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
                       console=out, transient=True, disable=fmt == "json") as progress:
@@ -53,6 +56,8 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
         else:
             out.print(f"[red]FAILED[/] {escape(str(exc))}")
         raise SystemExit(1)
+    except NotAdmitted as exc:
+        fail(str(exc), code=1)
     except ValueError as exc:
         fail(str(exc))
     if fmt == "json":

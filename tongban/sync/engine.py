@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from tongban.connectors.base import Connector, ConnectorError, CursorExpiredError
 from tongban.model.canonical import sha256_hex
-from tongban.registry import PartnerConfig, Registry, Transport
+from tongban.registry import PartnerConfig, Registry, Transport, role_for
 from tongban.store.schema import SyncRun
 from tongban.store.store import Store, StoreError, utcnow
 from tongban.sync import ledger
@@ -66,13 +66,33 @@ class SyncFailed(Exception):
         self.retriable = report.retriable
 
 
+class NotAdmitted(Exception):
+    """TBS-CONF-008: the partner holds no current CONFORMANT certificate for the role."""
+
+
+Admission = Callable[[Store, str, str, str], bool]
+"""(store, system id, role, spec version) → admitted?"""
+
+
 class SyncEngine:
     def __init__(self, store: Store, registry: Registry, *, trigger: str = "cli",
-                 connector_factory: Callable[[PartnerConfig, str], Connector] = open_connector) -> None:
+                 connector_factory: Callable[[PartnerConfig, str], Connector] = open_connector,
+                 admission: Admission | None = None) -> None:
         self.store = store
         self.registry = registry
         self.trigger = trigger
         self._connect = connector_factory
+        self._admission = admission
+
+    def check_admission(self, partner: PartnerConfig, dataset: str) -> None:
+        """Raise :class:`NotAdmitted` unless the registry's gate lets ``partner`` send ``dataset``."""
+        if self.registry.bus.admission != "enforce" or self._admission is None:
+            return
+        role = role_for(dataset).value
+        if not self._admission(self.store, partner.id, role, partner.spec_version):
+            raise NotAdmitted(f"{partner.id} holds no current CONFORMANT certificate for {role} at "
+                              f"{partner.spec_version} (TBS-CONF-008): certify it first "
+                              f"(tongban conformance run, or the onboard_partner DAG)")
 
     @property
     def bus_id(self) -> str:
@@ -84,6 +104,7 @@ class SyncEngine:
         if dataset not in partner.datasets:
             raise ValueError(f"{partner.id} does not provide {dataset!r}; its roles give "
                              f"{', '.join(partner.datasets) or 'no dataset'}")
+        self.check_admission(partner, dataset)
         report = SyncReport(partner.id, dataset)
         t0 = time.monotonic()
         with self.store.transaction() as s:
