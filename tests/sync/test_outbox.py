@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,8 @@ def test_broker_down_then_up_every_event_delivered_and_stored_once(store, kind):
     if embedded:
         embedded.start()
     collector = Collector()
-    consumer = MqttConnection(MqttSettings(url, "TB:department:440000:EVENTSINK")).start()
+    # A fresh client id: a persistent session of an earlier run must not hand us its backlog.
+    consumer = MqttConnection(MqttSettings(url, f"TB:department:440000:SINK{uuid.uuid4().hex[:8].upper()}")).start()
     try:
         MqttSubscriber(consumer, collector, datasets=("case-event",)).start()
         assert consumer.wait_subscribed(10)

@@ -11,13 +11,14 @@ from tongban.registry import PartnerConfig, Transport
 def _rest(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
     from tongban.connectors.rest.client import RestConnector
 
+    kw.setdefault("retries", partner.retries)
     return RestConnector(partner.endpoint, sender=bus_id, token=partner.credentials.token(),
-                         spec_version=partner.spec_version, verify=partner.ca_file or True,
-                         retries=partner.retries, **kw)
+                         spec_version=partner.spec_version, verify=partner.ca_file or True, **kw)
 
 
 def _soap(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
     module = importlib.import_module("tongban.connectors.soap.client")
+    kw.setdefault("retries", partner.retries)
     return module.SoapConnector(partner.endpoint, sender=bus_id, token=partner.credentials.token(),
                                 verify=partner.ca_file or True, **kw)
 
