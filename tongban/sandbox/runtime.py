@@ -221,7 +221,7 @@ class Sandbox:
                                       encoding="utf-8")
         secrets_file = self.folder / "secrets.env"
         secrets_file.touch(mode=0o600)
-        names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")]
+        names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")] + [BUS_KEY_ENV]
         secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
 
     def stop(self) -> None:
