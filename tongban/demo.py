@@ -117,7 +117,7 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     t0 = time.monotonic()
     with out.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
         try:
-            sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties,
+            sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties, hierarchy="mixed",
                               transports=tuple(t.strip() for t in transports.split(",") if t.strip())).start()
         except ValueError as exc:
             fail(str(exc))

@@ -35,6 +35,9 @@ class Role(str, Enum):
     CATALOG_CONSUMER = "CATALOG_CONSUMER"
 
 
+RELAYED = ("case", "case-event", "result", "evaluation")  # what may flow up through a city
+
+
 def role_for(dataset: str) -> "Role":
     """The provider role that sends ``dataset`` (Annex A.15)."""
     for role, datasets in ROLE_DATASETS.items():
@@ -104,7 +107,8 @@ class PartnerConfig(BaseModel):
     credentials: Credentials = Credentials()
     roles: tuple[Role, ...] = Field(min_length=1)
     spec_version: str = "TBS-1.0"
-    direct: bool = Field(False, description="三级数据直连: reports straight to the province, skipping the city")
+    direct: bool = Field(True, description="三级数据直连: the bus pulls this system's case-linked records itself; "
+                                          "false: they reach the bus through its parent's relayed feed")
     hold_timeout: str = "PT24H"
     page_size: int = Field(500, ge=1, le=1000)
     retries: int = Field(2, ge=0, le=10)
@@ -278,6 +282,22 @@ class Registry:
             if p.id == partner_id or p.slug == partner_id or p.system_code == partner_id:
                 return p
         raise KeyError(f"no partner {partner_id!r} in {self.path}")
+
+    def relay_of(self, partner: PartnerConfig) -> PartnerConfig | None:
+        """The parent that relays ``partner``'s case-linked records (county → city → province),
+        or None when the bus reaches it directly (三级数据直连)."""
+        if partner.direct or partner.parent is None:
+            return None
+        try:
+            return self.get(partner.parent)
+        except KeyError:
+            return None
+
+    def pulls(self, partner: PartnerConfig, dataset: str) -> bool:
+        """Does the bus sync ``dataset`` from ``partner`` itself? The catalog always comes from
+        the implementing system (field authority, TBS-SYNC-009); case-linked records of a
+        relayed system come through its parent."""
+        return dataset in partner.datasets and (dataset not in RELAYED or self.relay_of(partner) is None)
 
     def with_role(self, *roles: Role | str) -> list[PartnerConfig]:
         wanted = {Role(r) for r in roles}

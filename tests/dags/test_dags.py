@@ -119,7 +119,7 @@ def mixed_sandbox(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     with Sandbox(tmp_path / "sandbox", seed=23, cities=2, counties=2, transports=("rest", "soap", "filedrop"),
-                 admission="off") as sb:
+                 admission="off", hierarchy="mixed") as sb:
         monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
         yield sb
 
@@ -161,6 +161,19 @@ def test_every_sync_dag_lands_exactly_the_sandbox_data_and_a_rerun_changes_nothi
         assert run_dag(dag_id).state == DagRunState.SUCCESS, dag_id
     for dataset, stored in snapshot.items():
         assert sorted(export_current(store, dataset)) == stored, dataset
+    # county → city → province: the first city's counties were not pulled for case-linked data;
+    # their cases arrived through the city's relayed feed (三级数据直连 for the others).
+    from tongban.store.schema import CaseRecord, SyncRun
+
+    relayed = {r.system.system_id for r in mixed_sandbox.running if not r.direct}
+    assert relayed and all(r.system.level == "county" for r in mixed_sandbox.running if not r.direct)
+    with store.reading() as s:
+        pulled = set(s.execute(select(SyncRun.partner_id, SyncRun.dataset)).all())
+        relay_sources = set(s.execute(select(CaseRecord.source).where(CaseRecord.region_code.in_(
+            [r.system.region_code for r in mixed_sandbox.running if not r.direct]))).scalars())
+    assert not {(p, d) for p, d in pulled if p in relayed and d != "catalog"}
+    assert {(p, "catalog") for p in relayed} <= pulled  # the catalog always comes from its implementer
+    assert relay_sources == {next(r.system.parent_id for r in mixed_sandbox.running if not r.direct)}
     with store.reading() as s:
         assert s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() > ledger_before
 

@@ -60,7 +60,7 @@ def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str,
 def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = "@hourly"):
     """A DAG syncing ``datasets`` (in order) from every registry partner that provides them."""
     registry = load_registry_for_dags()
-    partners = [p for p in registry.partners if any(d in p.datasets for d in datasets)] if registry else []
+    partners = [p for p in registry.partners if any(registry.pulls(p, d) for d in datasets)] if registry else []
     outlets = [asset_for(d) for d in datasets]
 
     @dag(dag_id=dag_id, description=description, schedule=schedule, start_date=START, catchup=False,
@@ -83,7 +83,7 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
         for partner in partners:
             @task_group(group_id=f"sync_{partner.slug}")
             def partner_group(pid: str = partner.id, slug: str = partner.slug, retries: int = partner.retries,
-                              provided: tuple[str, ...] = partner.datasets):
+                              provided: tuple[str, ...] = tuple(d for d in datasets if registry.pulls(partner, d))):
                 previous = None
                 for dataset in datasets:
                     if dataset not in provided:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.model.datasets import Dataset, business_key
@@ -149,13 +149,19 @@ class SandboxService:
     push for any other dataset 404 ``NOT_FOUND`` (TBS-REST-008).
     """
 
-    def __init__(self, system: SandboxSystem, *, bindings: Sequence[str] = ("REST",), include_relayed: bool = False,
-                 compact: bool = False, receiver: SystemService | None = None) -> None:
+    def __init__(self, system: SandboxSystem, *, bindings: Sequence[str] = ("REST",),
+                 include_relayed: bool | Collection[str] = False, compact: bool = False,
+                 receiver: SystemService | None = None) -> None:
+        """``include_relayed``: True relays every dataset, or name the datasets to relay."""
         self.system = system
         self.bindings = tuple(bindings)
         self.receiver = receiver
+
+        def relays(ds: str) -> bool:
+            return include_relayed if isinstance(include_relayed, bool) else ds in include_relayed
+
         self.feeds: dict[str, ChangeFeed] = {
-            ds: ChangeFeed(ds, system.feed_records(ds, include_relayed=include_relayed), compact=compact)
+            ds: ChangeFeed(ds, system.feed_records(ds, include_relayed=relays(ds)), compact=compact)
             for ds in system.provides}
 
     def meta(self) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import yaml
 
 from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
+from tongban.registry import RELAYED
 from tongban.sandbox.generate import SandboxData, SandboxSystem, generate_province
 
 BUS_ID = "TB:province:440000:TONGBAN"
@@ -32,6 +33,7 @@ class RunningSystem:
     credentials: dict[str, str]
     stop: Callable[[], None] = lambda: None
     documents_dir: str | None = None
+    direct: bool = True  # False: its case-linked records reach the bus through its parent's relay
 
 
 def _secret(name: str) -> str:
@@ -41,36 +43,37 @@ def _secret(name: str) -> str:
 
 
 def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | None, path: str,
-           binding: str = "REST") -> RunningSystem:
+           binding: str = "REST", relay: Collection[str] = ()) -> RunningSystem:
     code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
     env = f"TONGBAN_TOKEN_{code}"
     token = _secret(env)
     from tongban.connectors.rest.server import token_table
     from tongban.sandbox.feed import SandboxService
 
-    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,)),
+    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,), include_relayed=tuple(relay)),
                                       authenticate=token_table({token: BUS_ID})),
                           tls=tls).start()
     return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop)
 
 
-def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
     from tongban.connectors.rest.server import create_rest_app
 
-    running = _serve(system, create_rest_app, folder, tls, "")
+    running = _serve(system, create_rest_app, folder, tls, "", relay=relay)
     running.transport = "rest"
     return running
 
 
-def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
     from tongban.connectors.soap.server import create_soap_app
 
-    running = _serve(system, create_soap_app, folder, tls, "/tbs/v1/soap", "SOAP")
+    running = _serve(system, create_soap_app, folder, tls, "/tbs/v1/soap", "SOAP", relay=relay)
     running.transport = "soap"
     return running
 
 
-def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
+              relay: Collection[str] = ()) -> RunningSystem:
     """The system pushes its records as signed batches into its drop root (TBS-FILE-001..005).
 
     Like a real sender it keeps what it already dropped (``sent.json``) and drops only what
@@ -99,7 +102,7 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None) -> Runn
     for dataset in DROP_ORDER:  # prerequisites first: cases before their events, results, evaluations
         if dataset not in system.provides:
             continue
-        records = system.records(dataset)[sent.get(dataset, 0):]
+        records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
         for start in range(0, len(records), FILE_BATCH):
             writer.write_batch(dataset, records[start:start + FILE_BATCH])
         sent[dataset] = sent.get(dataset, 0) + len(records)
@@ -115,12 +118,13 @@ def document_name(case_no: str, cert_no: str) -> str:
     return canonical_sha256([case_no, cert_no])
 
 
-def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: Path) -> Path:
+def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: Path,
+                    relay: Collection[str] = ()) -> Path:
     """The result documents travel by file drop: one file per Result with a document."""
     code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
     target = folder / "documents" / code
     target.mkdir(parents=True, exist_ok=True)
-    for result in system.records("result"):
+    for result in system.feed_records("result", include_relayed="result" in relay):  # a relay forwards documents too
         doc = result.get("document")
         if doc and doc["sha256"] in documents:
             path = target / document_name(result["caseNo"], result["certNo"])
@@ -134,19 +138,20 @@ def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: 
 DROP_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 FILE_BATCH = 200
 
-STARTERS: dict[str, Callable[[SandboxSystem, Path, TlsFiles | None], RunningSystem]] = {
+STARTERS: dict[str, Callable[..., RunningSystem]] = {
     "rest": _rest, "soap": _soap, "filedrop": _filedrop,
 }
 
 
-def serve_system(system: SandboxSystem, transport: str, folder: Path, tls: TlsFiles | None) -> RunningSystem:
+def serve_system(system: SandboxSystem, transport: str, folder: Path, tls: TlsFiles | None,
+                 relay: Collection[str] = ()) -> RunningSystem:
     """Serve one sandbox system over one transport (``rest``, ``soap`` or ``filedrop``): what
     :meth:`Sandbox.start` does per system, for tests that serve the same system several ways."""
     try:
         starter = STARTERS[transport]
     except KeyError:
         raise ValueError(f"sandbox transport not available: {transport!r}; choose from {sorted(STARTERS)}") from None
-    return starter(system, folder, tls)
+    return starter(system, folder, tls, relay)
 
 
 def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
@@ -156,8 +161,7 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
         "id": s.system_id, "name": s.name, "parent": s.parent_id if s.parent_id else BUS_ID,
         "transport": r.transport, "endpoint": r.endpoint,
         "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
-        # the demo province pulls counties directly (三级数据直连); cities serve their own records
-        "direct": s.level == "county", "page_size": 200, "retries": 1,
+        "direct": r.direct, "page_size": 200, "retries": 1,
     }
     if r.documents_dir:
         entry["documents_dir"] = r.documents_dir
@@ -178,6 +182,9 @@ class Sandbox:
     transports: tuple[str, ...] = ("rest",)
     insecure_http: bool = False
     admission: str = "enforce"  # the bus's certification gate (TBS-CONF-008); "off" for development
+    # direct: every county is pulled by the bus itself (三级数据直连); relay: counties' case-linked
+    # records reach the bus through their city's feed; mixed: the first city relays, the others not
+    hierarchy: str = "direct"
     data: SandboxData | None = None
     running: list[RunningSystem] = field(default_factory=list)
     tls: TlsFiles | None = None
@@ -189,14 +196,20 @@ class Sandbox:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data = generate_province(self.seed, cities=self.cities, counties_per_city=self.counties)
         self.tls = None if self.insecure_http else make_local_ca(self.folder / "tls")
+        if self.hierarchy not in ("direct", "relay", "mixed"):
+            raise ValueError(f"hierarchy must be direct, relay or mixed, not {self.hierarchy!r}")
+        cities = [s.system_id for s in self.data.cities]
+        relaying = set(cities if self.hierarchy == "relay" else cities[:1] if self.hierarchy == "mixed" else ())
         serving = [s for s in self.data.systems.values() if s.provides]
         try:
             for i, system in enumerate(serving):
                 # The province hub always serves REST; the others take the transports in turn.
                 transport = "rest" if system.level == "province" else self.transports[i % len(self.transports)]
-                running = STARTERS[transport](system, self.folder, self.tls)
+                relay = RELAYED if system.system_id in relaying else ()
+                running = STARTERS[transport](system, self.folder, self.tls, relay)
+                running.direct = system.parent_id not in relaying
                 if "result" in system.provides:
-                    running.documents_dir = str(_drop_documents(system, self.data.documents, self.folder))
+                    running.documents_dir = str(_drop_documents(system, self.data.documents, self.folder, relay))
                 self.running.append(running)
         except Exception:
             self.stop()

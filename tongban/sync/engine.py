@@ -104,6 +104,10 @@ class SyncEngine:
         if dataset not in partner.datasets:
             raise ValueError(f"{partner.id} does not provide {dataset!r}; its roles give "
                              f"{', '.join(partner.datasets) or 'no dataset'}")
+        relay = self.registry.relay_of(partner)
+        if not self.registry.pulls(partner, dataset) and relay is not None:
+            raise ValueError(f"{partner.id} is not synced directly (direct: false): its {dataset} records "
+                             f"reach the bus through {relay.id}; sync that partner")
         self.check_admission(partner, dataset)
         report = SyncReport(partner.id, dataset)
         t0 = time.monotonic()
