@@ -38,7 +38,7 @@ import random
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from tongban.model.codes import (USCC_ALPHABET, resident_id_check_char, uscc_check_char)
 from tongban.model.datasets import DATASETS
@@ -289,6 +289,9 @@ _SCENARIOS: tuple[tuple[str, int], ...] = (
     ("late", 4), ("open_submitted", 4), ("open_accepted", 3), ("open_in_review", 6), ("open_suspended", 2),
     ("open_supplement", 2), ("overdue_open", 3),
 )
+# The case paths §20.2 CR-01..CR-03 search a pull-only reporter's feeds for: every system with
+# at least this many cases reports each of them, whatever its size.
+_EVIDENCE_SCENARIOS = ("approved", "not_permitted", "not_accepted", "supplement_approved", "suspend_resume")
 _NEEDS_PROMISE = {"suspend_resume", "late", "open_suspended", "overdue_open"}
 _OPEN = {"open_submitted", "open_accepted", "open_in_review", "open_suspended", "open_supplement", "overdue_open"}
 _CORE_ITEMS = ("public_place_hygiene", "food_business", "marriage", "pension_enrol")
@@ -347,6 +350,8 @@ class _ProvinceBuilder:
         self.case_paths: dict[str, str] = {}
         self.overdue: list[dict] = []
         self.documents: dict[str, bytes] = {}
+        self.evaluable: dict[str, list[_CaseWriter]] = {}   # concluded cases a citizen may evaluate
+        self.versioned_case_systems: set[str] = set()        # systems with a Case version 2
 
     def rng(self, *parts: object) -> random.Random:
         """An independent generator per purpose, so one system's data does not depend on how
@@ -370,6 +375,7 @@ class _ProvinceBuilder:
         for system in self.systems.values():
             n = {"county": self.n_cases, "city": self.n_cases // 2, "province": self.n_cases // 4}[system.level]
             self._build_cases(system, n)
+            self._ensure_evaluation_evidence(system)
         two_skins = self._relay_and_plant_two_skins(counties)
         return SandboxData(
             seed=self.seed, now=stamp(self.now), systems=self.systems,
@@ -444,11 +450,7 @@ class _ProvinceBuilder:
             for key in fillers:
                 want(key)
             filler_keys = [key for key in chosen if key not in planned]
-            plans: dict[str, str] = {}
-            if filler_keys:
-                plans[filler_keys[-1]] = "revoke" if k % 2 == 0 else "suspend"
-            if len(filler_keys) >= 3 and k % 3 == 1:
-                plans[filler_keys[-2]] = "suspend_resume"
+            plans = self._county_item_plans(k, chosen, filler_keys)
             for key in chosen:
                 tmpl = TEMPLATES_BY_KEY[key]
                 level = "5" if key == "pension_enrol" and k == 1 else "4"
@@ -463,13 +465,48 @@ class _ProvinceBuilder:
             keys = [t.key for t in CITY_TEMPLATES] + ["eia_report_form"]
             keys = keys[: min(len(keys), max(3, self.n_items // 2))]
             for i, key in enumerate(keys):
-                plan = "revoke" if c == 0 and i == len(keys) - 1 else None
+                # every city withdraws one item (CP-04 needs a REVOKED tombstone in each feed)
+                plan = "revoke" if i == len(keys) - 1 else None
                 tmpl = TEMPLATES_BY_KEY[key]
                 self._add_item(city, tmpl, "3", city.departments[tmpl.dept], plan=plan)
 
         for i, tmpl in enumerate((*PROVINCE_TEMPLATES, TEMPLATES_BY_KEY["medical_institution"])):
-            plan = "suspend_resume" if tmpl.key == "tour_guide" else None
+            # the province's 医疗机构执业登记 was delegated (权限下放) to the cities: a REVOKED tombstone
+            plan = {"tour_guide": "suspend_resume", "medical_institution": "revoke"}.get(tmpl.key)
             self._add_item(province, tmpl, "2", province.departments[tmpl.dept], plan=plan)
+
+    def _county_item_plans(self, k: int, chosen: list[str], filler_keys: list[str]) -> dict[str, str]:
+        """Status changes of the ``k``-th county's items (by template key).
+
+        Every county revokes at least one item (TBS-SYNC-010 evidence for CP-04), odd counties
+        also suspend one, every third a suspended item is resumed. Only items outside the planted
+        defects are changed: never a many-names or near-duplicate item code, never a core item
+        unless nothing else is left. Planted clean and two-skins items are chosen later among the
+        items without a plan (two skins from the front, clean from the back), so the extra
+        revocation of an odd county takes an item from the middle and leaves those choices as
+        they were.
+        """
+        excluded = self._defect_item_codes()
+        eligible = [key for key in reversed(filler_keys) if TEMPLATES_BY_KEY[key].item_code not in excluded]
+        eligible += [key for key in _CORE_ITEMS if key in chosen and TEMPLATES_BY_KEY[key].item_code not in excluded]
+        plans: dict[str, str] = {}
+
+        def assign(plan: str) -> None:
+            free = [key for key in eligible if key not in plans]
+            if free:
+                plans[free[0]] = plan
+
+        if filler_keys and k % 2 == 1 and len(eligible) >= 2:
+            assign("suspend")
+        if len(filler_keys) >= 3 and k % 3 == 1 and filler_keys[-2] not in plans:
+            plans[filler_keys[-2]] = "suspend_resume"
+        unplanned = [key for key in filler_keys if key in eligible and key not in plans]
+        if k % 2 == 1 and len(unplanned) >= 3:
+            # neither the first unplanned filler (a two-skins candidate) nor the last (a clean one)
+            plans[unplanned[1]] = "revoke"
+        else:
+            assign("revoke")
+        return plans
 
     def _add_item(self, system: SandboxSystem, tmpl: ItemTemplate, level: str, dept: Department, *,
                   name: str | None = None, plan: str | None = None) -> None:
@@ -540,15 +577,80 @@ class _ProvinceBuilder:
         rng = self.rng("cases", system.system_id)
         names_ = [s for s, _ in _SCENARIOS]
         weights = [w for _, w in _SCENARIOS]
-        plan = list(names_) if count >= len(names_) else []
+        # every scenario once when there is room, else at least the evidence paths (CR-01..CR-03)
+        plan = list(names_) if count >= len(names_) else list(_EVIDENCE_SCENARIOS)
         rng.shuffle(plan)
         while len(plan) < count:
             plan.append(rng.choices(names_, weights=weights)[0])
         with_promise = [it for it in items if it.current["caseType"] == "2" and it.current["promiseLimit"]["value"] > 0]
+        delivering = [it for it in items if it.template.delivers]
+        seen: set[str] = set()
         for i, scenario in enumerate(plan[:count]):
             pool = with_promise if scenario in _NEEDS_PROMISE and with_promise else items
+            if scenario == "approved" and scenario not in seen and delivering:
+                pool = delivering   # CR-01: one approval runs SUBMIT … CONCLUDE … DELIVER
+            seen.add(scenario)
             item = pool[rng.randrange(len(pool))]
             _CaseWriter(self, system, item, scenario, self.rng("case", system.system_id, i)).write()
+
+    def _ensure_evaluation_evidence(self, system: SandboxSystem) -> None:
+        """Make the system's evaluation feed show 非常满意 (5), 非常不满意 (1) and a follow-up.
+
+        A pull-only EVALUATION_REPORTER is judged on its feed (§20.2 ER-02, ER-03): where the
+        citizens' random moods left one of these out, concluded cases without an evaluation get
+        one, or evaluated ones a follow-up (TBS-EVAL-004/005: later than the first, same case).
+        A 差评 carries details as always (TBS-EVAL-002).
+        """
+        writers = self.evaluable.get(system.system_id, [])
+        if not writers:
+            return
+        rng = self.rng("evaluation-evidence", system.system_id)
+        evaluated: dict[str, dict[int, dict]] = {}
+        for _, ev in system._entries["evaluation"]:
+            evaluated.setdefault(ev["caseNo"], {})[ev["assessNo"]] = ev
+        values = {ev["satisfaction"] for evs in evaluated.values() for ev in evs.values()}
+        hall = any(ev["channel"] in ("HALL_PAD", "HALL_OTHER") for evs in evaluated.values() for ev in evs.values())
+
+        def fresh(prefer: Callable[[_CaseWriter], bool]) -> _CaseWriter | None:
+            free = [w for w in writers if w.case["caseNo"] not in evaluated]
+            liked = [w for w in free if prefer(w)]
+            pool = liked or free
+            return pool[rng.randrange(len(pool))] if pool else None
+
+        def first_only() -> _CaseWriter | None:
+            pool = [w for w in writers if set(evaluated.get(w.case["caseNo"], {})) == {1}
+                    and w.room_for_follow_up(evaluated[w.case["caseNo"]][1])]
+            return pool[rng.randrange(len(pool))] if pool else None
+
+        def record(w: _CaseWriter, ev: dict) -> None:
+            evaluated.setdefault(w.case["caseNo"], {})[ev["assessNo"]] = ev
+            values.add(ev["satisfaction"])
+
+        for wanted, prefer in ((5, _CaseWriter.went_well), (1, lambda w: not w.went_well())):
+            if wanted in values:
+                continue
+            w = fresh(prefer)
+            if w is not None:
+                record(w, w.evidence_evaluation(1, wanted, rng, hall_wanted=not hall))
+                hall = hall or w.channel == "1"
+                continue
+            w = first_only()
+            if w is not None:
+                record(w, w.evidence_evaluation(2, wanted, rng, first=evaluated[w.case["caseNo"]][1]))
+        if not any(2 in evs for evs in evaluated.values()):
+            w = first_only()
+            if w is None and (w := fresh(_CaseWriter.went_well)) is not None:
+                record(w, w.evidence_evaluation(1, None, rng, hall_wanted=not hall))
+                hall = hall or w.channel == "1"
+                if not w.room_for_follow_up(evaluated[w.case["caseNo"]][1]):
+                    w = None
+            if w is not None:
+                record(w, w.evidence_evaluation(2, None, rng, first=evaluated[w.case["caseNo"]][1]))
+        if not hall:   # ER-05 (SHOULD): a hall-device evaluation, with dimensions (TBS-EVAL-009)
+            window = [w for w in writers if w.channel == "1" and w.case["caseNo"] not in evaluated]
+            if window:
+                w = window[rng.randrange(len(window))]
+                record(w, w.evidence_evaluation(1, None, rng, hall_wanted=True))
 
     def next_case_no(self, impl: str, day: str) -> str:
         key = (impl, day)
@@ -1009,13 +1111,15 @@ class _CaseWriter:
             self.system._add("case-event", record["occurredAt"], (case_no, seq), record)
 
         accept = next((e for e in events if e["type"] == "ACCEPT"), None)
+        # the first case that can have a second version always has one (CR-05 evidence), others by chance
         if (accept is not None and rec["caseType"] == "2" and accept["occurredAt"][:10] != case["submittedAt"][:10]
-                and rng.random() < 0.5):
+                and (rng.random() < 0.5 or sid not in b.versioned_case_systems)):
             # 承诺办结时间 recomputed from acceptance (TBS-CASE-005): a new Case version
             v2 = copy.deepcopy(case)
             v2["promisedBy"] = stamp(deadline(parse_stamp(accept["occurredAt"]), rec["promiseLimit"]))
             if v2["promisedBy"] != case["promisedBy"]:
                 v2["version"] = 2
+                b.versioned_case_systems.add(sid)
                 self.system._add("case", accept["occurredAt"], (case_no, 2), v2)
                 latest = v2
 
@@ -1028,6 +1132,9 @@ class _CaseWriter:
         if conclude is not None:
             self._result(case, conclude)
         self._evaluations(case, events, conclude, channel, late is not None)
+        self.case, self.events, self.conclude, self.channel, self.late = case, events, conclude, channel, late
+        if conclude is not None and conclude["conclusionCode"] not in ("VOIDED", "TRANSFERRED"):
+            b.evaluable.setdefault(sid, []).append(self)
 
     def _result(self, case: dict, conclude: dict) -> None:
         code = conclude["conclusionCode"]
@@ -1056,7 +1163,8 @@ class _CaseWriter:
         content = _ofd_bytes(cert_name, lines) if media == "application/ofd" else _pdf_bytes(cert_name, lines)
         digest = hashlib.sha256(content).hexdigest()
         ext = "ofd" if media == "application/ofd" else "pdf"
-        result["document"] = {"fileName": f"{case['regionCode']}-{year}-{case['caseNo'][-12:]}.{ext}",
+        # named after the whole case number: the date and daily sequence alone repeat across items
+        result["document"] = {"fileName": f"{case['regionCode']}-{year}-{case['caseNo']}.{ext}",
                               "mediaType": media, "sha256": digest, "size": len(content)}
         b.documents[digest] = content
         self.system._add("result", result["issuedAt"], (case["caseNo"], cert_no), result)
@@ -1130,10 +1238,51 @@ class _CaseWriter:
                    "4": (("PHONE", 50), ("SMS", 50))}.get(channel, (("PC", 1),))
         return rng.choices([c for c, _ in options], weights=[w for _, w in options])[0]
 
-    def _evaluation(self, case: dict, assess_no: int, channel: str, at: datetime, mood: str) -> dict:
+    def went_well(self) -> bool:
+        """Approved in time: the citizen's mood is good."""
+        return self.conclude is not None and self.conclude["conclusionCode"] == "APPROVED_WITH_CERT" and \
+            self.late is None
+
+    def room_for_follow_up(self, first: dict) -> bool:
+        """Whether a follow-up of ``first`` fits strictly between it and ``now``."""
+        return self.b.now - parse_stamp(first["assessedAt"]) >= timedelta(hours=2)
+
+    def follow_up_time(self, first: dict, rng: random.Random) -> datetime:
+        """When a follow-up of ``first`` is given: 1–20 days later, always before ``now``
+        (TBS-ENV-011) and strictly after the first (TBS-EVAL-005, given ``room_for_follow_up``)."""
+        start, now = parse_stamp(first["assessedAt"]), self.b.now
+        later = start + timedelta(days=rng.uniform(1, 20))
+        return later if later < now else start + (now - start) / 2
+
+    def evidence_evaluation(self, assess_no: int, satisfaction: int | None, rng: random.Random, *,
+                            first: dict | None = None, hall_wanted: bool = False) -> dict:
+        """Add an evaluation of this concluded case with ``satisfaction`` (drawn when None):
+        a first one after the last event, or a follow-up of ``first`` (see
+        ``_ProvinceBuilder._ensure_evaluation_evidence``)."""
+        self.rng = rng   # the case is written; evidence draws come from their own generator
+        now = self.b.now
+        if assess_no == 2 and first is not None:
+            at = self.follow_up_time(first, rng)
+            channel, mood = rng.choice(("PC", "MOBILE", "PHONE")), "follow-up"
+        else:
+            last = parse_stamp(self.events[-1]["occurredAt"])
+            channel = "HALL_PAD" if hall_wanted and self.channel == "1" else self._eval_channel(self.channel, False)
+            at = last + timedelta(minutes=rng.randint(5, 2 * 1440))
+            if channel in ("HALL_PAD", "HALL_OTHER"):
+                at = snap_to_office(at)
+            if at >= now - timedelta(hours=3):   # no room before now: soon after the last event, online
+                channel, at = "PC", min(last + timedelta(minutes=5), last + (now - last) / 2)
+            mood = "good" if self.went_well() else "bad"
+        ev = self._evaluation(self.case, assess_no, channel, at, mood, satisfaction)
+        self.system._add("evaluation", ev["assessedAt"], (self.case["caseNo"], assess_no), ev)
+        return ev
+
+    def _evaluation(self, case: dict, assess_no: int, channel: str, at: datetime, mood: str,
+                    satisfaction: int | None = None) -> dict:
         rng = self.rng
         weights = {"good": (3, 5, 8, 22, 62), "bad": (15, 20, 20, 22, 23), "follow-up": (35, 40, 10, 10, 5)}[mood]
-        satisfaction = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
+        if satisfaction is None:
+            satisfaction = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
         ev: dict[str, Any] = {"caseNo": case["caseNo"], "assessNo": assess_no, "channel": channel,
                               "satisfaction": satisfaction}
         if channel in ("HALL_PAD", "HALL_OTHER") or rng.random() < 0.25:   # TBS-EVAL-009
