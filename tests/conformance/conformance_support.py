@@ -3,6 +3,7 @@ REST or SOAP on loopback HTTPS, and the session configuration the suite is given
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +17,14 @@ from tongban.sandbox.generate import SandboxSystem
 TOKEN = "conformance-test-token-0123456789abcdef"
 ATTESTATIONS = {"ER-04": {"result": "PASS", "statement": "the SUT emits no system default evaluation",
                           "evidence": "sandbox generator: evaluations come only from citizen moods"}}
+
+
+def without_follow_ups(system: SandboxSystem) -> SandboxSystem:
+    """A copy of ``system`` whose evaluation feed lacks every follow-up (assessNo 2): ER-03 then
+    has no evidence and is SKIP (the generator gives every system one)."""
+    entries = {ds: list(es) for ds, es in system._entries.items()}
+    entries["evaluation"] = [e for e in entries["evaluation"] if e[1]["assessNo"] != 2]
+    return dataclasses.replace(system, children=list(system.children), _entries=entries)
 
 
 def reference_service(system: SandboxSystem, binding: str) -> SandboxService:

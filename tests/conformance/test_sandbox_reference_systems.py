@@ -7,7 +7,7 @@ from tongban.conformance.results import Level, Result, Verdict
 from tongban.conformance.session import Session
 from tongban.conformance.suite import TEST_IDS, run_suite
 
-from conformance_support import config, make_app, reference_service, serving
+from conformance_support import config, make_app, reference_service, serving, without_follow_ups
 
 PROVIDER_TESTS = {t for t in TEST_IDS if t[:2] in ("CO", "CP", "CR", "RP", "ER")}
 CONSUMER_TESTS = {t for t in TEST_IDS if t.startswith(("CO", "CC"))}
@@ -52,9 +52,9 @@ def test_a_reference_city_is_conformant_as_catalog_consumer(city, tls, documents
 
 
 def test_a_skipped_path_blocks_the_role(city, tls, documents):
-    """The first city reports few cases: no follow-up evaluation appears, so ER-03 is SKIP and
-    EVALUATION_REPORTER is not conformant (SKIP blocks, TBS-CONF-003)."""
-    run = _run(city, "REST", tls, documents, roles=("EVALUATION_REPORTER",))
+    """A city whose feed shows no follow-up evaluation: ER-03 is SKIP and EVALUATION_REPORTER is
+    not conformant (SKIP blocks, TBS-CONF-003)."""
+    run = _run(without_follow_ups(city), "REST", tls, documents, roles=("EVALUATION_REPORTER",))
     results = {r.test_id: r.result.result for r in run.runs}
     assert results["ER-03"] is Result.SKIP
     assert run.role_verdicts() == {"EVALUATION_REPORTER": Verdict.NOT_CONFORMANT}
