@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from tongban.connectors.base import ServiceError
 from tongban.model.canonical import canonical_sha256
 from tongban.model.datasets import Dataset
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext, validate_envelope
-from tongban.validators.checks import parse_date_time
+from tongban.validators.receiving import ROLE_OF_DATASET as ROLE_DATASETS
+from tongban.validators.receiving import RecordOutcome, build_ack, receiver_findings
 from tongban.validators.report import Finding, Report
-from tongban.validators.rules import make_finding
 from tongban.validators.stateful import MemoryState, Outcome, evaluate_state
 
-CST = timezone(timedelta(hours=8))
-ROLE_DATASETS = {"catalog": "CATALOG_PROVIDER", "case": "CASE_REPORTER", "case-event": "CASE_REPORTER",
-                 "result": "RESULT_PUBLISHER", "evaluation": "EVALUATION_REPORTER"}
-SKEW = timedelta(seconds=300)
-LONG_SKEW = timedelta(hours=24)   # FILE and MQTT (TBS-SEC-006)
 
 
 @dataclass
@@ -113,13 +108,11 @@ class ReferenceReceiver:
         verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
         env_report = Report(list(verdict.envelope_report.items))
         if isinstance(envelope, dict):
-            for finding in self._receiver_rules(envelope, env_report, t_ref, binding, profile):
-                env_report.add(finding)
+            env_report.extend(self._receiver_rules(envelope, env_report, t_ref, binding, profile))
         records = env.get("records") if isinstance(env.get("records"), list) else []
         if env_report.errors:
-            counts = {"received": min(len(records), 1000), "stored": 0, "duplicate": 0, "stale": 0, "held": 0,
-                      "rejected": min(len(records), 1000)}
-            ack = self._ack(env, request_hash, t_ref, "REJECTED", env_report, counts, [], [], final=True)
+            ack = build_ack(env, own_id=self.own_id, request_hash=request_hash, t_ref=t_ref,
+                            envelope_report=env_report, received=min(len(records), 1000), outcomes=None)
         else:
             ack = self._records(env, verdict.record_reports, request_hash, t_ref, env_report)
         if _is_uuid(message_id):
@@ -128,53 +121,20 @@ class ReferenceReceiver:
 
     def _receiver_rules(self, env: dict[str, Any], report: Report, t_ref: datetime, binding: str,
                         profile: SenderProfile | None) -> list[Finding]:
-        """The envelope rules of stateful mode that the stateless validator leaves out (TBS-RPT-009)."""
-        bad = {f.location for f in report.items if f.severity.value == "ERROR"}
-        out = []
-        receiver = env.get("receiver")
-        if "/receiver" not in bad and isinstance(receiver, str) and receiver != self.own_id and not (
-                receiver == "*" and binding == "MQTT"):
-            out.append(make_finding("TBS-ENV-023", "/receiver", f"this is {self.own_id}", f"本系统为 {self.own_id}",
-                                    receiver))
-        sent_at = env.get("sentAt")
-        if "/sentAt" not in bad and isinstance(sent_at, str):
-            instant = parse_date_time(sent_at)
-            back = LONG_SKEW if binding in ("FILE", "MQTT") else SKEW
-            if instant is not None and (instant > t_ref + SKEW or instant < t_ref - back):
-                out.append(make_finding("TBS-SEC-006", "/sentAt", "outside the accepted window",
-                                        "超出允许的时间窗口", sent_at))
-        signature = (env.get("integrity") or {}).get("signature") if isinstance(env.get("integrity"), dict) else None
-        key_id = signature.get("keyId") if isinstance(signature, dict) else None
-        if isinstance(key_id, str) and not (profile and profile.keys) and not any(
-                loc.startswith("/integrity/signature") for loc in bad):
-            out.append(make_finding("TBS-ENV-028", "/integrity/signature/keyId", "no key is bound to this sender",
-                                    "未为该发送方配置密钥", key_id))
-        return out
+        """The stateful envelope rules (shared with the bus's receiver); defects override this."""
+        return receiver_findings(env, report, own_id=self.own_id, binding=binding, t_ref=t_ref,
+                                 sender_has_keys=bool(profile and profile.keys))
 
     def _records(self, env: dict[str, Any], reports: list[Report], request_hash: str, t_ref: datetime,
                  env_report: Report) -> dict[str, Any]:
         dataset = env["dataset"]
         writer = env.get("origin", env["sender"])
-        counts = {"received": len(env["records"]), "stored": 0, "duplicate": 0, "stale": 0, "held": 0, "rejected": 0}
-        rejected: list[dict[str, Any]] = []
-        notes: list[dict[str, Any]] = []
+        outcomes = []
         for index, (record, report) in enumerate(zip(env["records"], reports)):
             outcome, merged = self._decide(dataset, record, index, writer, report)
-            entry: dict[str, Any] = {"index": index}
-            key = _valid_key(dataset, record, index, merged)
-            if key:
-                entry["key"] = key
-            if outcome is Outcome.REJECTED:
-                counts["rejected"] += 1
-                rejected.append({**entry, "report": merged.to_json()})
-            else:
-                counts[outcome.value.lower()] += 1
-                if merged.items:
-                    notes.append({**entry, "outcome": outcome.value, "report": merged.to_json()})
-        n = counts["received"]
-        status = "REJECTED" if counts["rejected"] == n else "PARTIAL" if counts["rejected"] else "ACCEPTED"
-        return self._ack(env, request_hash, t_ref, status, env_report, counts, rejected, notes,
-                         final=counts["held"] == 0)
+            outcomes.append(RecordOutcome(index, outcome, merged, _valid_key(dataset, record, index, merged)))
+        return build_ack(env, own_id=self.own_id, request_hash=request_hash, t_ref=t_ref, envelope_report=env_report,
+                         received=len(env["records"]), outcomes=outcomes)
 
     def _decide(self, dataset: str, record: Any, index: int, writer: str,
                 report: Report) -> tuple[Outcome, Report]:
@@ -190,22 +150,6 @@ class ReferenceReceiver:
         elif verdict.outcome is Outcome.HELD:
             self.state.hold(dataset, tuple(record[m] for m in Dataset(dataset).key_members), record)
         return verdict.outcome, merged
-
-    def _ack(self, env: dict[str, Any], request_hash: str, t_ref: datetime, status: str, env_report: Report,
-             counts: dict[str, int], rejected: list[dict[str, Any]], notes: list[dict[str, Any]], *,
-             final: bool) -> dict[str, Any]:
-        ack: dict[str, Any] = {"specVersion": "TBS-1.0"}
-        if _is_uuid(env.get("messageId")):
-            ack["requestMessageId"] = env["messageId"]
-        ack["requestHash"] = request_hash
-        ack["sender"] = self.own_id
-        if isinstance(env.get("sender"), str):
-            ack["receiver"] = env["sender"]
-        ack.update({"receivedAt": t_ref.astimezone(CST).isoformat(timespec="seconds"), "status": status,
-                    "final": final, "envelopeReport": env_report.to_json(), "counts": counts,
-                    "accepted": counts["stored"] + counts["duplicate"] + counts["stale"] + counts["held"],
-                    "rejected": rejected, "notes": notes})
-        return ack
 
 
 def _valid_key(dataset: str, record: Any, index: int, report: Report) -> dict[str, Any]:

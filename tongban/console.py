@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,6 +12,6 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
+def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}")
     sys.exit(code)

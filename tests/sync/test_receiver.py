@@ -152,4 +152,4 @@ def test_stale_envelope_wrong_receiver_and_unauthorised_dataset(bus, tls):
     other["integrity"] = {"recordsSha256": records_sha256(other["records"])}
     other["sentAt"] = "2026-11-02T10:05:00+08:00"
     resp = _raw(srv, tls, other, token="other-token-0123456789abcdef", sender=OTHER)
-    assert ("TBS-SEC-004", "/dataset") in _rules(resp)
+    assert resp.status_code == 403 and resp.json()["code"] == "FORBIDDEN" and resp.json()["ruleId"] == "TBS-SEC-004"

@@ -9,42 +9,17 @@ the acknowledgement is returned only after that commit (TBS-SYNC-012).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy.orm import Session
-
 from tongban.connectors.base import ServiceError
-from tongban.model.codes import parse_system_id
 from tongban.registry import ROLE_DATASETS, PartnerConfig, Registry
 from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
-from tongban.sync.ingest import Ingestor, IngestResult
+from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext, validate_envelope
-from tongban.validators.report import Finding, Report, Severity
-from tongban.validators.stateful import Outcome
-
-CST = timezone(timedelta(hours=8))
-SKEW = timedelta(seconds=300)
-LATE = {"REST": SKEW, "SOAP": SKEW, "FILE": timedelta(hours=24), "MQTT": timedelta(hours=24)}
-
-_ENV_MESSAGES = {
-    "TBS-ENV-023": ("接收方标识错误", "receiver is not this system, or sender equals receiver"),
-    "TBS-SEC-002": ("认证身份与发送方不一致", "the authenticated identity is not the envelope's sender"),
-    "TBS-SEC-004": ("发送方未获授权提交该数据集", "the sender's roles do not permit this dataset"),
-    "TBS-SEC-006": ("发送时间超出允许范围", "sentAt is outside the freshness window"),
-}
-
-
-def _finding(rule: str, location: str, value: Any = None) -> Finding:
-    zh, en = _ENV_MESSAGES[rule]
-    return Finding(Severity.ERROR, rule, location, zh, en, None if value is None else str(value)[:200])
-
-
-def _stamp(t: datetime) -> str:
-    return t.astimezone(CST).isoformat(timespec="seconds")
-
+from tongban.validators.receiving import ROLE_OF_DATASET, RecordOutcome, build_ack, receiver_findings
+from tongban.validators.report import Finding, Report
 
 class BusReceiver:
     """Receives envelopes addressed to the bus (``registry.bus.system_id``)."""
@@ -88,6 +63,7 @@ class BusReceiver:
                         return json.loads(seen.ack)
                     raise ServiceError(409, "MESSAGE_ID_CONFLICT", "messageId already used for another request",
                                        rule_id="TBS-SEC-005")
+            self._authorize(envelope, partner, authenticated_sender)
             context = ValidationContext(
                 spec=partner.spec_version if partner else "TBS-1.0", keys=self._keys(partner), binding=binding,
                 binding_dataset=binding_dataset, topic_region=topic_region,
@@ -96,20 +72,21 @@ class BusReceiver:
             verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
             env_report = Report(list(verdict.envelope_report.items))
             if verdict.envelope is not None:
-                env_report.extend(self._stateful_envelope(verdict.envelope, partner, authenticated_sender,
-                                                          binding, t_ref))
+                env_report.extend(receiver_findings(verdict.envelope, env_report, own_id=self.system_id,
+                                                    binding=binding, t_ref=t_ref,
+                                                    sender_has_keys=bool(context.keys)))
             records = envelope.get("records") if isinstance(envelope, dict) else None
-            received = len(records) if isinstance(records, list) else 0
-            if env_report.errors or partner is None:
-                ack = self._ack(envelope, request_hash, t_ref, env_report, received, None)
-            else:
-                dataset = envelope["dataset"]
-                writer = envelope.get("origin") or sender
-                ingest = Ingestor(s, partner_id=partner.id, writer=writer,
+            received = min(len(records), 1000) if isinstance(records, list) else 0
+            outcomes = None
+            if not env_report.errors and partner is not None:
+                ingest = Ingestor(s, partner_id=partner.id, writer=envelope.get("origin") or sender,
                                   hold_timeout_s=partner.hold_timeout_seconds, context=context,
                                   envelope_sha256=request_hash, announce_as=self.system_id)
-                result = ingest.ingest(dataset, records, reports=verdict.record_reports, sent_at=envelope["sentAt"])
-                ack = self._ack(envelope, request_hash, t_ref, env_report, received, result)
+                result = ingest.ingest(envelope["dataset"], records, reports=verdict.record_reports,
+                                       sent_at=envelope["sentAt"])
+                outcomes = [RecordOutcome(r.index, r.outcome, r.report, r.key) for r in result.results]
+            ack = build_ack(envelope, own_id=self.system_id, request_hash=request_hash, t_ref=t_ref,
+                            envelope_report=env_report, received=received, outcomes=outcomes)
             ledger.append(s, direction="IN", sender=sender if isinstance(sender, str) else "?",
                           receiver=self.system_id, dataset=str(envelope.get("dataset", "?"))[:16], binding=binding,
                           envelope_sha256=request_hash, record_count=received, verdict=ack["status"],
@@ -135,52 +112,15 @@ class BusReceiver:
         key = partner.credentials.hmac_key()
         return {(partner.id, partner.credentials.key_id): ("HMAC-SHA256", key)} if key else {}
 
-    def _stateful_envelope(self, env: dict[str, Any], partner: PartnerConfig | None, authenticated: str | None,
-                           binding: str, t_ref: datetime) -> list[Finding]:
-        found: list[Finding] = []
-        receiver, sender = env.get("receiver"), env.get("sender")
-        if (receiver != self.system_id and not (binding == "MQTT" and receiver == "*")) or receiver == sender:
-            found.append(_finding("TBS-ENV-023", "/receiver", receiver))
+    def _authorize(self, env: Any, partner: PartnerConfig | None, authenticated: str | None) -> None:
+        """TBS-SEC-002 and -004: REST and SOAP answer 403 before any content is processed."""
+        sender = env.get("sender") if isinstance(env, dict) else None
+        if not isinstance(sender, str):
+            return  # no sender to judge: the envelope's own findings reject it
         if partner is None or (authenticated is not None and authenticated != sender):
-            found.append(_finding("TBS-SEC-002", "/sender", sender))
-        elif not any(env.get("dataset") in ROLE_DATASETS[r] for r in partner.roles):
-            found.append(_finding("TBS-SEC-004", "/dataset", env.get("dataset")))
-        try:
-            sent = datetime.fromisoformat(env["sentAt"])
-            if sent > t_ref + SKEW or sent < t_ref - LATE.get(binding, SKEW):
-                found.append(_finding("TBS-SEC-006", "/sentAt", env["sentAt"]))
-        except (KeyError, TypeError, ValueError):
-            pass  # an invalid sentAt is already an S0 finding
-        return found
-
-    def _ack(self, env: Any, request_hash: str, t_ref: datetime, env_report: Report, received: int,
-             result: IngestResult | None) -> dict[str, Any]:
-        counts = {"received": received, "stored": 0, "duplicate": 0, "stale": 0, "held": 0, "rejected": received}
-        rejected: list[dict[str, Any]] = []
-        notes: list[dict[str, Any]] = []
-        if result is not None and not env_report.errors:
-            c = result.counts
-            counts = {"received": received, "stored": c.stored, "duplicate": c.duplicate, "stale": c.stale,
-                      "held": c.held, "rejected": received - c.stored - c.duplicate - c.stale - c.held}
-            for rr in result.results:
-                entry: dict[str, Any] = {"index": rr.index}
-                if rr.key:
-                    entry["key"] = rr.key
-                entry["report"] = rr.report.to_json()
-                if rr.outcome is Outcome.REJECTED:
-                    rejected.append(entry)
-                elif rr.report.items:
-                    notes.append({**entry, "outcome": rr.outcome.value})
-        status = ("REJECTED" if env_report.errors or (received and counts["rejected"] == received)
-                  else "PARTIAL" if counts["rejected"] else "ACCEPTED")
-        ack: dict[str, Any] = {"specVersion": "TBS-1.0"}
-        if isinstance(env, dict) and isinstance(env.get("messageId"), str):
-            ack["requestMessageId"] = env["messageId"]
-        ack["requestHash"] = request_hash
-        ack["sender"] = self.system_id
-        if isinstance(env, dict) and isinstance(env.get("sender"), str) and parse_system_id(env["sender"]):
-            ack["receiver"] = env["sender"]
-        ack.update({"receivedAt": _stamp(t_ref), "status": status, "final": counts["held"] == 0,
-                    "envelopeReport": env_report.to_json(), "counts": counts,
-                    "accepted": received - counts["rejected"], "rejected": rejected, "notes": notes})
-        return ack
+            raise ServiceError(403, "FORBIDDEN", f"{sender!r} is not a registered partner authenticated as itself",
+                               rule_id="TBS-SEC-002")
+        dataset = env.get("dataset")
+        if dataset in ROLE_OF_DATASET and not any(dataset in ROLE_DATASETS[r] for r in partner.roles):
+            raise ServiceError(403, "FORBIDDEN", f"no role of {sender} permits dataset {dataset}",
+                               rule_id="TBS-SEC-004")
