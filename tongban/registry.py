@@ -116,6 +116,9 @@ class PartnerConfig(BaseModel):
     documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
                                       "(TBS-RES-003: the bus checks sha256 and size against the Result)")
     allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
+    satisfaction_scale: str = Field("tbs", pattern="^(tbs|gbt39046)$",
+                                    description="gbt39046: the partner's feed writes satisfaction in GB/T 39046 A.8 "
+                                                "order (1 = 非常满意); the bus maps it (TBS-EVAL-007)")
 
     @field_validator("id", "parent")
     @classmethod

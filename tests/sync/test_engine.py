@@ -20,6 +20,7 @@ from tongban.store.records import RecordStore
 from tongban.store.schema import CaseEventRecord, CaseRecord, LedgerEntry, QuarantineEntry, SyncRun
 from tongban.sync import ledger
 from tongban.sync.engine import SyncEngine, SyncFailed
+from tongban.sync.export import export_current
 
 BUS = "TB:province:440000:TONGBAN"
 TOKEN = "engine-test-token-0123456789abcdef"
@@ -179,3 +180,25 @@ def test_cli_reports_bad_registry_and_unreachable_partner(tmp_path, tls, monkeyp
     assert res.exit_code == 1 and "FAILED" in res.output and "127.0.0.1:9" in res.output
     res = runner.invoke(main, ["sync", "--partners", str(good), "--partner", "NOPE", "--dataset", "case"])
     assert res.exit_code == 2 and "no partner 'NOPE'" in res.output
+
+
+def test_a_partner_writing_gbt39046_satisfaction_is_mapped_to_the_tbs_direction(store, serve, county):
+    """TBS-EVAL-007: a feed in GB/T 39046 A.8 order (1 = 非常满意) is stored in TBS order."""
+    evaluations = county.records("evaluation")
+    legacy = [{**e, "satisfaction": 6 - e["satisfaction"],
+               **({"dimensions": {k: 6 - v for k, v in e["dimensions"].items()}} if "dimensions" in e else {})}
+              for e in evaluations]
+    assert any(e["satisfaction"] != l["satisfaction"] for e, l in zip(evaluations, legacy))
+    reg = serve(FeedService(county.system_id, {"case": county.records("case"),
+                                              "case-event": county.records("case-event"), "evaluation": legacy}))
+    path = reg.path
+    data = yaml.safe_load(path.read_text())
+    data["partners"][0]["roles"] = ["CASE_REPORTER", "EVALUATION_REPORTER"]
+    data["partners"][0]["satisfaction_scale"] = "gbt39046"
+    path.write_text(yaml.safe_dump(data))
+    engine = SyncEngine(store, load_registry(path))
+    for dataset in ("case", "case-event", "evaluation"):
+        engine.sync(county.system_id, dataset)
+    from tongban.model.canonical import canonical_bytes
+
+    assert sorted(export_current(store, "evaluation")) == sorted(canonical_bytes(e).decode() for e in evaluations)

@@ -19,6 +19,7 @@ from tongban.registry import PartnerConfig, Registry, Transport, role_for
 from tongban.store.schema import SyncRun
 from tongban.store.store import Store, StoreError, utcnow
 from tongban.sync import ledger
+from tongban.sync.adapters import adapt
 from tongban.sync.connect import open_connector
 from tongban.sync.cursor import ChangeCursor
 from tongban.sync.ingest import Ingestor
@@ -143,7 +144,7 @@ class SyncEngine:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
                                       envelope_sha256=sha256_hex(page.raw), announce_as=self.bus_id)
-                    result = ingest.ingest(dataset, page.records)
+                    result = ingest.ingest(dataset, adapt(partner, dataset, page.records))
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))
                     ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,
