@@ -62,7 +62,7 @@ def certify_sandbox(sandbox, out_root: Path) -> dict[str, dict[str, str]]:
         "evidence": "tongban/sandbox/generate.py creates evaluations only from citizen moods"}}), encoding="utf-8")
     verdicts = {}
     for r in sandbox.running:
-        roles = [role for role in r.system.roles if role != "CATALOG_CONSUMER"]
+        roles = list(r.system.roles)
         result = certify_partner(r.system.system_id, roles, registry_path=str(sandbox.registry_file),
                                  out_root=str(out_root), attestation_file=str(attestation))
         record_partner_certificate(result)
@@ -172,6 +172,16 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     rejected = sum(r.rejected for r in runs)
     for dag_id, state in states.items():
         out.print(f"DAG {dag_id}: {state}")
+    with store.reading() as s:
+        from tongban.store.schema import LedgerEntry
+
+        down = s.execute(select(LedgerEntry.receiver, LedgerEntry.record_count).where(
+            LedgerEntry.direction == "OUT", LedgerEntry.dataset == "catalog")).all()
+    delivered = {}
+    for receiver, n in down:
+        delivered[receiver] = delivered.get(receiver, 0) + n
+    if delivered:
+        out.print("basic catalog published down: " + ", ".join(f"{k} {v}" for k, v in sorted(delivered.items())))
     out.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
               f"consumer received {sink.envelopes} ({sink.records} records)")
     if accepted:

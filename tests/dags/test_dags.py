@@ -202,3 +202,36 @@ def test_only_certified_partners_are_synced(airflow_db, tmp_path, monkeypatch):
         synced = set(s.execute(select(SyncRun.partner_id)).scalars())
         sources = set(s.execute(select(CaseRecord.source)).scalars())
     assert synced == sources == {county.system_id}
+
+
+def test_catalog_sync_publishes_the_basic_catalog_down_to_consumers(airflow_db, tmp_path, monkeypatch):
+    """The province's basic catalog flows down: after the pulls, catalog_sync pushes the
+    province-level items to every CATALOG_CONSUMER (signed, acknowledged, in the ledger);
+    a second run offers nothing new."""
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    from tongban.airflow_ext.local import run_dag
+    from tongban.model.codes import region_shape
+    from tongban.sandbox.runtime import Sandbox
+    from tongban.store import Store
+    from tongban.store.schema import LedgerEntry, Publication
+
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    with Sandbox(tmp_path / "sandbox", seed=13, cities=2, counties=1, admission="off") as sb:
+        monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
+        assert run_dag("catalog_sync").state == DagRunState.SUCCESS
+        consumers = {r.system.system_id for r in sb.running if "CATALOG_CONSUMER" in r.system.roles}
+        basic = {c["implCode"]: r.system.system_id for r in sb.running for c in r.system.records("catalog")
+                 if region_shape(c["regionCode"]) == "province"}
+        with Store().reading() as s:
+            rows = set(s.execute(select(Publication.partner_id, Publication.record_key)).all())
+            out = s.execute(select(LedgerEntry.receiver, LedgerEntry.verdict)
+                            .where(LedgerEntry.direction == "OUT")).all()
+        assert basic and consumers
+        assert rows == {(c, code) for c in consumers for code, owner in basic.items() if owner != c}
+        assert out and {v for _, v in out} == {"ACCEPTED"} and {r for r, _ in out} <= consumers
+        assert run_dag("catalog_sync").state == DagRunState.SUCCESS
+        with Store().reading() as s:
+            again = s.execute(select(LedgerEntry).where(LedgerEntry.direction == "OUT")).all()
+        assert len(again) == len(out)

@@ -57,6 +57,31 @@ def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str,
         raise AirflowFailException(str(exc)) from exc
 
 
+def run_publish(partner_id: str) -> dict[str, Any]:
+    """Task body: push the basic catalog down to one CATALOG_CONSUMER (certified ones only)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from tongban.airflow_ext.hooks import TongbanHook
+    from tongban.conformance.admission import is_admitted
+    from tongban.connectors.base import ConnectorError
+    from tongban.sync.publish import publish_catalog
+
+    store, registry = TongbanHook().get_conn()
+    partner = registry.get(partner_id)
+    if registry.bus.admission == "enforce" and not is_admitted(store, partner.id, "CATALOG_CONSUMER",
+                                                               partner.spec_version):
+        raise AirflowSkipException(f"{partner.id} holds no current CONFORMANT certificate for CATALOG_CONSUMER "
+                                   "(TBS-CONF-008)")
+    try:
+        return publish_catalog(store, registry, partner).as_dict()
+    except ConnectorError as exc:
+        if exc.retriable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
+
+
 def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = "@hourly"):
     """A DAG syncing ``datasets`` (in order) from every registry partner that provides them."""
     registry = load_registry_for_dags()
@@ -112,6 +137,16 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
         summary = summarize(*results)
         if any(d in ANNOUNCED for d in datasets):
             summary >> publish_events()
+        if "catalog" in datasets:  # the basic catalog flows down once the pulls are in
+            for consumer in registry.partners:
+                if "CATALOG_CONSUMER" in {r.value for r in consumer.roles} and \
+                        consumer.transport.value in ("rest", "soap"):
+                    @task(task_id=f"publish_catalog_{consumer.slug}", pool=pool_name(consumer.slug),
+                          retries=consumer.retries, retry_delay=timedelta(seconds=30))
+                    def publish(pid: str = consumer.id) -> dict[str, Any]:
+                        return run_publish(pid)
+
+                    summary >> publish()
 
     return sync_dag()
 

@@ -23,6 +23,7 @@ from tongban.sandbox.generate import SandboxData, SandboxSystem, generate_provin
 
 BUS_ID = "TB:province:440000:TONGBAN"
 BUS_KEY_ENV = "TONGBAN_HMAC_TONGBAN"
+BUS_KEY_ID = "TONGBAN-K1"
 
 
 @dataclass
@@ -42,6 +43,18 @@ def _secret(name: str) -> str:
     return value
 
 
+def _consumer_receiver(system: SandboxSystem):
+    """A CATALOG_CONSUMER system accepts the catalog the bus publishes down: a reference
+    receiver (validation S0–S5 in memory) that trusts the bus's signing key."""
+    if "CATALOG_CONSUMER" not in system.roles:
+        return None
+    from tongban.conformance.reference_receiver import ReferenceReceiver, SenderProfile
+
+    key = os.environ.get(BUS_KEY_ENV) or _secret(BUS_KEY_ENV)
+    return ReferenceReceiver(system.system_id, {BUS_ID: SenderProfile(
+        roles=("CATALOG_PROVIDER",), keys={BUS_KEY_ID: ("HMAC-SHA256", key.encode())})})
+
+
 def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | None, path: str,
            binding: str = "REST", relay: Collection[str] = ()) -> RunningSystem:
     code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
@@ -50,7 +63,8 @@ def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | Non
     from tongban.connectors.rest.server import token_table
     from tongban.sandbox.feed import SandboxService
 
-    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,), include_relayed=tuple(relay)),
+    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,), include_relayed=tuple(relay),
+                                                     receiver=_consumer_receiver(system)),
                                       authenticate=token_table({token: BUS_ID})),
                           tls=tls).start()
     return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop)
@@ -225,7 +239,7 @@ class Sandbox:
         if not os.environ.get(BUS_KEY_ENV):
             _secret(BUS_KEY_ENV)  # the bus signs what it publishes (TBS-SEC-007)
         return {"bus": {"system_id": BUS_ID, "admission": self.admission, "hmac_key_env": BUS_KEY_ENV,
-                        "key_id": "TONGBAN-K1"},
+                        "key_id": BUS_KEY_ID},
                 "partners": [partner_entry(r, self.tls) for r in self.running]}
 
     def _write_files(self) -> None:

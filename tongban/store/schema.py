@@ -253,3 +253,16 @@ class CertificateRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_certificates_current", "system_id", "role", "spec_version", "recorded_at"),)
+
+
+class Publication(Base):
+    """What the bus has delivered downward: per consumer, the version of each record it
+    acknowledged (the basic catalog flowing province → city → county)."""
+
+    __tablename__ = "publications"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(16), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(36))
+    acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
