@@ -281,22 +281,32 @@ def _case_event(record: dict[str, Any], base: str, writer: str, state: StateView
     case = state.case(case_no)
     if case is None:
         raise _hold("TBS-EVT-009", f"{base}/caseNo", case_no)
-    if seq > 1 and state.case_event(case_no, seq - 1) is None:
+    previous = state.case_event(case_no, seq - 1) if seq > 1 else None
+    if seq > 1 and previous is None:
         raise _hold("TBS-EVT-007", f"{base}/seq", case_no)
-    events = state.case_events(case_no)
     _scope(case, writer, base)
     report = Report()
-    prior = [e for e in events if e["seq"] < seq]
-    type_ok, code_ok = transition_allowed(case_state(prior), record)
+    # The state before this event. A StateView may offer ``state_memo`` (a dict it clears when
+    # its contents change other than through STORED verdicts) to skip replaying the history.
+    memo = getattr(state, "state_memo", None)
+    before = memo.get((case_no, seq - 1)) if memo is not None else None
+    if before is None:
+        before = case_state([e for e in state.case_events(case_no) if e["seq"] < seq])
+    type_ok, code_ok = transition_allowed(before, record)
     if not type_ok:
         report.add(finding("TBS-EVT-005", Severity.ERROR, f"{base}/type", record["type"]))
     elif not code_ok:
         report.add(finding("TBS-EVT-005", Severity.ERROR, f"{base}/conclusionCode", record.get("conclusionCode")))
-    if prior and instant(record["occurredAt"]) < instant(prior[-1]["occurredAt"]):
+    if previous is not None and instant(record["occurredAt"]) < instant(previous["occurredAt"]):
         report.add(finding("TBS-EVT-006", Severity.ERROR, f"{base}/occurredAt", record["occurredAt"]))
     if record["type"] == "SUBMIT" and instant(record["occurredAt"]) != instant(case["submittedAt"]):
         report.add(finding("TBS-EVT-010", Severity.WARNING, f"{base}/occurredAt", record["occurredAt"]))
-    return _finish(report)
+    verdict = _finish(report)
+    if memo is not None and verdict.outcome is Outcome.STORED:
+        nxt = TRANSITIONS[record["type"]][1]
+        memo[(case_no, seq)] = CaseState(nxt, record.get("conclusionCode") if record["type"] == "CONCLUDE"
+                                         else before.conclusion)
+    return verdict
 
 
 def _result(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:

@@ -196,6 +196,7 @@ class StagedRecords(RecordStore):
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
         self._ordered: dict[str, list[dict[str, Any]]] = {}  # events by seq, cached until the next store
         self._parts: dict[str, set[str]] = {}  # per case: "result" / "evaluation" once read
+        self.state_memo: dict[tuple[str, int], Any] = {}  # case state after seq (S5, STORED verdicts only)
         self._results: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._evals: dict[tuple[str, int], dict[str, Any] | None] = {}
         self._catalog: dict[str, dict[str, Any] | None] = {}
