@@ -12,16 +12,7 @@ from rich.table import Table
 from tongban.console import err, fail, out
 from tongban.registry import RegistryError, load_registry
 from tongban.registry_cli import partners_option
-from tongban.store.store import Store, StoreError
-
-
-def _store() -> Store:
-    try:
-        store = Store()
-        store.ensure_schema()
-        return store
-    except StoreError as exc:
-        fail(str(exc))
+from tongban.store.cli import open_store
 
 
 def _registry(partners_file: str | None, *, required: bool = False) -> Any | None:
@@ -57,7 +48,7 @@ def status_command(partners_file: str | None, fmt: str) -> None:
     from tongban.monitoring.runs import partner_statuses
 
     registry = _registry(partners_file)
-    store = _store()
+    store = open_store()
     now = datetime.now(timezone.utc)
     partners = partner_statuses(store, registry, now=now)
     if fmt == "json":
@@ -107,7 +98,7 @@ def report_command(partners_file: str | None, out_dir: str, at_text: str | None,
 
     at = _instant(at_text)
     registry = _registry(partners_file, required=bool(compare_feeds))
-    store = _store()
+    store = open_store()
     extra = {}
     for partner_id in compare_feeds:
         try:
@@ -139,7 +130,7 @@ def serve_command(partners_file: str | None, port: int, host: str) -> None:
 
     from tongban.monitoring.app import create_app
 
-    store = _store()
+    store = open_store()
     _registry(partners_file)   # say once at start when there is none
 
     def registry_loader():

@@ -7,6 +7,16 @@ from tongban.console import fail, out
 from tongban.store.store import Store, StoreError
 
 
+def open_store() -> Store:
+    """The configured store, migrated; a clear message and exit 2 when it cannot be opened."""
+    try:
+        store = Store()
+        store.ensure_schema()
+        return store
+    except StoreError as exc:
+        fail(str(exc))
+
+
 @click.group()
 def db() -> None:
     """The tongban store (SQLite under .tongban/ by default, TONGBAN_DATABASE_URL for PostgreSQL)."""

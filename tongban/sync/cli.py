@@ -13,16 +13,7 @@ from tongban.console import fail, out
 from tongban.model.datasets import DATASETS
 from tongban.registry import RegistryError, load_registry
 from tongban.registry_cli import partners_option
-from tongban.store.store import Store, StoreError
-
-
-def _store() -> Store:
-    try:
-        store = Store()
-        store.ensure_schema()
-        return store
-    except StoreError as exc:
-        fail(str(exc))
+from tongban.store.cli import open_store
 
 
 @click.command("sync")
@@ -43,7 +34,7 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
     from tongban.conformance.admission import is_admitted
     from tongban.sync.engine import NotAdmitted
 
-    engine = SyncEngine(_store(), reg, trigger="cli", admission=is_admitted)
+    engine = SyncEngine(open_store(), reg, trigger="cli", admission=is_admitted)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
                       console=out, transient=True, disable=fmt == "json") as progress:
@@ -80,7 +71,7 @@ def ledger_verify() -> None:
     """Recompute the hash chain; name the first entry that does not hold."""
     from tongban.sync.ledger import verify
 
-    result = verify(_store())
+    result = verify(open_store())
     if result.ok:
         out.print(f"[green]ledger ok[/]: {result.entries} entries, chain intact")
         return
@@ -94,7 +85,7 @@ def ledger_list(limit: int) -> None:
     """Show the newest ledger entries."""
     from tongban.store.schema import LedgerEntry
 
-    with _store().reading() as s:
+    with open_store().reading() as s:
         rows = s.execute(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)).scalars().all()
     table = Table()
     for col in ("seq", "at", "dir", "sender", "receiver", "dataset", "records", "verdict", "sha256"):
@@ -122,7 +113,7 @@ def quarantine_list(partner_id: str | None, dataset: str | None, status: str) ->
         query = query.where(Q.partner_id == partner_id)
     if dataset:
         query = query.where(Q.dataset == dataset)
-    with _store().reading() as s:
+    with open_store().reading() as s:
         rows = s.execute(query).scalars().all()
     table = Table(title=f"quarantine ({status}): {len(rows)}")
     for col in ("id", "partner", "dataset", "key", "rules", "first location"):
@@ -138,7 +129,7 @@ def quarantine_show(entry_id: int) -> None:
     from tongban.store.schema import QuarantineEntry as Q
     from tongban.validators.report import Report
 
-    with _store().reading() as s:
+    with open_store().reading() as s:
         q = s.get(Q, entry_id)
     if q is None:
         fail(f"no quarantine entry {entry_id}")
@@ -162,7 +153,7 @@ def quarantine_replay(partners_file: str | None, entry_ids: tuple[int, ...], par
         reg = load_registry(partners_file)
     except RegistryError as exc:
         fail(str(exc))
-    result = replay(_store(), reg, ids=list(entry_ids) or None, partner_id=partner_id, dataset=dataset)
+    result = replay(open_store(), reg, ids=list(entry_ids) or None, partner_id=partner_id, dataset=dataset)
     out.print(f"released {len(result.released)}, still rejected {len(result.still_rejected)}, "
               f"skipped {len(result.skipped)}")
     for label, ids in (("released", result.released), ("still rejected", result.still_rejected),
@@ -184,7 +175,7 @@ def case_show(case_no: str, fmt: str) -> None:
     from tongban.store.records import RecordStore
     from tongban.validators.stateful import case_state
 
-    with _store().reading() as s:
+    with open_store().reading() as s:
         rs = RecordStore(s)
         record = rs.case(case_no)
         events = rs.case_events(case_no)
@@ -217,5 +208,5 @@ def export_command(dataset: str, fmt: str) -> None:
     """Print the stored current records in canonical form (JCS), one per line, in business-key order."""
     from tongban.sync.export import export_current
 
-    for line in export_current(_store(), dataset):
+    for line in export_current(open_store(), dataset):
         click.echo(line)
