@@ -14,7 +14,7 @@ from tongban.conformance.reference_receiver import (ReferenceReceiver, SenderPro
                                                     request_hash_of)
 from tongban.model.canonical import records_sha256
 
-ANNEX_B = Path(__file__).resolve().parent / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 COUNTY, CITY = "TB:county:440103:LWZWFW", "TB:city:440100:GZZWFW"
 DEMO_KEY = b"tbs-1.0-demo-key-440103-LWZWFW!!"
 ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER")

@@ -43,6 +43,6 @@ def test_numbers_follow_jcs():
 def test_annex_b_records_sha256():
     from pathlib import Path
 
-    b2 = json.loads((Path(__file__).resolve().parents[1] / "validators" / "data" / "annex_b" / "B.2.json")
+    b2 = json.loads((Path(__file__).resolve().parents[1] / "data" / "annex_b" / "B.2.json")
                     .read_text(encoding="utf-8"))
     assert records_sha256(b2["records"]) == "558e930882d2222e21ed962b30685c1cf9b79cbebdec7264a81519b4af6b6d47"

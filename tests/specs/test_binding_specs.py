@@ -22,7 +22,7 @@ from tongban.connectors.soap.xsd_model import RECORD_TYPE_BY_DATASET, TBS_NS, sc
 from tongban.specs import spec_dir
 
 SPEC = spec_dir("TBS-1.0")
-ANNEX_B = Path(__file__).parent / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 ENVELOPES = ["B.1", "B.2", "B.3", "B.4", "B.5"]
 OPERATIONS = ("GetMeta", "GetChanges", "PushBatch", "GetAck")
 

@@ -15,7 +15,7 @@ from tongban.specs import spec_dir
 
 SCHEMAS = spec_dir("TBS-1.0") / "schemas"
 CODES = spec_dir("TBS-1.0") / "codes"
-ANNEX_B = Path(__file__).resolve().parents[1] / "validators" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 BASE = "https://tongban.dev/spec/tbs-1.0/schemas/"
 EXPECTED_FILES = {"common", "envelope", "catalog", "case", "case-event", "result", "evaluation", "ack", "report",
                   "manifest", "meta", "changes-response", "error"}

@@ -22,7 +22,7 @@ from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext
 
-ANNEX_B = Path(__file__).resolve().parents[1] / "validators" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 COUNTY = "TB:county:440103:LWZWFW"
 BUS = "TB:province:440000:TONGBAN"
 

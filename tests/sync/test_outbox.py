@@ -21,7 +21,7 @@ from tongban.sync.ingest import Ingestor
 from tongban.sync.outbox import StoreOutbox, publish_outbox
 from tongban.validators import ValidationContext
 
-ANNEX_B = Path(__file__).resolve().parents[1] / "validators" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 BUS = "TB:province:440000:TONGBAN"
 COUNTY = "TB:county:440103:LWZWFW"
 KEY = b"outbox-test-key-0123456789abcdef0123"

@@ -20,7 +20,7 @@ from tongban.registry import load_registry
 from tongban.sync.ledger import verify
 from tongban.sync.receiver import BusReceiver
 
-ANNEX_B = Path(__file__).resolve().parents[1] / "validators" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 CITY = "TB:city:440100:GZZWFW"
 COUNTY = "TB:county:440103:LWZWFW"
 OTHER = "TB:county:440104:YXZWFW"

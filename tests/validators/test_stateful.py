@@ -12,7 +12,7 @@ from tongban.validators.report import Severity
 from tongban.validators.stateful import (CaseState, MemoryState, Outcome, case_state, evaluate_state,
                                          transition_allowed)
 
-ANNEX_B = Path(__file__).resolve().parents[1] / "specs" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[1] / "data" / "annex_b"
 COUNTY = "TB:county:440103:LWZWFW"
 CITY = "TB:city:440100:GZZWFW"
 PROVINCE = "TB:province:440000:GDZWFW"

@@ -13,7 +13,7 @@ from tongban.connectors.soap import mapping
 from tongban.connectors.soap.xsd_model import TBS_NS
 from tongban.model.canonical import canonical_bytes
 
-ANNEX_B = Path(__file__).resolve().parents[2] / "specs" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[2] / "data" / "annex_b"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
 

@@ -20,7 +20,7 @@ from tongban.connectors.soap.client import SoapConnector
 from tongban.connectors.soap.server import create_soap_app
 from tongban.model.canonical import canonical_bytes, records_sha256, sha256_hex
 
-ANNEX_B = Path(__file__).resolve().parents[2] / "specs" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[2] / "data" / "annex_b"
 COUNTY = "TB:county:440103:LWZWFW"
 CITY = "TB:city:440100:GZZWFW"
 TOKENS = {"county-token": COUNTY, "other-token": "TB:county:440104:YXZWFW"}

@@ -17,7 +17,7 @@ from tongban.connectors.soap import mapping
 from tongban.model.canonical import canonical_bytes, records_sha256, sha256_hex
 from tongban.validators import ValidationContext, validate_envelope
 
-ANNEX_B = Path(__file__).resolve().parents[2] / "specs" / "data" / "annex_b"
+ANNEX_B = Path(__file__).resolve().parents[2] / "data" / "annex_b"
 CONTEXT = ValidationContext(binding="SOAP")
 
 
