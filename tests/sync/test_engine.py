@@ -202,3 +202,50 @@ def test_a_partner_writing_gbt39046_satisfaction_is_mapped_to_the_tbs_direction(
     from tongban.model.canonical import canonical_bytes
 
     assert sorted(export_current(store, "evaluation")) == sorted(canonical_bytes(e).decode() for e in evaluations)
+
+
+def test_an_expired_cursor_restarts_the_feed_once_and_loses_nothing(store, serve, county):
+    """TBS-REST-004: 410 CURSOR_EXPIRED → the consumer restarts from the beginning; the
+    re-read records are duplicates, nothing is lost, and a feed that keeps answering 410 fails."""
+    from tongban.connectors.base import ServiceError
+
+    cases = county.records("case")
+
+    class Expiring(FeedService):
+        expire = True
+
+        def changes(self, dataset, since, limit):
+            if since is not None and self.expire:
+                raise ServiceError(410, "CURSOR_EXPIRED", "cursor older than 7 days")
+            return super().changes(dataset, since, limit)
+
+    assert len(cases) > 6
+    service = Expiring(county.system_id, {"case": cases})
+    reg = serve(service, page_size=3)
+    engine = SyncEngine(store, reg)
+    with store.transaction() as s:  # a cursor committed long ago
+        from tongban.sync.cursor import ChangeCursor
+
+        ChangeCursor.load(s, county.system_id, "case").advance(s, "c-0000000000000005", 5)
+    with pytest.raises(SyncFailed) as info:  # every later page expires too: refuse to loop
+        engine.sync(county.system_id, "case")
+    assert info.value.report.error_code == "CURSOR_EXPIRED"
+    service.expire = False
+    with store.transaction() as s:
+        ChangeCursor.load(s, county.system_id, "case").reset(s)
+        ChangeCursor.load(s, county.system_id, "case").advance(s, "c-0000000000000005", 5)
+    service.expire = True
+
+    class ExpiresOnce(Expiring):
+        def changes(self, dataset, since, limit):
+            if since == "c-0000000000000005":
+                raise ServiceError(410, "CURSOR_EXPIRED", "cursor older than 7 days")
+            return FeedService.changes(self, dataset, since, limit)
+
+    reg2 = serve(ExpiresOnce(county.system_id, {"case": cases}), page_size=3)
+    report = SyncEngine(store, reg2).sync(county.system_id, "case")
+    from tongban.model.canonical import canonical_bytes
+
+    latest = {c["caseNo"]: c for c in cases}  # a re-reported case keeps its latest version
+    assert sorted(export_current(store, "case")) == sorted(canonical_bytes(c).decode() for c in latest.values())
+    assert report.pulled == len(cases) and report.cursor_after == f"c-{len(cases):016d}"

@@ -127,28 +127,34 @@ class SyncEngine:
             connector = self._connect(partner, self.bus_id)
         except Exception as exc:
             return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        restarted = False
         try:
             while max_pages is None or report.pages < max_pages:
                 hop = "connector"
                 try:
                     page = connector.fetch_changes(dataset, cursor.position, partner.page_size)
                 except CursorExpiredError:
+                    if restarted or cursor.position is None:
+                        raise  # the start of the feed cannot expire: a broken partner, not a retry
                     with self.store.transaction() as s:
-                        cursor.reset(s)  # TBS-REST-004: restart from the beginning
+                        cursor.reset(s)  # TBS-REST-004: restart from the beginning, once
+                    restarted = True
+                    report.cursor_after = None
                     continue
                 hop = "store"
+                page_sha256 = sha256_hex(page.raw)
                 received_at = datetime.fromisoformat(page.received_at) if page.received_at else utcnow()
                 context = ValidationContext(spec=partner.spec_version, received_at=received_at,
                                             allowlist=frozenset(self.registry.bus.uscc_allowlist))
                 with self.store.transaction() as s:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                                      envelope_sha256=sha256_hex(page.raw), announce_as=self.bus_id)
+                                      envelope_sha256=page_sha256, announce_as=self.bus_id)
                     result = ingest.ingest(dataset, adapt(partner, dataset, page.records))
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))
                     ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,
-                                  binding=connector.binding, envelope_sha256=sha256_hex(page.raw),
+                                  binding=connector.binding, envelope_sha256=page_sha256,
                                   record_count=len(page.records), verdict=_verdict(result.counts),
                                   counts=result.counts.as_dict())
                 report.pages += 1
@@ -207,6 +213,8 @@ class SyncEngine:
         report.pages = counting.envelopes
         report.pulled = counting.received
         report.counts = counting.counts
+        report.counts.expired = self.expire_holds(partner)
+        report.counts.rejected += report.counts.expired
         report.status = "SUCCESS"
         self._check_documents(partner, dataset, report)
         report.duration_s = time.monotonic() - t0
