@@ -146,6 +146,8 @@ def _show(ready: dict[str, Any], folder: Path) -> None:
     out.print(f"  export TONGBAN_PARTNERS={ready['registry']}")
     out.print(f"  set -a; . {ready['secrets']}; set +a")
     out.print("  tongban partners check --probe")
+    if ready.get("admission", "enforce") == "enforce":
+        out.print("  the bus syncs certified partners only: tongban conformance run … (or up --admission off)")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -166,10 +168,15 @@ def sandbox() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="data seed (same seed, same records)")
 @folder_option
 @click.option("--insecure-http", is_flag=True, help="plain HTTP instead of HTTPS (development only)")
+@click.option("--hierarchy", type=click.Choice(["direct", "relay", "mixed"]), default="direct", show_default=True,
+              help="direct: the bus pulls every county (三级数据直连); relay: counties' case-linked records come "
+                   "through their city; mixed: the first city relays")
+@click.option("--admission", type=click.Choice(["enforce", "off"]), default="enforce", show_default=True,
+              help="the registry's certification gate (TBS-CONF-008); off for development only")
 @click.option("--timeout", type=float, default=START_TIMEOUT_S, show_default=True,
               help="seconds to wait until every server answers")
 def up(cities: int, counties: int, transports: str, seed: int, folder: str | None, insecure_http: bool,
-       timeout: float) -> None:
+       hierarchy: str, admission: str, timeout: float) -> None:
     """Start the sandbox in the background and write partners.yaml and secrets.env."""
     chosen = _transports(transports)
     _check_size(cities, counties)
@@ -180,7 +187,8 @@ def up(cities: int, counties: int, transports: str, seed: int, folder: str | Non
     where.mkdir(parents=True, exist_ok=True)
     (where / READY_FILE).unlink(missing_ok=True)
     command = [sys.executable, "-m", "tongban.sandbox.serve", "--folder", str(where), "--seed", str(seed),
-               "--cities", str(cities), "--counties", str(counties), "--transports", ",".join(chosen)]
+               "--cities", str(cities), "--counties", str(counties), "--transports", ",".join(chosen),
+               "--hierarchy", hierarchy, "--admission", admission]
     if insecure_http:
         command.append("--insecure-http")
     with open(where / LOG_FILE, "ab") as log:

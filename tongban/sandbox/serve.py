@@ -29,6 +29,7 @@ def ready_document(sandbox: Sandbox) -> dict[str, Any]:
         "pid": os.getpid(),
         "seed": sandbox.seed, "cities": sandbox.cities, "counties": sandbox.counties,
         "transports": list(sandbox.transports), "insecureHttp": sandbox.insecure_http,
+        "hierarchy": sandbox.hierarchy, "admission": sandbox.admission,
         "registry": str(sandbox.registry_file), "secrets": str(sandbox.folder / "secrets.env"),
         "caFile": str(sandbox.tls.ca_file) if sandbox.tls else None,
         "systems": [{"id": r.system.system_id, "level": r.system.level, "transport": r.transport,
@@ -50,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--counties", type=int, default=2)
     parser.add_argument("--transports", default="rest")
     parser.add_argument("--insecure-http", action="store_true")
+    parser.add_argument("--hierarchy", choices=("direct", "relay", "mixed"), default="direct")
+    parser.add_argument("--admission", choices=("enforce", "off"), default="enforce")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready.unlink(missing_ok=True)
     sandbox = Sandbox(folder, seed=args.seed, cities=args.cities, counties=args.counties,
                       transports=tuple(t for t in args.transports.split(",") if t),
-                      insecure_http=args.insecure_http)
+                      insecure_http=args.insecure_http, hierarchy=args.hierarchy, admission=args.admission)
     try:
         sandbox.start()
     except Exception as exc:  # noqa: BLE001 - reported to the parent through the log and exit code
