@@ -86,6 +86,16 @@ def test_outbox_row_commits_with_its_records_or_not_at_all(store):
     assert pending(store) == 1
 
 
+def test_records_released_from_a_hold_are_announced_too(store):
+    ingest(store, "case", annex("B.2")["records"], announce=False)
+    events = annex("B.3")["records"]
+    first = ingest(store, "case-event", [events[0], events[2]])
+    assert [r.outcome.value for r in first.results] == ["STORED", "HELD"]
+    ingest(store, "case-event", [events[1]])  # fills the gap: seq 3 is released and stored
+    announced = [e for _, env in StoreOutbox(store).pending(10) for e in env["records"]]
+    assert sorted(e["seq"] for e in announced) == [1, 2, 3]
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -37,6 +37,7 @@ class IngestResult:
     counts: OutcomeCounts = field(default_factory=OutcomeCounts)
     results: list[RecordResult] = field(default_factory=list)
     newest_source_at: str | None = None
+    released_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # held, now stored
 
 
 _TIMESTAMP = {"catalog": "updatedAt", "case": "submittedAt", "case-event": "occurredAt",
@@ -95,15 +96,23 @@ class Ingestor:
             stored = [records[r.index - start_index] for r in result.results if r.outcome is Outcome.STORED]
             stage_announcement(self.session, bus_id=self.announce_as, dataset=dataset, records=stored,
                                origin=self.writer)
+            for released_dataset in sorted({d for d, _ in result.released_records}):
+                stage_announcement(self.session, bus_id=self.announce_as, dataset=released_dataset,
+                                   records=[r for d, r in result.released_records if d == released_dataset])
         return result
 
     def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,
-                key: dict[str, Any] | None, result: IngestResult, expires_at: datetime | None = None) -> None:
-        verdict = evaluate_state(dataset, record, index=index, writer=self.writer, state=self.records)
+                key: dict[str, Any] | None, result: IngestResult, expires_at: datetime | None = None,
+                writer: str | None = None, partner_id: str | None = None) -> None:
+        """S5 and its effect. A released held record keeps the writer and partner it arrived with."""
+        writer, partner_id = writer or self.writer, partner_id or self.partner_id
+        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=self.records)
         report.extend(verdict.report.items)
         outcome = verdict.outcome
         if outcome is Outcome.STORED:
-            self.records.store(dataset, record, source=self.partner_id)
+            self.records.store(dataset, record, source=partner_id)
+            if expires_at is not None:  # a released record: announce it like any stored one
+                result.released_records.append((dataset, record))
             self._count(result, RecordResult(index, outcome, report, key))
             if "caseNo" in record:  # every prerequisite is case-linked (TBS-SYNC-007)
                 self._release(record["caseNo"], result)
@@ -112,22 +121,23 @@ class Ingestor:
             if self.records.held_count(self.partner_id) >= HOLD_CAPACITY:
                 full = Report([*(f for f in report.items if f.rule_id != "TBS-SYNC-007"),
                                finding("TBS-SYNC-008", Severity.ERROR, f"/records/{index}")])
-                self._quarantine(dataset, record, full, key)
+                self._quarantine(dataset, record, full, key, partner_id=partner_id)
                 self._count(result, RecordResult(index, Outcome.REJECTED, full, key))
                 return
-            self._hold(dataset, record, verdict.hold, expires_at)
+            self._hold(dataset, record, verdict.hold, expires_at, writer=writer, partner_id=partner_id)
             self._count(result, RecordResult(index, outcome, report, key))
         elif outcome is Outcome.REJECTED:
-            self._quarantine(dataset, record, report, key)
+            self._quarantine(dataset, record, report, key, partner_id=partner_id)
             self._count(result, RecordResult(index, outcome, report, key))
         else:  # DUPLICATE, STALE: nothing changes
             self._count(result, RecordResult(index, outcome, report, key))
 
-    def _hold(self, dataset: str, record: dict[str, Any], hold: Hold, expires_at: datetime | None) -> None:
+    def _hold(self, dataset: str, record: dict[str, Any], hold: Hold, expires_at: datetime | None, *,
+              writer: str, partner_id: str) -> None:
         ds = Dataset(dataset)
-        self.records.hold(partner_id=self.partner_id, dataset=dataset,
+        self.records.hold(partner_id=partner_id, dataset=dataset,
                           key=tuple(record[m] for m in ds.key_members), record=record, case_no=hold.case_no,
-                          rule_id=hold.rule_id, location=hold.location, writer=self.writer,
+                          rule_id=hold.rule_id, location=hold.location, writer=writer,
                           expires_at=expires_at or utcnow() + self.hold_timeout)
 
     def _release(self, case_no: str, result: IngestResult) -> None:
@@ -141,9 +151,11 @@ class Ingestor:
                 expires_at = row.expires_at
                 self.records.release(row)
                 sub = IngestResult()
-                self._decide(row.dataset, record, index, Report(), None, sub, expires_at)
+                self._decide(row.dataset, record, index, Report(), None, sub, expires_at, writer=row.writer,
+                             partner_id=row.partner_id)
                 result.counts.released += sub.counts.stored + sub.counts.released
                 result.counts.rejected += sub.counts.rejected
+                result.released_records += sub.released_records
                 if sub.counts.held == 0:
                     progress = True
                     break  # the held set changed; read it again in key order
@@ -165,11 +177,12 @@ class Ingestor:
         self.records.flush()
         return n
 
-    def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None) -> None:
+    def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None, *,
+                    partner_id: str | None = None) -> None:
         if not self.keep_rejected:
             return
         errors: list[Finding] = [f for f in report.items if f.severity is Severity.ERROR]
-        self.records.quarantine(partner_id=self.partner_id, dataset=dataset, raw=_raw_text(record),
+        self.records.quarantine(partner_id=partner_id or self.partner_id, dataset=dataset, raw=_raw_text(record),
                                 report=report.to_json(), rule_ids=[f.rule_id for f in errors],
                                 envelope_sha256=self.envelope_sha256,
                                 location=errors[0].location if errors else None,
