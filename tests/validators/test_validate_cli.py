@@ -158,3 +158,30 @@ def test_unparseable_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "gbk.json").write_bytes("{\"a\": \"张三\"}".encode("gbk"))
     code, out, _ = run("--format", "json", str(tmp_path / "gbk.json"))
     assert code == 1 and json.loads(out)["items"][0]["ruleId"] == "TBS-ENV-001"
+
+
+@pytest.mark.parametrize("name", ["B.1", "B.2", "B.3", "B.4", "B.5"])
+def test_every_worked_example_exits_0(name: str) -> None:
+    code, out, _ = run("--format", "json", str(ANNEX_B / f"{name}.json"))
+    assert code == 0 and json.loads(out)["result"] == "SUCCESS"
+
+
+def _annex_c_rows():
+    from test_annex_c import ROWS
+
+    return sorted(ROWS)
+
+
+@pytest.mark.parametrize("row", _annex_c_rows())
+def test_every_stateless_annex_c_row_through_the_cli(row: str, tmp_path: Path) -> None:
+    """Issue acceptance: exactly the row's findings; exit 1 for ERROR rows, 0 for C.9 (INFO)."""
+    from test_annex_c import ROWS
+
+    base, edit, expected = ROWS[row]
+    path = tmp_path / "envelope.json"
+    # raw JSON text: 5.0 must stay a float on the wire (C.20)
+    path.write_bytes(json.dumps(changed(base, edit), ensure_ascii=False).encode("utf-8"))
+    code, out, _ = run("--format", "json", str(path))
+    report = json.loads(out)
+    assert sorted((i["severity"], i["ruleId"], i["location"]) for i in report["items"]) == sorted(expected)
+    assert code == (1 if any(s == "ERROR" for s, _, _ in expected) else 0)
