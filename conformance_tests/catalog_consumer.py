@@ -20,7 +20,7 @@ from tongban.validators.rules import rule_catalog
 
 from . import probes
 from .reference_receiver import ReferenceReceiver, SenderProfile, ack_differences
-from .results import KitFinding, Level, Result, TestResult
+from .results import KitFinding, Level, TestResult
 from .schemas import schema_errors
 from .session import Session
 from .testkit import ConformanceTest

@@ -10,7 +10,7 @@ class MissingDependencyError(ImportError):
 
 
 try:
-    import airflow.sdk  # noqa: F401
+    import airflow.sdk  # noqa: F401  (presence check only)
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("tongban's Airflow layer needs apache-airflow: pip install 'tongban[airflow]'") from exc
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from tongban.connectors.base import Connector
-from tongban.model.canonical import canonical_sha256, records_sha256, sha256_hex
+from tongban.model.canonical import canonical_sha256, records_sha256
 from tongban.model.codes import region_shape
 from tongban.registry import PartnerConfig, Registry
 from tongban.store.schema import CatalogItemVersion, Publication
