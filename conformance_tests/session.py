@@ -19,6 +19,7 @@ from typing import Any, Callable
 import httpx
 
 from tongban.connectors.base import Connector, ConnectorError
+from tongban.model.datasets import ROLE_DATASETS as MODEL_ROLE_DATASETS
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
 
 from .feeds import FeedRead, FedRecord, read_feed
@@ -30,13 +31,7 @@ DEFAULT_ISSUER = "TB:province:440000:TONGBAN"
 BINDINGS = ("REST", "SOAP", "FILE", "MQTT")
 ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER", "CATALOG_CONSUMER")
 #: Annex A.15: what each role sends (providers) or accepts (the consumer).
-ROLE_DATASETS: dict[str, tuple[str, ...]] = {
-    "CATALOG_PROVIDER": ("catalog",),
-    "CASE_REPORTER": ("case", "case-event"),
-    "RESULT_PUBLISHER": ("result",),
-    "EVALUATION_REPORTER": ("evaluation",),
-    "CATALOG_CONSUMER": ("catalog",),
-}
+ROLE_DATASETS = MODEL_ROLE_DATASETS
 PROVIDER_ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER")
 EXCERPT_CHARS = 1500
 SAFE_HEADERS = ("content-type", "x-tb-sender", "x-tb-spec-version", "x-tb-message-id", "x-tb-request-hash",

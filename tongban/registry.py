@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tongban.model.codes import parse_system_id, system_id_ok, within_scope
+from tongban.model.datasets import ROLE_SENDS, SENDING_ROLE
 
 ENV_REGISTRY = "TONGBAN_PARTNERS"
 DEFAULT_FILE = "partners.yaml"
@@ -40,19 +41,14 @@ RELAYED = ("case", "case-event", "result", "evaluation")  # what may flow up thr
 
 def role_for(dataset: str) -> "Role":
     """The provider role that sends ``dataset`` (Annex A.15)."""
-    for role, datasets in ROLE_DATASETS.items():
-        if dataset in datasets:
-            return role
-    raise ValueError(f"no role sends {dataset!r}")
+    try:
+        return Role(SENDING_ROLE[dataset])
+    except KeyError:
+        raise ValueError(f"no role sends {dataset!r}") from None
 
 
-ROLE_DATASETS: dict[Role, tuple[str, ...]] = {
-    Role.CATALOG_PROVIDER: ("catalog",),
-    Role.CASE_REPORTER: ("case", "case-event"),
-    Role.RESULT_PUBLISHER: ("result",),
-    Role.EVALUATION_REPORTER: ("evaluation",),
-    Role.CATALOG_CONSUMER: (),
-}
+# The datasets a partner *provides* per role (Annex A.15); the consumer provides none.
+ROLE_DATASETS: dict[Role, tuple[str, ...]] = {role: ROLE_SENDS.get(role.value, ()) for role in Role}
 
 
 class Transport(str, Enum):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from tongban.model.datasets import SENDING_ROLE
 from tongban.validators.checks import parse_date_time
 from tongban.validators.report import Finding, Report
 from tongban.validators.rules import make_finding
@@ -21,8 +22,7 @@ from tongban.validators.stateful import Outcome
 CST = timezone(timedelta(hours=8))
 SKEW = timedelta(seconds=300)
 LONG_SKEW = timedelta(hours=24)  # FILE and MQTT may arrive a day late (TBS-SEC-006)
-ROLE_OF_DATASET = {"catalog": "CATALOG_PROVIDER", "case": "CASE_REPORTER", "case-event": "CASE_REPORTER",
-                   "result": "RESULT_PUBLISHER", "evaluation": "EVALUATION_REPORTER"}
+ROLE_OF_DATASET = SENDING_ROLE
 
 
 @dataclass(frozen=True)

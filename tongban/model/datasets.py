@@ -37,3 +37,16 @@ def business_key(dataset: Dataset | str, record: Mapping[str, Any]) -> dict[str,
     """The record's business-key members (for versioned datasets, without ``version``)."""
     ds = Dataset(dataset)
     return {m: record[m] for m in ds.key_members if m in record}
+
+
+# Annex A.15: what each role sends (providers) or accepts (the consumer).
+ROLE_SENDS: dict[str, tuple[str, ...]] = {
+    "CATALOG_PROVIDER": ("catalog",),
+    "CASE_REPORTER": ("case", "case-event"),
+    "RESULT_PUBLISHER": ("result",),
+    "EVALUATION_REPORTER": ("evaluation",),
+}
+ROLE_ACCEPTS: dict[str, tuple[str, ...]] = {"CATALOG_CONSUMER": ("catalog",)}
+ROLE_DATASETS: dict[str, tuple[str, ...]] = {**ROLE_SENDS, **ROLE_ACCEPTS}
+SENDING_ROLE: dict[str, str] = {ds: role for role, datasets in ROLE_SENDS.items() for ds in datasets}
+"""dataset → the provider role that sends it (what TBS-SEC-004 and TBS-CONF-008 check)."""

@@ -41,7 +41,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Iterable
 
 from tongban.model.codes import (USCC_ALPHABET, resident_id_check_char, uscc_check_char)
-from tongban.model.datasets import DATASETS
+from tongban.model.datasets import DATASETS, ROLE_DATASETS  # Annex A.15
 from tongban.sandbox import names
 from tongban.sandbox.items import (CITY_TEMPLATES, COUNTY_TEMPLATES, MANY_NAME_VARIANTS, PROVINCE_TEMPLATES,
                                    SHADOW_TEMPLATES, TEMPLATES_BY_KEY, ItemTemplate)
@@ -57,14 +57,6 @@ DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=CST)
 
 PROVIDER_ROLES = ("CASE_REPORTER", "CATALOG_PROVIDER", "EVALUATION_REPORTER", "RESULT_PUBLISHER")
 CONSUMER_ROLE = "CATALOG_CONSUMER"
-# Annex A.15: the datasets each role sends or accepts.
-ROLE_DATASETS: dict[str, tuple[str, ...]] = {
-    "CATALOG_PROVIDER": ("catalog",),
-    "CASE_REPORTER": ("case", "case-event"),
-    "RESULT_PUBLISHER": ("result",),
-    "EVALUATION_REPORTER": ("evaluation",),
-    "CATALOG_CONSUMER": ("catalog",),
-}
 
 
 # ----------------------------------------------------------------------------- public model
