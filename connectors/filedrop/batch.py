@@ -18,7 +18,7 @@ from typing import Any
 from tongban.validators.report import Finding, Report, Severity, render_value
 
 from .names import DATA_SUFFIX, MANIFEST_SUFFIX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES
-from .strict_json import StrictJsonError, loads_strict
+from tongban.validators.parsing import JsonParseError, parse_json_strict
 
 __all__ = ["logical_envelope", "parse_data_lines", "MAX_LINES"]
 
@@ -98,8 +98,8 @@ def parse_data_lines(data: bytes, report: Report) -> tuple[list[dict[str, Any]] 
             faulty = True
             continue
         try:
-            value = loads_strict(line)
-        except StrictJsonError as exc:
+            value = parse_json_strict(line)
+        except JsonParseError as exc:
             report.add(_error("TBS-FILE-003", location, f"该行不是合法的 I-JSON 文本：{exc}",
                               f"line is not an I-JSON text: {exc}"))
             faulty = True
@@ -192,8 +192,8 @@ def logical_envelope(manifest_bytes: bytes, jsonl_bytes: bytes | None, *,
                           len(manifest_bytes)))
         return None, report.items
     try:
-        manifest = loads_strict(manifest_bytes)
-    except StrictJsonError as exc:
+        manifest = parse_json_strict(manifest_bytes)
+    except JsonParseError as exc:
         report.add(_error("TBS-ENV-001", "", f"清单不是合法的 I-JSON 文本：{exc}",
                           f"manifest is not an I-JSON text: {exc}"))
         return None, report.items

@@ -41,7 +41,7 @@ from .acks import rejection_ack, write_json_atomic
 from .batch import logical_envelope
 from .names import (ACK_SUFFIX, ARCHIVE, DROP_NAME_RE, INBOX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES,
                     PART_SUFFIX, REJECTED, ack_name, batch_id_of, data_name, manifest_name, report_name)
-from .strict_json import StrictJsonError, loads_strict
+from tongban.validators.parsing import JsonParseError, parse_json_strict
 
 __all__ = ["FileDropReceiver", "ProcessedBatches", "InMemoryProcessedBatches", "ScanStats"]
 
@@ -280,8 +280,8 @@ class FileDropReceiver:
         if len(manifest_bytes) > MAX_MANIFEST_BYTES:
             return None
         try:
-            value = loads_strict(manifest_bytes)
-        except StrictJsonError:
+            value = parse_json_strict(manifest_bytes)
+        except JsonParseError:
             return None
         return value if isinstance(value, dict) else None
 
@@ -394,8 +394,8 @@ class FileDropReceiver:
         for name in names:
             path = self._inside(archive, name)
             try:
-                current = loads_strict(path.read_bytes())
-            except (FileNotFoundError, StrictJsonError):
+                current = parse_json_strict(path.read_bytes())
+            except (FileNotFoundError, JsonParseError):
                 continue
             if isinstance(current, dict) and current.get("requestMessageId") == wanted:
                 write_json_atomic(path, ack)

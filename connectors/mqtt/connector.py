@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 
 from tongban.connectors.base import ChangesPage, ProtocolError, PushResult, TransportError
 from tongban.connectors.filedrop.signing import sign_envelope
-from tongban.connectors.filedrop.strict_json import StrictJsonError, loads_strict
+from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.validators.parsing import request_hash as tbs_request_hash
 
 from .connection import MqttConnection
@@ -54,8 +54,8 @@ class MqttConnector:
         if message.retain:
             return True  # TBS-MQTT-003
         try:
-            ack = loads_strict(message.payload)
-        except StrictJsonError:
+            ack = parse_json_strict(message.payload)
+        except JsonParseError:
             return True
         if isinstance(ack, dict):
             with self._lock:

@@ -31,7 +31,7 @@ import paho.mqtt.client as paho
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.filedrop.acks import rejection_ack
-from tongban.connectors.filedrop.strict_json import StrictJsonError, loads_strict
+from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.model.canonical import canonical_bytes
 from tongban.model.codes import parse_system_id
 from tongban.model.datasets import DATASETS
@@ -139,8 +139,8 @@ class MqttSubscriber:
             self.stats.oversize += 1
             return True
         try:
-            envelope = loads_strict(payload)
-        except StrictJsonError:
+            envelope = parse_json_strict(payload)
+        except JsonParseError:
             envelope = None
         if not isinstance(envelope, dict):
             self.stats.unparsable += 1
