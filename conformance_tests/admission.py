@@ -1,9 +1,12 @@
 """Recording certificates and the admission gate of TBS-CONF-008.
 
 A system is admitted to production traffic for a role only with a CONFORMANT certificate for
-that role and the spec version in use. The *current* certificate of (system, role, spec version)
-is the one recorded last: a later NOT_CONFORMANT certificate (a failed re-certification)
-withdraws the admission. This is the one module of the conformance kit that uses the store.
+that role, the spec version in use and the binding it uses (TBS-CONF-008: each newly claimed
+binding is re-certified), within the certificate's validity period. The *current* certificate of
+(system, role, spec version, binding) is the one recorded last: a later NOT_CONFORMANT
+certificate (a failed re-certification) withdraws the admission. A signed certificate is
+recorded only when its signature holds. This is the one module of the conformance kit that uses
+the store.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from tongban.model.canonical import canonical_bytes
 from tongban.store.schema import CertificateRecord
 from tongban.store.store import Store, utcnow
 
-from .certificate import CERTIFICATE_MEMBERS
+from .certificate import CERTIFICATE_MEMBERS, is_current
+from .session import binding_of
 
 
 class CertificateError(ValueError):
@@ -32,6 +36,12 @@ def record_certificate(store: Store, certificate: dict[str, Any]) -> list[str]:
     roles = [r for r in certificate["roles"] if isinstance(r, dict) and r.get("role") and r.get("verdict")]
     if not roles:
         raise CertificateError("certificate names no role")
+    if "signature" in certificate:
+        from .signing import signature_problems
+
+        problems = signature_problems(certificate)
+        if problems:
+            raise CertificateError("; ".join(problems))
     text = canonical_bytes(certificate).decode("utf-8")
     now = utcnow()
     recorded = []
@@ -49,31 +59,43 @@ def record_certificate(store: Store, certificate: dict[str, Any]) -> list[str]:
     return recorded
 
 
-def current_certificates(store: Store, system_id: str | None = None) -> dict[tuple[str, str, str], CertificateRecord]:
-    """The current row per (system, role, spec version): the one recorded last."""
+Key = tuple[str, str, str, str]
+"""(system id, role, spec version, binding)"""
+
+
+def current_certificates(store: Store, system_id: str | None = None) -> dict[Key, CertificateRecord]:
+    """The current row per (system, role, spec version, binding): the one recorded last."""
     stmt = select(CertificateRecord).order_by(CertificateRecord.recorded_at, CertificateRecord.issued_on)
     if system_id is not None:
         stmt = stmt.where(CertificateRecord.system_id == system_id)
-    out: dict[tuple[str, str, str], CertificateRecord] = {}
+    out: dict[Key, CertificateRecord] = {}
     with store.reading() as s:
         for row in s.scalars(stmt):
-            out[(row.system_id, row.role, row.spec_version)] = row
+            for binding in json.loads(row.bindings):
+                out[(row.system_id, row.role, row.spec_version, str(binding).upper())] = row
     return out
 
 
-def is_admitted(store: Store, system_id: str, role: str, spec_version: str, *, binding: str | None = None) -> bool:
-    """TBS-CONF-008: a current CONFORMANT certificate for ``role`` and ``spec_version``
-    (covering ``binding`` too, when one is named: each newly claimed binding is re-certified)."""
-    row = current_certificates(store, system_id).get((system_id, str(getattr(role, "value", role)), spec_version))
-    if row is None or row.verdict != "CONFORMANT":
-        return False
-    return binding is None or binding.upper() in json.loads(row.bindings)
+def _state(row: CertificateRecord | None) -> str | None:
+    if row is None:
+        return None
+    if row.verdict == "CONFORMANT" and not is_current(json.loads(row.certificate)):
+        return "EXPIRED"
+    return row.verdict
+
+
+def is_admitted(store: Store, system_id: str, role: str, spec_version: str, binding: str) -> bool:
+    """TBS-CONF-008: a current CONFORMANT certificate for ``role``, ``spec_version`` and ``binding``
+    (a registry transport such as ``filedrop`` is accepted too), within its validity period."""
+    key = (system_id, str(getattr(role, "value", role)), spec_version, binding_of(binding))
+    return _state(current_certificates(store, system_id).get(key)) == "CONFORMANT"
 
 
 def certification_states(registry: Any, store: Store | None = None) -> dict[str, dict[str, str]]:
-    """``{system_id: {role: "CONFORMANT" | "NOT_CONFORMANT"}}`` for the partners of ``registry``,
-    at each partner's spec version (what ``tongban partners list`` shows). Roles without a
-    certificate are absent; an unmigrated store has none."""
+    """``{system_id: {role: "CONFORMANT" | "NOT_CONFORMANT" | "EXPIRED"}}`` for the partners of
+    ``registry``, at each partner's spec version and over the binding its registry entry uses
+    (what ``tongban partners list`` shows; a certificate for another binding does not count).
+    Roles without a certificate are absent; an unmigrated store has none."""
     store = store or Store()
     if "certificates" not in store.table_names():
         return {}
@@ -82,10 +104,11 @@ def certification_states(registry: Any, store: Store | None = None) -> dict[str,
     out: dict[str, dict[str, str]] = {}
     for p in partners:
         spec = getattr(p, "spec_version", "TBS-1.0")
-        for (system_id, role, spec_version), row in current.items():
-            if system_id == p.id and spec_version == spec:
-                out.setdefault(p.id, {})[role] = row.verdict
+        binding = binding_of(getattr(p, "transport", "rest"))
+        for (system_id, role, spec_version, cert_binding), row in current.items():
+            if system_id == p.id and spec_version == spec and cert_binding == binding:
+                out.setdefault(p.id, {})[role] = _state(row) or ""
     return out
 
 
-__all__ = ["CertificateError", "certification_states", "current_certificates", "is_admitted", "record_certificate"]
+__all__ = ["CertificateError", "binding_of", "certification_states", "current_certificates", "is_admitted", "record_certificate"]

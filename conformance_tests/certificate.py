@@ -1,9 +1,11 @@
 """The conformance report, the certificate (TBS-CONF-006/-007) and their files.
 
 ``report.json`` holds the session metadata, every test with its result, evidence (request and
-response excerpts) and findings, and the exchanged messages. ``certificate.json`` has exactly
-the members of TBS-CONF-006; its ``reportSha256`` is the SHA-256 of the JCS of the complete
-report (TBS-CONF-007), so :func:`verify_directory` can recompute it from ``report.json``.
+response excerpts) and findings, and the exchanged messages. ``certificate.json`` has the
+members of TBS-CONF-006 and what a certificate carries besides (the system's name, the endpoint
+tested, the validity period, the issuer's Ed25519 signature, see INTERPRETATIONS.md); its
+``reportSha256`` is the SHA-256 of the JCS of the complete report (TBS-CONF-007), so
+:func:`verify_directory` can recompute it from ``report.json`` and check the signature.
 ``certificate.html`` renders the certificate for people (self-contained, no external assets).
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,10 @@ CERTIFICATE_FILE = "certificate.json"
 HTML_FILE = "certificate.html"
 CERTIFICATE_MEMBERS = ("certificateId", "systemId", "roles", "bindings", "specVersion", "suiteVersion", "issuedOn",
                        "issuer", "tests", "reportSha256")
+"""The members TBS-CONF-006 requires."""
+EXTENSION_MEMBERS = ("systemName", "endpoint", "validFrom", "validUntil", "signature")
+"""Members tongban adds (INTERPRETATIONS.md): who and what was tested, until when, signed by whom."""
+VALID_DAYS = 365
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -69,23 +75,35 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str | None = None) -> dict[str, Any]:
-    """The certificate of TBS-CONF-006 for ``run``; ``reportSha256`` binds it to ``report``."""
+def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str | None = None,
+                      signing_key: Any = None) -> dict[str, Any]:
+    """The certificate of TBS-CONF-006 for ``run``; ``reportSha256`` binds it to ``report``, the
+    issuer's Ed25519 ``signing_key`` (when given) signs it."""
     cfg = run.session.config
+    issued = date.fromisoformat(issued_on) if issued_on else datetime.now(CST).date()
     tests = [{"testId": r.test_id, "role": role, "level": r.test.level.value, "requirementIds": r.requirement_ids,
               "result": r.result.result.value} for r in run.runs for role in r.roles]
-    return {
+    certificate = {
         "certificateId": str(uuid.uuid4()),
         "systemId": cfg.system_id,
+        "systemName": cfg.system_name,
+        "endpoint": cfg.endpoint,
         "roles": [{"role": role, "verdict": v.value} for role, v in run.role_verdicts().items()],
         "bindings": [cfg.binding],
         "specVersion": SPEC_VERSION,
         "suiteVersion": SUITE_VERSION,
-        "issuedOn": issued_on or datetime.now(CST).date().isoformat(),
+        "issuedOn": issued.isoformat(),
+        "validFrom": issued.isoformat(),
+        "validUntil": (issued + timedelta(days=cfg.valid_days)).isoformat(),
         "issuer": cfg.issuer,
         "tests": tests,
         "reportSha256": canonical_sha256(report),
     }
+    if signing_key is not None:
+        from .signing import sign
+
+        certificate = sign(certificate, signing_key)
+    return certificate
 
 
 @dataclass(frozen=True)
@@ -107,10 +125,11 @@ class Outputs:
         return self.folder / HTML_FILE
 
 
-def write_outputs(run: SuiteRun, folder: Path) -> Outputs:
-    """Write report.json, certificate.json and certificate.html into ``folder``."""
+def write_outputs(run: SuiteRun, folder: Path, signing_key: Any = None) -> Outputs:
+    """Write report.json, certificate.json (signed with ``signing_key``) and certificate.html
+    (titled a certificate only when every claimed role is CONFORMANT) into ``folder``."""
     report = build_report(run)
-    certificate = build_certificate(run, report)
+    certificate = build_certificate(run, report, signing_key=signing_key)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (folder / CERTIFICATE_FILE).write_text(json.dumps(certificate, ensure_ascii=False, indent=2) + "\n",
@@ -121,13 +140,21 @@ def write_outputs(run: SuiteRun, folder: Path) -> Outputs:
     return Outputs(folder, report, certificate)
 
 
-def certificate_problems(certificate: Any, report: Any) -> list[str]:
-    """Why ``certificate`` is not the certificate of ``report`` (empty when it is)."""
+def certificate_problems(certificate: Any, report: Any, *, trusted_key: Any = None) -> list[str]:
+    """Why ``certificate`` is not the signed certificate of ``report`` (empty when it is);
+    ``trusted_key`` is the issuer's published Ed25519 public key, when the verifier has it."""
     if not isinstance(certificate, dict) or not isinstance(report, dict):
         return ["certificate and report must be JSON objects"]
+    from .signing import signature_problems
+
     out = []
-    if sorted(certificate) != sorted(CERTIFICATE_MEMBERS):
-        out.append(f"certificate members {sorted(certificate)} differ from TBS-CONF-006 {sorted(CERTIFICATE_MEMBERS)}")
+    missing = [m for m in CERTIFICATE_MEMBERS if m not in certificate]
+    if missing:
+        out.append(f"certificate lacks {missing} (TBS-CONF-006)")
+    unknown = sorted(set(certificate) - set(CERTIFICATE_MEMBERS) - set(EXTENSION_MEMBERS))
+    if unknown:
+        out.append(f"certificate has unknown members {unknown}")
+    out += signature_problems(certificate, trusted_key)
     digest = canonical_sha256(report)
     if certificate.get("reportSha256") != digest:
         out.append(f"reportSha256 {certificate.get('reportSha256')} does not match the report ({digest})")
@@ -148,8 +175,9 @@ def certificate_problems(certificate: Any, report: Any) -> list[str]:
     return out
 
 
-def verify_directory(folder: Path) -> list[str]:
-    """Recompute ``reportSha256`` from ``report.json`` and check ``certificate.json`` against it."""
+def verify_directory(folder: Path, *, trusted_key: Any = None) -> list[str]:
+    """Recompute ``reportSha256`` from ``report.json`` and check ``certificate.json`` against it
+    and against its signature."""
     try:
         certificate = json.loads((folder / CERTIFICATE_FILE).read_text(encoding="utf-8"))
         report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
@@ -157,7 +185,7 @@ def verify_directory(folder: Path) -> list[str]:
         return [f"missing {Path(exc.filename).name} in {folder}"]
     except ValueError as exc:
         return [f"not JSON: {exc}"]
-    return certificate_problems(certificate, report)
+    return certificate_problems(certificate, report, trusted_key=trusted_key)
 
 
 def verdict_of(certificate: dict[str, Any], role: str) -> Verdict | None:
@@ -165,3 +193,10 @@ def verdict_of(certificate: dict[str, Any], role: str) -> Verdict | None:
         if entry.get("role") == role:
             return Verdict(entry["verdict"])
     return None
+
+
+def is_current(certificate: dict[str, Any], today: date | None = None) -> bool:
+    """Within its validity period (a certificate without one is current)."""
+    today = today or datetime.now(CST).date()
+    start, end = certificate.get("validFrom"), certificate.get("validUntil")
+    return (not start or date.fromisoformat(start) <= today) and (not end or today <= date.fromisoformat(end))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tongban.connectors.base import ConnectorError, TransportError
 
@@ -54,17 +54,17 @@ def check_reachable(session: Session) -> None:
 
 
 def certify(config: SessionConfig, out_dir: Path | None, *, only: set[str] | None = None,
-            progress: Callable[[TestRun], None] | None = None) -> Certification:
+            progress: Callable[[TestRun], None] | None = None, signing_key: Any = None) -> Certification:
     """Run the suite against the SUT described by ``config`` and write the outputs to ``out_dir``."""
     session = Session(config)
     try:
         check_reachable(session)
         run = run_suite(session, only=only, progress=progress)
         if out_dir is not None:
-            outputs = write_outputs(run, out_dir)
+            outputs = write_outputs(run, out_dir, signing_key)
             return Certification(run, outputs.report, outputs.certificate, outputs)
         report = build_report(run)
-        return Certification(run, report, build_certificate(run, report))
+        return Certification(run, report, build_certificate(run, report, signing_key=signing_key))
     finally:
         session.close()
 

@@ -19,7 +19,7 @@ from rich.markup import escape
 from tongban.console import err, out
 
 from .certify import EXIT_COULD_NOT_RUN, CannotRun, certify
-from .session import DEFAULT_ISSUER, ROLES, SessionConfig
+from .session import DEFAULT_ISSUER, ROLES, SessionConfig, binding_of
 from .suite import CATALOGUE, TestRun
 
 STYLE = {"PASS": "green", "FAIL": "bold red", "SKIP": "yellow", "OMIT": "dim", "ERROR": "bold magenta"}
@@ -51,11 +51,15 @@ def conformance() -> None:
 
 
 @conformance.command("run")
-@click.option("--system-id", required=True, help="system id of the system under test (TB:level:region:code)")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
-              help="claimed role (repeat for several)")
-@click.option("--transport", type=click.Choice(["rest", "soap", "file", "mqtt"]), default="rest", show_default=True)
-@click.option("--endpoint", required=True, help="REST base URL, SOAP endpoint, drop root (file) or broker URL (mqtt)")
+@click.option("--partner", "partner_id", help="a partner of the registry (--partners / TONGBAN_PARTNERS): its id, "
+              "roles, transport, endpoint, credentials, CA file and name are taken from there")
+@click.option("--partners", "partners_file", type=click.Path(dir_okay=False), help="the registry for --partner")
+@click.option("--system-id", help="system id of the system under test (TB:level:region:code)")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
+              help="claimed role (repeat for several; with --partner: default all its roles)")
+@click.option("--transport", type=click.Choice(["rest", "soap", "file", "filedrop", "mqtt"]),
+              help="binding tested  [default: rest, or the partner's]")
+@click.option("--endpoint", help="REST base URL, SOAP endpoint, drop root (file) or broker URL (mqtt)")
 @click.option("--credential-env", metavar="VAR", help="environment variable holding the bearer token the suite presents")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM file trusted for the SUT's TLS")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -75,13 +79,54 @@ def conformance() -> None:
               help="file/mqtt: seconds to wait for the SUT's pushes")
 @click.option("--page-limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--only", multiple=True, help="run only these test ids (a partial session, for diagnosis)")
-def run_command(system_id: str, roles: tuple[str, ...], transport: str, endpoint: str, credential_env: str | None,
+@click.option("--system-name", help="the system's name, as the certificate states it (default: none)")
+@click.option("--signing-key", type=click.Path(dir_okay=False), help="the issuer's Ed25519 private key (PEM); "
+              "created when missing  [default: $TONGBAN_HOME/conformance/issuer-key.pem]")
+@click.option("--valid-days", type=click.IntRange(1, 3660), default=365, show_default=True,
+              help="validity period of the certificate")
+@click.option("--record", is_flag=True, help="record the certificate in the store: the bus then syncs the "
+              "CONFORMANT roles over this binding (TBS-CONF-008)")
+def run_command(partner_id: str | None, partners_file: str | None, system_id: str | None, roles: tuple[str, ...],
+                transport: str | None, endpoint: str | None, credential_env: str | None,
                 ca_file: str | None, fmt: str, out_dir: str | None, issuer: str, kit_system_id: str | None,
                 kit_key_env: str | None, kit_key_id: str, sut_key_env: str | None, sut_key_id: str | None,
                 documents: str | None, attestation: str | None, sut_pulls: bool, wait_seconds: float,
-                page_limit: int, only: tuple[str, ...]) -> None:
-    """Run the suite against one system and issue its certificate."""
-    token = None
+                page_limit: int, only: tuple[str, ...], system_name: str | None, signing_key: str | None,
+                valid_days: int, record: bool) -> None:
+    """Run the suite against one system and issue its signed certificate (--record: and record it).
+
+    Name the system either with --partner (everything from the registry) or with --system-id,
+    --role, --transport and --endpoint."""
+    if partner_id:
+        from .onboard import OnboardingError, partner_session_config
+        from tongban.registry import RegistryError, load_registry
+
+        try:
+            registry = load_registry(partners_file)
+            base = partner_session_config(registry, registry.get(partner_id).id, roles)
+        except (RegistryError, OnboardingError, KeyError) as exc:
+            _fail(str(exc).strip("'\""))
+        for option, given, registered in (("--system-id", system_id, base.system_id),
+                                          ("--endpoint", endpoint, base.endpoint),
+                                          ("--transport", transport and binding_of(transport), base.binding)):
+            if given and given != registered:
+                _fail(f"{option} {given} contradicts the registry's {registered} for {base.system_id}; "
+                      "drop the option or fix partners.yaml")
+        system_id, roles, endpoint, transport = base.system_id, base.roles, base.endpoint, base.binding
+        ca_file = ca_file or base.ca_file
+        system_name = system_name or base.system_name
+        documents = documents or (str(base.documents_dir) if base.documents_dir else None)
+        registry_token, registry_sut_keys = base.token, base.sut_keys
+        kit_system_id = kit_system_id or base.kit_system_id
+    else:
+        missing = [o for o, v in (("--system-id", system_id), ("--role", roles), ("--endpoint", endpoint)) if not v]
+        if missing:
+            _fail(f"name the system with --partner ID, or give {', '.join(missing)}")
+        transport = transport or "rest"
+        registry_token, registry_sut_keys = None, {}
+        _warn_if_registry_differs(system_id, binding_of(transport), endpoint, partners_file)
+    assert system_id and endpoint and transport
+    token = registry_token
     if credential_env:
         token = os.environ.get(credential_env)
         if not token:
@@ -101,54 +146,147 @@ def run_command(system_id: str, roles: tuple[str, ...], transport: str, endpoint
     sut_key = _key_from_env(sut_key_env)
     try:
         config = SessionConfig(
-            system_id=system_id, roles=tuple(roles), binding=transport, endpoint=endpoint, token=token,
+            system_id=system_id, roles=tuple(roles), binding=binding_of(transport), endpoint=endpoint, token=token,
             ca_file=ca_file, kit_system_id=kit_system_id or issuer, issuer=issuer, page_limit=page_limit,
             documents_dir=Path(documents) if documents else None, attestations=attestations,
             kit_key=(kit_key_id, kit_key) if kit_key else None,
-            sut_keys={sut_key_id or "default": sut_key} if sut_key else {}, sut_pulls=sut_pulls,
-            wait_seconds=wait_seconds)
+            sut_keys={sut_key_id or "default": sut_key} if sut_key else registry_sut_keys, sut_pulls=sut_pulls,
+            wait_seconds=wait_seconds, system_name=system_name, valid_days=valid_days)
     except ValueError as exc:
         _fail(str(exc))
+    if record and only:
+        _fail("--record needs a complete session: a partial one (--only) certifies nothing")
+    key = _issuer_key(signing_key)
     console = err if fmt == "json" else out
-    console.print(f"[bold]TBS-1.0 conformance[/] {escape(system_id)} over {transport.upper()} at {escape(endpoint)}; "
+    console.print(f"[bold]TBS-1.0 conformance[/] {escape(system_id)} over {config.binding} at {escape(endpoint)}; "
                   f"roles {', '.join(roles)}")
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .suite import catalogue
+
+    planned = [t for t in catalogue() if not only or t.test_id in only]
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("conformance tests", total=len(planned))
 
     def progress(item: TestRun) -> None:
         result = item.result.result.value
         reason = f" — {escape(item.result.reason[:120])}" if item.result.reason else ""
-        console.print(f"  {item.test_id:<6} [{STYLE[result]}]{result:<5}[/] {item.test.level.value:<6} "
-                      f"{', '.join(item.roles)}{reason}")
+        bar.console.print(f"  {item.test_id:<6} [{STYLE[result]}]{result:<5}[/] {item.test.level.value:<6} "
+                          f"{', '.join(item.roles)}{reason}")
+        bar.update(task, advance=1, description=f"conformance tests (last: {item.test_id})")
 
     try:
-        outcome = certify(config, Path(out_dir) if out_dir else None, only=set(only) or None, progress=progress)
+        with bar:
+            outcome = certify(config, Path(out_dir) if out_dir else None, only=set(only) or None, progress=progress,
+                              signing_key=key)
     except CannotRun as exc:
         _fail(str(exc))
-    verdicts = outcome.run.role_verdicts()
-    for role, verdict in verdicts.items():
-        colour = "green" if verdict.value == "CONFORMANT" else "red"
-        console.print(f"[bold]{role}[/]: [{colour}]{verdict.value}[/]")
-    if outcome.outputs is not None:
-        console.print(f"written: {outcome.outputs.report_file}, {outcome.outputs.certificate_file}, "
-                      f"{outcome.outputs.html_file}")
-    if outcome.run.harness_failed:
-        console.print("[bold magenta]the harness failed in at least one test (ERROR): rerun the session[/]")
+    _summary(console, outcome)
+    if record and outcome.exit_code != EXIT_COULD_NOT_RUN:
+        from .admission import CertificateError, record_certificate
+        from tongban.store.cli import open_store
+
+        try:
+            recorded = record_certificate(open_store(), outcome.certificate)
+        except CertificateError as exc:
+            _fail(f"the certificate could not be recorded: {exc}")
+        console.print(f"recorded in the store: {', '.join(recorded) or 'nothing new'} over {config.binding} "
+                      f"(admitted: {', '.join(r for r, v in outcome.run.role_verdicts().items() if v.value == 'CONFORMANT') or 'none'})")
+    elif outcome.exit_code != EXIT_COULD_NOT_RUN and outcome.run.conformant:
+        console.print("not recorded: the bus syncs it only once recorded (rerun with --record)")
     if fmt == "json":
         click.echo(json.dumps(outcome.certificate, ensure_ascii=False, indent=2))
     sys.exit(outcome.exit_code)
 
 
+def _warn_if_registry_differs(system_id: str, binding: str, endpoint: str, partners_file: str | None) -> None:
+    """A certificate admits the binding tested only: say so when the registry syncs the system
+    over another transport or at another endpoint."""
+    from tongban.registry import RegistryError, load_registry
+
+    try:
+        partner = load_registry(partners_file).get(system_id)
+    except (RegistryError, KeyError, OSError):
+        return
+    registered = binding_of(partner.transport)
+    if registered != binding:
+        err.print(f"[yellow]warning:[/] the registry syncs {escape(system_id)} over {registered}, this run tests "
+                  f"{binding}: its certificate will not admit {registered} traffic (TBS-CONF-008)")
+    elif partner.endpoint.rstrip("/") != endpoint.rstrip("/"):
+        err.print(f"[yellow]warning:[/] the registry's endpoint for {escape(system_id)} is "
+                  f"{escape(partner.endpoint)}, not {escape(endpoint)}")
+
+
+def _issuer_key(path: str | None) -> Any:
+    from tongban.store.config import home_dir
+
+    from .signing import SigningKeyError, load_or_create_issuer_key
+
+    try:
+        return load_or_create_issuer_key(Path(path) if path else home_dir() / "conformance" / "issuer-key.pem")
+    except (SigningKeyError, OSError) as exc:
+        _fail(f"--signing-key: {exc}")
+
+
+def _summary(console: Any, outcome: Any) -> None:
+    """Verdicts, then why: every SHALL test that did not pass with its full reason."""
+    from .results import Level
+
+    for role, verdict in outcome.run.role_verdicts().items():
+        colour = "green" if verdict.value == "CONFORMANT" else "red"
+        console.print(f"[bold]{role}[/]: [{colour}]{verdict.value}[/]")
+    failing = [r for r in outcome.run.runs if r.test.level == Level.SHALL and r.result.result.value in
+               ("FAIL", "SKIP", "ERROR")]
+    if failing:
+        console.print(f"[bold red]{len(failing)} SHALL test(s) did not pass[/] — why:")
+        for r in failing:
+            reqs = ", ".join(r.requirement_ids[:4]) + (" …" if len(r.requirement_ids) > 4 else "")
+            console.print(f"  [bold]{r.test_id}[/] {r.result.result.value} ({', '.join(r.roles)}; {reqs}): "
+                          f"{escape(r.result.reason or r.test.description)}")
+    if outcome.outputs is not None:
+        console.print(f"written: {outcome.outputs.report_file}, {outcome.outputs.certificate_file}, "
+                      f"{outcome.outputs.html_file}")
+    if outcome.run.harness_failed:
+        console.print("[bold magenta]the harness failed in at least one test (ERROR): rerun the session[/]")
+
+
 @conformance.command("verify")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-def verify_command(folder: str) -> None:
-    """Recompute reportSha256 from report.json and check certificate.json (exit 0 ok, 1 not)."""
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="the issuer's published Ed25519 public key (PEM or base64): the signature must be made with it")
+def verify_command(folder: str, public_key: str | None) -> None:
+    """Check certificate.json: its Ed25519 signature, and reportSha256 against report.json (exit 0 ok, 1 not)."""
     from .certificate import verify_directory
+    from .signing import SigningKeyError, load_public_key
 
-    problems = verify_directory(Path(folder))
+    trusted = None
+    if public_key:
+        try:
+            trusted = load_public_key(Path(public_key))
+        except (SigningKeyError, OSError) as exc:
+            _fail(f"--public-key: {exc}")
+    problems = verify_directory(Path(folder), trusted_key=trusted)
     if problems:
         for p in problems:
             err.print(f"[red]✗[/] {escape(p)}")
         sys.exit(1)
-    out.print(f"[green]✓[/] {escape(folder)}: reportSha256 matches report.json; certificate consistent")
+    cert = json.loads((Path(folder) / "certificate.json").read_text(encoding="utf-8"))
+    who = "the issuer's key given" if trusted else f"the embedded key {cert['signature']['keyId']} " \
+                                                   "(pass --public-key to pin the issuer)"
+    out.print(f"[green]✓[/] {escape(folder)}: signature valid for {who}; reportSha256 matches report.json; "
+              f"certificate consistent; valid {cert.get('validFrom')} … {cert.get('validUntil')}")
+
+
+@conformance.command("issuer-key")
+@click.option("--signing-key", type=click.Path(dir_okay=False),
+              help="the issuer's Ed25519 private key (PEM)  [default: $TONGBAN_HOME/conformance/issuer-key.pem]")
+def issuer_key_command(signing_key: str | None) -> None:
+    """Print the issuer's public key (PEM): what a third party passes to verify --public-key."""
+    from .signing import public_pem
+
+    click.echo(public_pem(_issuer_key(signing_key)), nl=False)
 
 
 @conformance.command("list")

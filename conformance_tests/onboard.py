@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .certify import EXIT_COULD_NOT_RUN, certify
-from .session import SessionConfig
-
-BINDING_OF_TRANSPORT = {"rest": "REST", "soap": "SOAP", "filedrop": "FILE", "mqtt": "MQTT"}
+from .session import SessionConfig, binding_of
 
 
 class OnboardingError(RuntimeError):
@@ -38,19 +36,23 @@ def partner_session_config(registry: Any, system_id: str, roles: Sequence[str] =
     creds = partner.credentials
     key = creds.hmac_key()
     return SessionConfig(
-        system_id=partner.id, roles=tuple(roles), binding=BINDING_OF_TRANSPORT[getattr(partner.transport, "value",
-                                                                                     partner.transport)],
+        system_id=partner.id, roles=tuple(roles), binding=binding_of(partner.transport),
         endpoint=partner.endpoint, token=creds.token(), ca_file=partner.ca_file,
         kit_system_id=registry.bus.system_id, issuer=registry.bus.system_id,
         documents_dir=Path(partner.documents_dir) if partner.documents_dir else None,
-        attestations=dict(attestations or {}), sut_keys={creds.key_id or "default": key} if key else {})
+        attestations=dict(attestations or {}), sut_keys={creds.key_id or "default": key} if key else {},
+        system_name=partner.name or None)
 
 
 def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path: str | None = None,
-                    out_root: str | None = None, attestation_file: str | None = None) -> dict[str, Any]:
-    """Run the suite against a registry partner; returns the certificate and where the files are."""
+                    out_root: str | None = None, attestation_file: str | None = None,
+                    signing_key_file: str | None = None, progress: Any = None) -> dict[str, Any]:
+    """Run the suite against a registry partner; returns the certificate (signed with the issuer's
+    key, ``$TONGBAN_HOME/conformance/issuer-key.pem`` by default) and where the files are."""
     from tongban.registry import load_registry
     from tongban.store.config import home_dir
+
+    from .signing import load_or_create_issuer_key
 
     registry = load_registry(registry_path)
     attestations = json.loads(Path(attestation_file).read_text(encoding="utf-8")) if attestation_file else None
@@ -58,7 +60,9 @@ def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     slug = system_id.replace(":", "_")
     folder = Path(out_root or os.environ.get("TONGBAN_CONFORMANCE_DIR") or home_dir() / "conformance") / slug / stamp
-    outcome = certify(config, folder)
+    key = load_or_create_issuer_key(Path(signing_key_file) if signing_key_file
+                                    else home_dir() / "conformance" / "issuer-key.pem")
+    outcome = certify(config, folder, signing_key=key, progress=progress)
     if outcome.exit_code == EXIT_COULD_NOT_RUN:
         failed = [r.test_id for r in outcome.run.runs if r.result.result.value == "ERROR"]
         raise OnboardingError(f"the suite could not run against {system_id}: harness errors in {failed}; "

@@ -49,6 +49,15 @@ def validator_version() -> str:
         return __version__
 
 
+BINDING_OF_TRANSPORT = {"rest": "REST", "soap": "SOAP", "filedrop": "FILE", "file": "FILE", "mqtt": "MQTT"}
+
+
+def binding_of(transport: Any) -> str:
+    """The TBS binding name of a registry transport (``filedrop`` → ``FILE``)."""
+    value = str(getattr(transport, "value", transport)).lower()
+    return BINDING_OF_TRANSPORT.get(value, value.upper())
+
+
 @dataclass
 class SessionConfig:
     """Everything a run needs to know. ``token`` is never written to a report.
@@ -77,6 +86,8 @@ class SessionConfig:
     wait_seconds: float = 30.0       # push bindings: how long to wait for the SUT at most
     idle_seconds: float = 5.0        # push bindings: the SUT is done after this long without a batch
     allowlist: frozenset[str] = REFERENCE_ALLOWLIST
+    system_name: str | None = None   # the system's name, as the certificate states it
+    valid_days: int = 365            # the certificate's validity period
 
     def __post_init__(self) -> None:
         self.binding = self.binding.upper()

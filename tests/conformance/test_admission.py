@@ -38,23 +38,51 @@ def test_a_conformant_certificate_admits_its_roles_for_its_spec_version_only(sto
     recorded = record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT",
                                                       "RESULT_PUBLISHER": "NOT_CONFORMANT"}))
     assert sorted(recorded) == ["CASE_REPORTER", "RESULT_PUBLISHER"]
-    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0")
-    assert not is_admitted(store, SYSTEM, "RESULT_PUBLISHER", "TBS-1.0")
-    assert not is_admitted(store, SYSTEM, "CATALOG_PROVIDER", "TBS-1.0")          # never certified
-    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.1")             # new spec version
-    assert not is_admitted(store, "TB:county:440104:YXZWFW", "CASE_REPORTER", "TBS-1.0")
-    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", binding="rest")
-    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", binding="SOAP")   # a new binding
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
+    assert not is_admitted(store, SYSTEM, "RESULT_PUBLISHER", "TBS-1.0", "rest")
+    assert not is_admitted(store, SYSTEM, "CATALOG_PROVIDER", "TBS-1.0", "rest")          # never certified
+    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.1", "rest")             # new spec version
+    assert not is_admitted(store, "TB:county:440104:YXZWFW", "CASE_REPORTER", "TBS-1.0", "rest")
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "REST")
+
+
+def test_a_certificate_for_one_binding_does_not_admit_another(store):
+    """TBS-CONF-008: certified over REST admits REST only — not SOAP, not a file drop, not MQTT; a
+    later certificate for SOAP admits SOAP without touching the REST admission."""
+    record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT"}, bindings=("REST",)))
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
+    for other in ("soap", "filedrop", "mqtt"):
+        assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", other), other
+    time.sleep(0.01)
+    record_certificate(store, certificate({"CASE_REPORTER": "NOT_CONFORMANT"}, bindings=("SOAP",)))
+    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "soap")
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")      # the SOAP failure does not withdraw REST
+    time.sleep(0.01)
+    record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT"}, bindings=("SOAP",)))
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "soap")
+    # what `tongban partners list` shows follows the binding of the registry entry
+    for transport, expected in (("rest", {"CASE_REPORTER": "CONFORMANT"}), ("soap", {"CASE_REPORTER": "CONFORMANT"}),
+                                ("filedrop", None)):
+        registry = SimpleNamespace(partners=[SimpleNamespace(id=SYSTEM, spec_version="TBS-1.0", transport=transport)])
+        assert certification_states(registry, store).get(SYSTEM) == expected, transport
+
+
+def test_an_expired_certificate_admits_nothing(store):
+    expired = {**certificate({"CASE_REPORTER": "CONFORMANT"}), "validFrom": "2024-01-01", "validUntil": "2024-12-31"}
+    record_certificate(store, expired)
+    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
+    registry = SimpleNamespace(partners=[SimpleNamespace(id=SYSTEM, spec_version="TBS-1.0", transport="rest")])
+    assert certification_states(registry, store) == {SYSTEM: {"CASE_REPORTER": "EXPIRED"}}
 
 
 def test_the_latest_certificate_is_current(store):
     record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT"}))
     time.sleep(0.01)
     record_certificate(store, certificate({"CASE_REPORTER": "NOT_CONFORMANT"}))   # failed re-certification
-    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0")
+    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
     time.sleep(0.01)
     record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT"}))
-    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0")
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
 
 
 def test_recording_twice_is_a_no_op_and_bad_certificates_are_refused(store):
@@ -72,8 +100,9 @@ def test_recording_twice_is_a_no_op_and_bad_certificates_are_refused(store):
 def test_certification_states_per_partner_at_its_spec_version(store):
     record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT", "CATALOG_PROVIDER": "NOT_CONFORMANT"}))
     record_certificate(store, certificate({"EVALUATION_REPORTER": "CONFORMANT"}, spec="TBS-1.1"))
-    registry = SimpleNamespace(partners=[SimpleNamespace(id=SYSTEM, spec_version="TBS-1.0"),
-                                         SimpleNamespace(id="TB:city:440100:GZZWFW", spec_version="TBS-1.0")])
+    registry = SimpleNamespace(partners=[SimpleNamespace(id=SYSTEM, spec_version="TBS-1.0", transport="rest"),
+                                         SimpleNamespace(id="TB:city:440100:GZZWFW", spec_version="TBS-1.0",
+                                                         transport="rest")])
     assert certification_states(registry, store) == {SYSTEM: {"CASE_REPORTER": "CONFORMANT",
                                                               "CATALOG_PROVIDER": "NOT_CONFORMANT"}}
 

@@ -6,13 +6,18 @@ import re
 
 import pytest
 
-from tongban.conformance.certificate import (CERTIFICATE_MEMBERS, certificate_problems, verify_directory,
-                                             write_outputs)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tongban.conformance.certificate import (CERTIFICATE_MEMBERS, EXTENSION_MEMBERS, certificate_problems,
+                                             verify_directory, write_outputs)
 from tongban.conformance.session import Session
 from tongban.conformance.suite import run_suite
 from tongban.model.canonical import canonical_sha256
 
 from conformance_support import config, make_app, reference_service, serving
+
+
+ISSUER_KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +28,17 @@ def outputs(county, tls, documents, tmp_path_factory):
             run = run_suite(session)
         finally:
             session.close()
-    return write_outputs(run, tmp_path_factory.mktemp("certificate"))
+    return write_outputs(run, tmp_path_factory.mktemp("certificate"), ISSUER_KEY)
 
 
-def test_the_certificate_has_exactly_the_members_of_tbs_conf_006(outputs, county):
+def test_the_certificate_has_the_members_of_tbs_conf_006_and_names_what_was_tested(outputs, county):
     cert = json.loads(outputs.certificate_file.read_text(encoding="utf-8"))
-    assert sorted(cert) == sorted(CERTIFICATE_MEMBERS)
+    assert sorted(cert) == sorted(CERTIFICATE_MEMBERS + EXTENSION_MEMBERS)
+    report = json.loads(outputs.report_file.read_text(encoding="utf-8"))
+    assert cert["endpoint"] == report["session"]["endpoint"] and cert["endpoint"].startswith("https://")
+    assert cert["validFrom"] == cert["issuedOn"]
+    from datetime import date
+    assert (date.fromisoformat(cert["validUntil"]) - date.fromisoformat(cert["validFrom"])).days == 365
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", cert["certificateId"])
     assert cert["systemId"] == county.system_id and cert["bindings"] == ["REST"]
     assert cert["specVersion"] == "TBS-1.0" and cert["suiteVersion"] == "1.0.0"
@@ -84,3 +94,30 @@ def test_the_html_certificate_is_self_contained_and_bilingual(outputs, county):
     assert "<script" not in html
     for test_id in ("COM-01", "CP-01", "CR-01", "RP-01", "ER-01"):
         assert test_id in html
+
+
+def test_a_genuine_certificate_verifies_and_a_tampered_one_does_not(outputs, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    from tongban.conformance.signing import load_public_key
+
+    public = tmp_path / "issuer.pem"
+    public.write_bytes(ISSUER_KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo))
+    trusted = load_public_key(public)
+    assert verify_directory(outputs.folder, trusted_key=trusted) == []
+    report = json.loads(outputs.report_file.read_text(encoding="utf-8"))
+    cert = json.loads(outputs.certificate_file.read_text(encoding="utf-8"))
+    for member, value in (("validUntil", "2099-12-31"), ("systemName", "别的系统"), ("endpoint", "https://elsewhere"),
+                          ("bindings", ["REST", "SOAP"])):
+        tampered = {**cert, member: value}
+        problems = certificate_problems(tampered, report, trusted_key=trusted)
+        assert any("signature does not match" in p for p in problems), (member, problems)
+    # re-signed by someone else: consistent in itself, but not the issuer's signature
+    from tongban.conformance.signing import sign
+
+    forged = sign({**cert, "validUntil": "2099-12-31"}, Ed25519PrivateKey.generate())
+    assert certificate_problems(forged, report) == []
+    assert any("not with the issuer's key" in p for p in certificate_problems(forged, report, trusted_key=trusted))
+    unsigned = {k: v for k, v in cert.items() if k != "signature"}
+    assert certificate_problems(unsigned, report) == ["the certificate is not signed (no signature member)"]

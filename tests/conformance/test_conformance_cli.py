@@ -44,8 +44,17 @@ def test_a_conformant_system_exits_0_and_prints_its_certificate(env, county, tls
     assert {r["verdict"] for r in cert["roles"]} == {"CONFORMANT"}
     assert "COM-07" in result.stderr and "PASS" in result.stderr          # progress per test on stderr
     assert json.loads((out / "certificate.json").read_text(encoding="utf-8")) == cert
-    verify = CliRunner().invoke(conformance, ["verify", str(out)])
+    assert cert["signature"]["alg"] == "Ed25519"
+    key = tmp_path / "issuer.pem"
+    key.write_text(CliRunner().invoke(conformance, ["issuer-key"]).stdout, encoding="utf-8")
+    verify = CliRunner().invoke(conformance, ["verify", str(out), "--public-key", str(key)])
     assert verify.exit_code == 0, verify.output
+    assert "signature valid" in verify.output
+    tampered = {**cert, "validUntil": "2099-12-31"}
+    (out / "certificate.json").write_text(json.dumps(tampered), encoding="utf-8")
+    bad = CliRunner().invoke(conformance, ["verify", str(out), "--public-key", str(key)])
+    assert bad.exit_code == 1 and "signature does not match" in bad.output
+    (out / "certificate.json").write_text(json.dumps(cert), encoding="utf-8")
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     report["tests"][0]["reason"] = "edited afterwards"
     (out / "report.json").write_text(json.dumps(report), encoding="utf-8")

@@ -33,8 +33,13 @@ def test_a_registry_partner_is_certified_recorded_and_admitted(sandbox, tmp_path
     assert (tmp_path / "certificates").is_dir() and result["folder"].startswith(str(tmp_path / "certificates"))
     assert sorted(record_partner_certificate(result)) == ["CASE_REPORTER", "CATALOG_PROVIDER"]
     store = Store()
-    assert is_admitted(store, county.system_id, "CASE_REPORTER", "TBS-1.0")
-    assert not is_admitted(store, county.system_id, "RESULT_PUBLISHER", "TBS-1.0")
+    running = next(r for r in sandbox.running if r.system.system_id == county.system_id)
+    assert is_admitted(store, county.system_id, "CASE_REPORTER", "TBS-1.0", running.transport)
+    assert not is_admitted(store, county.system_id, "RESULT_PUBLISHER", "TBS-1.0", running.transport)
+    other = "soap" if running.transport != "soap" else "rest"
+    assert not is_admitted(store, county.system_id, "CASE_REPORTER", "TBS-1.0", other)   # another binding
+    assert result["certificate"]["signature"]["alg"] == "Ed25519"
+    assert result["certificate"]["endpoint"] == running.endpoint
     store.dispose()
 
 

@@ -69,9 +69,9 @@ def run_publish(partner_id: str) -> dict[str, Any]:
     store, registry = TongbanHook().get_conn()
     partner = registry.get(partner_id)
     if registry.bus.admission == "enforce" and not is_admitted(store, partner.id, "CATALOG_CONSUMER",
-                                                               partner.spec_version):
+                                                               partner.spec_version, partner.transport):
         raise AirflowSkipException(f"{partner.id} holds no current CONFORMANT certificate for CATALOG_CONSUMER "
-                                   "(TBS-CONF-008)")
+                                   f"over {getattr(partner.transport, 'value', partner.transport)} (TBS-CONF-008)")
     try:
         return publish_catalog(store, registry, partner).as_dict()
     except ConnectorError as exc:

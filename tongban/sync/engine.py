@@ -71,8 +71,8 @@ class NotAdmitted(Exception):
     """TBS-CONF-008: the partner holds no current CONFORMANT certificate for the role."""
 
 
-Admission = Callable[[Store, str, str, str], bool]
-"""(store, system id, role, spec version) → admitted?"""
+Admission = Callable[[Store, str, str, str, str], bool]
+"""(store, system id, role, spec version, transport) → admitted?"""
 
 
 class SyncEngine:
@@ -86,14 +86,16 @@ class SyncEngine:
         self._admission = admission
 
     def check_admission(self, partner: PartnerConfig, dataset: str) -> None:
-        """Raise :class:`NotAdmitted` unless the registry's gate lets ``partner`` send ``dataset``."""
+        """Raise :class:`NotAdmitted` unless the registry's gate lets ``partner`` send ``dataset``
+        over the transport its registry entry uses (TBS-CONF-008: per role and binding)."""
         if self.registry.bus.admission != "enforce" or self._admission is None:
             return
         role = role_for(dataset).value
-        if not self._admission(self.store, partner.id, role, partner.spec_version):
-            raise NotAdmitted(f"{partner.id} holds no current CONFORMANT certificate for {role} at "
-                              f"{partner.spec_version} (TBS-CONF-008): certify it first "
-                              f"(tongban conformance run, or the onboard_partner DAG)")
+        transport = getattr(partner.transport, "value", partner.transport)
+        if not self._admission(self.store, partner.id, role, partner.spec_version, transport):
+            raise NotAdmitted(f"{partner.id} holds no current CONFORMANT certificate for {role} over "
+                              f"{transport} at {partner.spec_version} (TBS-CONF-008). Certify and record it: "
+                              f"tongban conformance run --partner {partner.id} --role {role} --record")
 
     @property
     def bus_id(self) -> str:
