@@ -5,6 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# setuptools notes, on every editable install with mapped folders, that a folder named like the
+# package may shadow it; here the folder tongban/ *is* the package, so the note is silenced
+# (that one message only; every other packaging warning still shows, tests/test_packaging.py).
+EDITABLE_NOTE := ignore:Editable installation:UserWarning
 
 .PHONY: demo test venv constraints clean benchmarks ci
 
@@ -13,7 +17,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[airflow,test]"
+	PYTHONWARNINGS="$(EDITABLE_NOTE)" $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[airflow,test]"
 	@touch $(STAMP)
 
 demo: venv
