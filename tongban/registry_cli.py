@@ -5,9 +5,8 @@ import json
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from tongban.console import err, fail, out
+from tongban.console import ID, OPTIONAL, TEXT, err, fail, fitted_table, out
 from tongban.registry import RegistryError, load_registry
 
 partners_option = click.option("--partners", "partners_file", type=click.Path(dir_okay=False), default=None,
@@ -36,15 +35,20 @@ def list_partners(partners_file: str | None, fmt: str) -> None:
                  "certification": certs.get(p.id, {})} for p in reg.partners]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"partners in {reg.path} (bus {reg.bus.system_id})")
-    for col in ("id", "name", "parent", "transport", "endpoint", "roles", "spec", "certified"):
-        table.add_column(col)
+    rows = []
     for p in reg.partners:
         state = certs.get(p.id) or {}
-        certified = ", ".join(f"{r}:{v}" for r, v in sorted(state.items())) or "—"
-        table.add_row(p.id, p.name, p.parent or "—", p.transport.value, p.endpoint,
-                      ", ".join(r.value for r in p.roles), p.spec_version, certified)
-    out.print(table)
+        certified = ", ".join(f"{r} {MARK.get(v, v)}" for r, v in sorted(state.items())) or "—"
+        rows.append([p.id, p.transport.value, p.endpoint, ", ".join(r.value for r in p.roles), certified, p.name,
+                     p.parent or "—", p.spec_version])
+    out.print(fitted_table(f"partners in {reg.path} (bus {reg.bus.system_id})",
+                           [("id", ID), ("transport", TEXT), ("endpoint", ID), ("roles", TEXT), ("certified", TEXT),
+                            ("name", OPTIONAL), ("parent", OPTIONAL), ("spec", OPTIONAL)], rows))
+    out.print("certified: ✓ CONFORMANT, ✗ NOT_CONFORMANT, expired: EXPIRED — over the transport listed "
+              "(TBS-CONF-008); — none")
+
+
+MARK = {"CONFORMANT": "✓", "NOT_CONFORMANT": "✗"}
 
 
 def _certification_states(reg) -> dict[str, dict[str, str]]:

@@ -57,12 +57,18 @@ def status_command(partners_file: str | None, fmt: str) -> None:
                                "partners": [p.as_dict() for p in partners]}, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"tongban status · store {store.display_url}")
+    # identifiers are never cut: partner ids and dataset names keep their width, the rest wraps
+    id_width = max([len(p.partner_id) for p in partners] + [7])
     for col, justify in (("partner", "left"), ("certified", "left"), ("dataset", "left"), ("last success", "left"),
                          ("lag", "right"), ("failures 24h", "left"), ("quarantine", "right"), ("held", "right"),
                          ("stored", "right")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify,  # type: ignore[arg-type]
+                         no_wrap=col in ("partner", "dataset"),
+                         min_width=id_width if col == "partner" else 10 if col == "dataset" else None)
+    marks = {"CONFORMANT": "✓", "NOT_CONFORMANT": "✗"}
     for p in partners:
-        cert = "—" if not p.certification else ", ".join(f"{r}:{v}" for r, v in sorted(p.certification.items()))
+        cert = "—" if not p.certification else ", ".join(f"{r} {marks.get(v, v)}"
+                                                         for r, v in sorted(p.certification.items()))
         for i, f in enumerate(p.feeds or [None]):
             head = (escape(p.partner_id), escape(cert)) if i == 0 else ("", "")
             if f is None:

@@ -147,7 +147,8 @@ def _show(ready: dict[str, Any], folder: Path) -> None:
     out.print(f"  set -a; . {ready['secrets']}; set +a")
     out.print("  tongban partners check --probe")
     if ready.get("admission", "enforce") == "enforce":
-        out.print("  the bus syncs certified partners only: tongban conformance run … (or up --admission off)")
+        out.print("  the bus syncs certified partners only: tongban conformance run --partner ID --record "
+                  "(or up --admission off)")
 
 
 # -- commands ---------------------------------------------------------------------------------
