@@ -108,6 +108,9 @@ class PartnerConfig(BaseModel):
     hold_timeout: str = "PT24H"
     page_size: int = Field(500, ge=1, le=1000)
     retries: int = Field(2, ge=0, le=10)
+    max_pages_per_run: int = Field(10_000, ge=1, description="a sync run ends after this many changes pages; "
+                                   "the next run continues from the committed cursor")
+    max_run_seconds: int = Field(3600, ge=1, description="a sync run reads no new page after this many seconds")
     ca_file: str | None = None
     documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
                                       "(TBS-RES-003: the bus checks sha256 and size against the Result)")

@@ -59,6 +59,9 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
               f"{report.duration_s:.2f}s; cursor {report.cursor_before or '(start)'} → {report.cursor_after or '(start)'}")
     out.print(f"  STORED {c.stored + c.released}  DUPLICATE {c.duplicate}  STALE {c.stale}  HELD {c.held}  "
               f"REJECTED {c.rejected}")
+    if report.stopped_by:
+        out.print(f"  stopped at the run bound {report.stopped_by} (partners.yaml); the next run continues from "
+                  f"the committed cursor")
 
 
 @click.group()

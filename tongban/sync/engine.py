@@ -24,6 +24,7 @@ from tongban.sync.connect import open_connector
 from tongban.sync.cursor import ChangeCursor
 from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
+from tongban.sync.progress import FeedProgress
 from tongban.validators import ValidationContext
 
 
@@ -44,6 +45,7 @@ class SyncReport:
     error_hop: str | None = None
     retriable: bool = False
     run_id: int | None = None
+    stopped_by: str | None = None  # the registry bound that ended a run early (the feed goes on next run)
     documents: Any = None  # DocumentCheck after a result sync with a documents folder
 
     def as_dict(self) -> dict[str, Any]:
@@ -51,7 +53,7 @@ class SyncReport:
             "partner": self.partner_id, "dataset": self.dataset, "status": self.status, "pages": self.pages,
             "pulled": self.pulled, **self.counts.as_dict(), "cursorBefore": self.cursor_before,
             "cursorAfter": self.cursor_after, "durationSeconds": round(self.duration_s, 3), "error": self.error,
-            "errorCode": self.error_code, "errorHop": self.error_hop,
+            "errorCode": self.error_code, "errorHop": self.error_hop, "stoppedBy": self.stopped_by,
             "documents": None if self.documents is None else {
                 "verified": self.documents.verified, "mismatched": self.documents.mismatched,
                 "missing": self.documents.missing},
@@ -130,8 +132,11 @@ class SyncEngine:
         except Exception as exc:
             return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
         restarted = False
+        progress = FeedProgress(cursor.position, endpoint=partner.endpoint,
+                                max_pages=min(max_pages or partner.max_pages_per_run, partner.max_pages_per_run),
+                                max_seconds=partner.max_run_seconds)
         try:
-            while max_pages is None or report.pages < max_pages:
+            while True:
                 hop = "connector"
                 try:
                     page = connector.fetch_changes(dataset, cursor.position, partner.page_size)
@@ -141,8 +146,10 @@ class SyncEngine:
                     with self.store.transaction() as s:
                         cursor.reset(s)  # TBS-REST-004: restart from the beginning, once
                     restarted = True
+                    progress.restart()
                     report.cursor_after = None
                     continue
+                progress.check(cursor.position, page)
                 hop = "store"
                 page_sha256 = sha256_hex(page.raw)
                 received_at = datetime.fromisoformat(page.received_at) if page.received_at else utcnow()
@@ -159,6 +166,7 @@ class SyncEngine:
                                   binding=connector.binding, envelope_sha256=page_sha256,
                                   record_count=len(page.records), verdict=_verdict(result.counts),
                                   counts=result.counts.as_dict())
+                progress.passed(page)
                 report.pages += 1
                 report.pulled += len(page.records)
                 report.counts.merge(result.counts)
@@ -172,6 +180,9 @@ class SyncEngine:
                 if not page.records:
                     raise ConnectorError("feed says hasMore but returned no records and no progress "
                                          "(TBS-REST-004)", endpoint=partner.endpoint)
+                report.stopped_by = progress.bound_reached(report.pages)
+                if report.stopped_by:
+                    break
         except Exception as exc:
             return self._fail(report, run_id=report.run_id, hop=hop, exc=exc, t0=t0, newest=newest)
         finally:
