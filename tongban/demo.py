@@ -13,6 +13,7 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -48,9 +49,10 @@ def airflow_environment(home: Path) -> None:
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 
-def certify_sandbox(sandbox, out_root: Path) -> dict[str, dict[str, str]]:
+def certify_sandbox(sandbox, out_root: Path, progress=None) -> dict[str, dict[str, str]]:
     """Onboard every sandbox system for its provider roles: run the conformance suite against
-    it and record the certificate, so the admission gate (TBS-CONF-008) lets it be synced."""
+    it and record the certificate, so the admission gate (TBS-CONF-008) lets it be synced.
+    ``progress(system_id, test_run | None)`` is told of every test and every finished system."""
     from tongban.conformance.onboard import certify_partner, record_partner_certificate
 
     # TBS-EVAL-008 cannot be observed automatically (TBS-CONF-009): the sandbox's generator
@@ -64,9 +66,12 @@ def certify_sandbox(sandbox, out_root: Path) -> dict[str, dict[str, str]]:
     for r in sandbox.running:
         roles = list(r.system.roles)
         result = certify_partner(r.system.system_id, roles, registry_path=str(sandbox.registry_file),
-                                 out_root=str(out_root), attestation_file=str(attestation))
+                                 out_root=str(out_root), attestation_file=str(attestation),
+                                 progress=(lambda t, sid=r.system.system_id: progress(sid, t)) if progress else None)
         record_partner_certificate(result)
         verdicts[r.system.system_id] = result["verdicts"]
+        if progress:
+            progress(r.system.system_id, None)
     return verdicts
 
 
@@ -108,7 +113,13 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     from tongban.store.schema import SyncRun
     from tongban.store.store import Store, utcnow
 
+    from tongban.sandbox.cli import running_pid
+
     home = home_dir()
+    pid = running_pid(home / "sandbox")
+    if pid is not None:
+        fail(f"a sandbox is already running in {home / 'sandbox'} (pid {pid}); the demo would overwrite its "
+             "partners.yaml and secrets.env: `tongban sandbox down` first, or set TONGBAN_HOME to another folder")
     try:
         airflow_environment(home)
     except FileNotFoundError as exc:
@@ -116,6 +127,7 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     store = Store()
     store.upgrade()
     started = utcnow()
+    ledger_before = _ledger_head(store)
     t0 = time.monotonic()
     with out.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
         try:
@@ -133,17 +145,36 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
         os.environ["TONGBAN_PARTNERS"] = str(sandbox.registry_file)
         kinds = ", ".join(sorted({r.transport for r in sandbox.running}))
         out.print(f"sandbox: {len(sandbox.running)} systems ({kinds}) on loopback; registry {sandbox.registry_file}")
-        with out.status("certifying the sandbox systems (conformance suite, TBS-1.0 §20)…"):
-            verdicts = certify_sandbox(sandbox, home / "conformance")
+        with _progress() as bar:
+            systems = bar.add_task("certifying (conformance suite, TBS-1.0 §20)", total=len(sandbox.running))
+            tests = bar.add_task("  tests", total=None)
+
+            def tick(system_id: str, test_run) -> None:
+                if test_run is None:
+                    bar.update(systems, advance=1)
+                    bar.reset(tests)
+                else:
+                    bar.update(tests, advance=1, description=f"  {system_id.split(':')[-1]} {test_run.test_id}")
+
+            verdicts = certify_sandbox(sandbox, home / "conformance", progress=tick)
         conformant = sum(v == "CONFORMANT" for roles in verdicts.values() for v in roles.values())
         out.print(f"certified: {conformant} of {sum(len(v) for v in verdicts.values())} partner roles CONFORMANT "
                   f"(certificates under {home / 'conformance'})")
         from tongban.airflow_ext.local import run_dag
 
         states = {}
-        for dag_id in DEMO_DAGS:
-            with out.status(f"running DAG {dag_id} (Airflow dag.test, in-process)…"):
-                states[dag_id] = run_dag(dag_id).state
+        with _progress() as bar:
+            dags = bar.add_task("Airflow DAGs (dag.test, in-process)", total=len(DEMO_DAGS))
+            for dag_id in DEMO_DAGS:
+                bar.update(dags, description=f"DAG {dag_id} (dag.test, in-process)")
+                t_dag = time.monotonic()
+                before = utcnow()
+                watcher = _SyncWatcher(store, before, bar)
+                with watcher:
+                    states[dag_id] = run_dag(dag_id).state
+                bar.console.print(f"DAG {dag_id}: {states[dag_id]} in {time.monotonic() - t_dag:.1f}s"
+                                  f"{watcher.summary()}")
+                bar.update(dags, advance=1)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and sink.envelopes < _published(store, started):
             time.sleep(0.1)
@@ -170,18 +201,22 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     out.print(table)
     accepted = sum(r.stored for r in runs)
     rejected = sum(r.rejected for r in runs)
-    for dag_id, state in states.items():
-        out.print(f"DAG {dag_id}: {state}")
     with store.reading() as s:
         from tongban.store.schema import LedgerEntry
 
         down = s.execute(select(LedgerEntry.receiver, LedgerEntry.record_count).where(
-            LedgerEntry.direction == "OUT", LedgerEntry.dataset == "catalog")).all()
+            LedgerEntry.direction == "OUT", LedgerEntry.dataset == "catalog", LedgerEntry.seq > ledger_before)).all()
     delivered = {}
     for receiver, n in down:
         delivered[receiver] = delivered.get(receiver, 0) + n
+    consumers = sorted(r.system.system_id for r in running_systems if "CATALOG_CONSUMER" in r.system.roles)
     if delivered:
-        out.print("basic catalog published down: " + ", ".join(f"{k} {v}" for k, v in sorted(delivered.items())))
+        out.print("basic catalog published down in this run: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(delivered.items())))
+    elif consumers:
+        out.print("basic catalog published down in this run: nothing new (every consumer already acknowledged "
+                  "the current versions)")
+    _print_unhappy_paths(store, started, ledger_before)
     out.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
               f"consumer received {sink.envelopes} ({sink.records} records)")
     if accepted:
@@ -193,6 +228,99 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     out.print(f"next: tongban status --partners {sandbox.registry_file} · dashboard: {home / 'report' / 'index.html'}")
     if any(str(s) != "success" for s in states.values()) or not runs:
         raise SystemExit(1)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=out, transient=True)
+
+
+class _SyncWatcher:
+    """Shows each partner's sync while a DAG runs: a progress row per (partner, dataset) as
+    its sync run appears in the store, advanced when it finishes (polled, Airflow runs the tasks)."""
+
+    def __init__(self, store, since, bar) -> None:
+        import threading
+
+        self.store, self.since, self.bar = store, since, bar
+        self.rows: dict[int, Any] = {}
+        self.finished: dict[int, tuple[str, int, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> "_SyncWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._scan()
+        for task in self.rows.values():
+            self.bar.remove_task(task)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.3):
+            try:
+                self._scan()
+            except Exception:  # the store is busy (SQLite): the next poll catches up
+                pass
+
+    def _scan(self) -> None:
+        from tongban.store.schema import SyncRun
+
+        with self.store.reading() as s:
+            runs = s.execute(select(SyncRun).where(SyncRun.started_at >= self.since)).scalars().all()
+            for r in runs:
+                if r.id not in self.rows:
+                    self.rows[r.id] = self.bar.add_task(f"  {r.partner_id.split(':')[-1]} {r.dataset}", total=1)
+                if r.status != "RUNNING" and r.id not in self.finished:
+                    self.finished[r.id] = (r.status, r.pulled, r.stored)
+                    self.bar.update(self.rows[r.id], completed=1,
+                                    description=f"  {r.partner_id.split(':')[-1]} {r.dataset}: {r.pulled} pulled")
+
+    def summary(self) -> str:
+        if not self.finished:
+            return ""
+        failed = sum(1 for status, _, _ in self.finished.values() if status != "SUCCESS")
+        pulled = sum(p for _, p, _ in self.finished.values())
+        stored = sum(n for _, _, n in self.finished.values())
+        return (f" — {len(self.finished)} partner syncs, {pulled} pulled, {stored} new"
+                + (f", [red]{failed} failed[/]" if failed else ""))
+
+
+def _ledger_head(store) -> int:
+    from sqlalchemy import func
+
+    from tongban.store.schema import LedgerEntry
+
+    with store.reading() as s:
+        return s.execute(select(func.coalesce(func.max(LedgerEntry.seq), 0))).scalar_one()
+
+
+def _print_unhappy_paths(store, since, ledger_before: int) -> None:
+    """What did not go straight through in this run: quarantined records by the rule they broke,
+    records still held, released and rejected."""
+    from collections import Counter
+
+    from tongban.store.schema import LedgerEntry, QuarantineEntry, SyncRun
+
+    with store.reading() as s:
+        entries = s.execute(select(QuarantineEntry.rule_ids, QuarantineEntry.status)
+                            .where(QuarantineEntry.received_at >= since)).all()
+        runs = s.execute(select(SyncRun).where(SyncRun.started_at >= since)).scalars().all()
+        counts = s.execute(select(LedgerEntry.counts).where(LedgerEntry.seq > ledger_before,
+                                                            LedgerEntry.direction == "IN")).scalars().all()
+    reasons = Counter(rule for rules, _ in entries for rule in (rules or "").split()[:1])
+    held = sum(r.held for r in runs)
+    rejected = sum(r.rejected for r in runs)
+    released = sum(int(json.loads(c or "{}").get("released", 0) or 0) for c in counts)
+    out.print(f"quarantined: {len(entries)}"
+              + (f" ({', '.join(f'{rule} ×{n}' for rule, n in reasons.most_common(6))})" if reasons else "")
+              + f" · held: {held} · released: {released} · rejected: {rejected}"
+              + (" — `tongban quarantine list` shows them, `tongban quarantine replay` retries" if entries else ""))
 
 
 def _published(store, since) -> int:

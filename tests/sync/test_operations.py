@@ -143,3 +143,37 @@ def test_case_show_prints_the_timeline(env):
     assert data["state"] == "DELIVERED" and [e["seq"] for e in data["events"]] == [1, 2, 3, 4, 5]
     missing = CliRunner().invoke(main, ["case", "show", "NOSUCHCASE"])
     assert missing.exit_code == 1 and "no case NOSUCHCASE" in missing.output
+
+
+def test_case_show_and_list_flag_an_open_case_past_its_promised_date_and_show_results_and_evaluations(env):
+    """An accepted, unconcluded case whose promisedBy has passed is flagged OVERDUE (TBS-EVT-011/012);
+    a concluded one is not; show lists the case's results and evaluations."""
+    from datetime import datetime, timezone
+
+    store, _ = env
+    cases = annex("B.2")["records"]
+    events = annex("B.3")["records"]
+    done_no, open_no = cases[0]["caseNo"], cases[1]["caseNo"]
+    ingest(store, "case", cases)
+    ingest(store, "case-event", events + [{**e, "caseNo": open_no} for e in events[:2]])   # submitted, accepted
+    ingest(store, "result", annex("B.4")["records"])
+    ingest(store, "evaluation", annex("B.5")["records"])
+    promised = datetime.fromisoformat(cases[1]["promisedBy"])
+    assert datetime.now(timezone.utc) > promised      # the worked example's date is in the past
+    runner = CliRunner()
+    shown = runner.invoke(main, ["case", "show", open_no])
+    assert shown.exit_code == 0 and "OVERDUE" in shown.output and "ACCEPTED" in shown.output
+    done = runner.invoke(main, ["case", "show", done_no])
+    assert "OVERDUE" not in done.output and "concluded late" not in done.output     # concluded 11-05, due 11-16
+    cert_no = annex("B.4")["records"][0]["certNo"]
+    assert cert_no in done.output and "satisfaction 5" in done.output and "satisfaction 2" in done.output
+    data = json.loads(runner.invoke(main, ["case", "show", done_no, "--format", "json"]).output)
+    assert [r["certNo"] for r in data["results"]] == [cert_no] and len(data["evaluations"]) == 2
+    listed = json.loads(runner.invoke(main, ["case", "list", "--format", "json"]).output)
+    by_no = {c["caseNo"]: c for c in listed["cases"]}
+    assert by_no[open_no]["open"] and by_no[open_no]["overdueSeconds"] > 0
+    assert not by_no[done_no]["open"] and by_no[done_no]["overdueSeconds"] is None
+    overdue = json.loads(runner.invoke(main, ["case", "list", "--overdue", "--format", "json"]).output)
+    assert [c["caseNo"] for c in overdue["cases"]] == [open_no]
+    text = runner.invoke(main, ["case", "list"], env={"COLUMNS": "120"})
+    assert text.exit_code == 0 and open_no in text.output and "1 open case(s) past their promised date" in text.output

@@ -170,38 +170,105 @@ def case() -> None:
     """Case (办件) tracking."""
 
 
+def _duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60}m"
+
+
+@case.command("list")
+@click.option("--partner", "partner_id", default=None, help="cases a partner sent (system id)")
+@click.option("--region", default=None, help="cases handled in a region (its code; a city code covers its counties)")
+@click.option("--open", "only_open", is_flag=True, help="open cases only")
+@click.option("--overdue", "only_overdue", is_flag=True, help="overdue cases only (TBS-EVT-011/012, now)")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def case_list(partner_id: str | None, region: str | None, only_open: bool, only_overdue: bool, limit: int,
+              fmt: str) -> None:
+    """Stored cases: number, item, region, submitted, promised by, state, overdue."""
+    from datetime import datetime, timezone
+
+    from tongban.sync.cases import case_views
+
+    now = datetime.now(timezone.utc)
+    with open_store().reading() as s:
+        views = case_views(s, now, source=partner_id, region=region)
+    views = [v for v in views if (not only_open or v.is_open) and (not only_overdue or v.overdue_seconds)]
+    shown = views[:limit]
+    if fmt == "json":
+        click.echo(json.dumps({"at": now.isoformat(), "total": len(views), "cases": [
+            {"caseNo": v.case["caseNo"], "itemName": v.case.get("itemName"), "regionCode": v.case["regionCode"],
+             "submittedAt": v.case["submittedAt"], "promisedBy": v.case.get("promisedBy"), "state": v.state,
+             "open": v.is_open, "overdueSeconds": v.overdue_seconds} for v in shown]}, ensure_ascii=False, indent=2))
+        return
+    from tongban.console import ID, OPTIONAL, TEXT, fitted_table
+
+    rows = [[v.case["caseNo"], v.state or "—",
+             (("OVERDUE " if v.is_open else "late ") + _duration(v.overdue_seconds)) if v.overdue_seconds else "—",
+             v.case["submittedAt"][:16], (v.case.get("promisedBy") or "—")[:16], v.case["regionCode"],
+             v.case.get("itemName", "")] for v in shown]
+    out.print(fitted_table(f"cases: {len(shown)} of {len(views)}", [
+        ("case", ID), ("state", TEXT), ("overdue", TEXT), ("submitted", ID), ("promised by", OPTIONAL),
+        ("region", OPTIONAL), ("item", OPTIONAL)], rows))
+    overdue_open = sum(1 for v in views if v.overdue_seconds and v.is_open)
+    if overdue_open:
+        out.print(f"[red]{overdue_open} open case(s) past their promised date[/] (TBS-EVT-011/012): "
+                  "tongban case list --overdue --open")
+
+
 @case.command("show")
 @click.argument("case_no")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def case_show(case_no: str, fmt: str) -> None:
-    """Print a case's timeline: step, handler, opinion, times (like an order-tracking page)."""
-    from tongban.store.records import RecordStore
-    from tongban.validators.stateful import case_state
+    """A case's timeline (step, handler, opinion, times, like an order-tracking page), whether it
+    is overdue, its results and its evaluations."""
+    from datetime import datetime, timezone
 
+    from tongban.sync.cases import case_view
+
+    now = datetime.now(timezone.utc)
     with open_store().reading() as s:
-        rs = RecordStore(s)
-        record = rs.case(case_no)
-        events = rs.case_events(case_no)
-    if record is None and not events:
+        view = case_view(s, case_no, now)
+    if view is None:
         fail(f"no case {case_no} in the store", code=1)
-    state = case_state(events)
     if fmt == "json":
-        click.echo(json.dumps({"case": record, "state": state.state, "conclusion": state.conclusion,
-                               "events": events}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
         return
+    record = view.case
     if record:
         out.print(f"[bold]{case_no}[/]  {record['itemName']}  ({record['regionCode']})")
         out.print(f"  applicant {record['applicant']['name']}  submitted {record['submittedAt']}"
                   f"  promised by {record.get('promisedBy', '—')}")
-    out.print(f"  state: [bold]{state.state or '—'}[/]" + (f" ({state.conclusion})" if state.conclusion else ""))
-    table = Table()
+    out.print(f"  state: [bold]{view.state or '—'}[/]" + (f" ({view.conclusion})" if view.conclusion else ""))
+    if view.overdue_seconds:
+        if view.is_open:
+            out.print(f"  [bold red]OVERDUE[/]: open {_duration(view.overdue_seconds)} past its deadline "
+                      "(promised date plus suspended time, TBS-EVT-011/012)")
+        else:
+            out.print(f"  [red]concluded late[/]: {_duration(view.overdue_seconds)} past its deadline (TBS-EVT-011)")
+    table = Table(title="timeline")
     for col in ("seq", "time", "type", "step", "handler", "opinion"):
-        table.add_column(col)
-    for e in events:
+        table.add_column(col, no_wrap=col in ("seq", "type"))
+    for e in view.events:
         handler = e.get("handler", {}).get("name", "") if isinstance(e.get("handler"), dict) else ""
         detail = e.get("opinion", "") or e.get("conclusionCode", "") or e.get("action", "")
         table.add_row(str(e["seq"]), e["occurredAt"], e["type"], e["stepName"], handler, detail)
     out.print(table)
+    if view.results:
+        out.print("[bold]results[/] (办件结果):")
+        for r in view.results:
+            doc = r.get("document") or {}
+            out.print(f"  {r.get('resultType', '')} {r.get('certNo', '')}  issued {r.get('issuedAt', '')}"
+                      + (f"  document {doc.get('fileName')}" if isinstance(doc, dict) and doc.get("fileName") else ""))
+    else:
+        out.print("results: none stored")
+    if view.evaluations:
+        out.print("[bold]evaluations[/] (好差评, 5 = 非常满意):")
+        for e in view.evaluations:
+            comment = e.get("comment") or ""
+            out.print(f"  #{e.get('assessNo')} satisfaction {e.get('satisfaction')} via channel {e.get('channel')}"
+                      f" at {e.get('assessedAt')}" + (f": {comment}" if comment else ""))
+    else:
+        out.print("evaluations: none stored")
 
 
 @click.command("export")
