@@ -181,6 +181,39 @@ def validate_path(path: Path, context: ValidationContext, dataset: str | None) -
     return validate_envelope(data, context=context).report
 
 
+# Members that tell the datasets apart, most specific first: what a bare record most likely is.
+_DATASET_MARKERS = (("case-event", ("seq", "type", "caseNo")), ("evaluation", ("assessNo", "caseNo")),
+                    ("result", ("certNo", "caseNo")), ("case", ("caseNo", "applicant")),
+                    ("catalog", ("implCode", "itemCode")))
+
+
+def hints(path: Path, context: ValidationContext, dataset: str | None) -> list[str]:
+    """What the reader probably wants to know beside the findings: a bare record validated as
+    an envelope (say --dataset), a signature that was not checked (no key given)."""
+    if path.suffix.lower() == ".xml":
+        return []
+    try:
+        value = parse_json_strict(_read(path))
+    except (JsonParseError, UsageProblem):
+        return []
+    out = []
+    first = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else value
+    if dataset is None and isinstance(first, dict) and not ("specVersion" in first and "records" in first) \
+            and not path.name.endswith(MANIFEST_SUFFIX):
+        guess = next((d for d, members in _DATASET_MARKERS if all(m in first for m in members)), None)
+        out.append(f"hint: {path} is not an envelope (no specVersion and records): it was checked as one. "
+                   + (f"It looks like a bare {guess} record: tongban validate --dataset {guess} {path}"
+                      if guess else f"For bare records say which dataset: --dataset {'|'.join(DATASETS)}"))
+    signature = (value.get("integrity") or {}).get("signature") if isinstance(value, dict) and \
+        isinstance(value.get("integrity"), dict) else None
+    if isinstance(signature, dict):
+        sender, key_id = value.get("sender"), signature.get("keyId")
+        if (sender, key_id) not in context.keys:
+            out.append(f"warning: {path}: the signature ({signature.get('alg')}, keyId {key_id}) was NOT checked: "
+                       f"no key for {sender} was given (--key-file); TBS-ENV-028 is evaluated only with the key")
+    return out
+
+
 def _standalone(report: Report, spec: str) -> dict[str, Any]:
     now = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0).isoformat()
     return report.to_json(specVersion=spec, validatedAt=now, validator={"name": "tongban", "version": __version__})
@@ -234,4 +267,6 @@ def validate_command(dataset: str | None, spec: str, key_file: Path | None, allo
             click.echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
         else:
             click.echo(report.render_text(title=str(path)))
+        for hint in hints(path, context, dataset):
+            click.echo(hint, err=True)
     click.get_current_context().exit(2 if unreadable else 1 if any_error else 0)

@@ -185,3 +185,27 @@ def test_every_stateless_annex_c_row_through_the_cli(row: str, tmp_path: Path) -
     report = json.loads(out)
     assert sorted((i["severity"], i["ruleId"], i["location"]) for i in report["items"]) == sorted(expected)
     assert code == (1 if any(s == "ERROR" for s, _, _ in expected) else 0)
+
+
+def test_a_forged_manifest_signature_without_a_key_warns_that_it_was_not_checked(tmp_path: Path) -> None:
+    manifest = load_example("B.8")
+    manifest["integrity"]["signature"]["value"] = "AAAA" + manifest["integrity"]["signature"]["value"][4:]
+    write(tmp_path / "LW-case-20261102-01.manifest.json", manifest)
+    shutil.copy(ANNEX_B / "LW-case-20261102-01.jsonl", tmp_path)
+    code, out, err = run(str(tmp_path / "LW-case-20261102-01.manifest.json"))
+    assert code == 0 and "SUCCESS" in out            # stateless: TBS-ENV-028 needs the key
+    assert "NOT checked" in err and "--key-file" in err and DEMO_KEY_ID in err
+    keys = write(tmp_path / "keys.json", [{"sender": COUNTY, "keyId": DEMO_KEY_ID, "key": DEMO_KEY.decode()}])
+    code, _, err = run("--key-file", str(keys), str(tmp_path / "LW-case-20261102-01.manifest.json"))
+    assert code == 1 and "NOT checked" not in err
+
+
+@pytest.mark.parametrize("example, dataset", [("B.2", "case"), ("B.3", "case-event"), ("B.4", "result"),
+                                              ("B.5", "evaluation")])
+def test_a_bare_record_without_dataset_gets_a_hint_naming_the_dataset(tmp_path: Path, example: str,
+                                                                      dataset: str) -> None:
+    record = write(tmp_path / "record.json", load_example(example)["records"][0])
+    code, _, err = run(str(record))
+    assert code == 1 and f"--dataset {dataset} " in err
+    code, _, err = run("--dataset", dataset, str(record))
+    assert code == 0 and "hint" not in err
