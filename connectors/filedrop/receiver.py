@@ -143,20 +143,45 @@ _STATUS_RULES: dict[int, tuple[str, str]] = {
 def _read_regular(path: Path, limit: int) -> bytes | None:
     """At most ``limit + 1`` bytes of a regular file, or ``None`` when there is none.
 
-    ``O_NOFOLLOW`` refuses a symbolic link; ``fstat`` refuses a directory or a device.
-    Reading one byte beyond the limit lets the caller detect the oversize (TBS-SEC-009)
-    without loading an arbitrarily large file.
+    ``O_NOFOLLOW`` refuses a symbolic link; ``O_NONBLOCK`` keeps a FIFO swapped in for a
+    batch file from blocking the scan (opening a FIFO for reading waits for a writer);
+    ``fstat`` then refuses anything that is not a regular file (directory, FIFO, device)
+    before a byte is read. Reading one byte beyond the limit lets the caller detect the
+    oversize (TBS-SEC-009) without loading an arbitrarily large file.
     """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except (FileNotFoundError, NotADirectoryError):
+        fd = os.open(path, flags)
+    except OSError:  # gone, ELOOP (a symbolic link), ENXIO, EACCES …
         return None
-    except OSError:  # ELOOP: a symbolic link
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return handle.read(limit + 1)
+        os.set_blocking(fd, True)
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _not_regular(path: Path) -> str | None:
+    """What occupies ``path`` when it is something other than a regular file (never followed)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "not a regular file"
 
 
 class FileDropReceiver:
@@ -224,7 +249,9 @@ class FileDropReceiver:
         if not DROP_NAME_RE.match(name):
             raise ValueError(f"refusing unchecked name {name!r}")
         path = directory / name
-        if path.resolve().parent != directory.resolve():
+        # The last component is never resolved: a symbolic link planted under a good name is
+        # itself the entry (refused by O_NOFOLLOW and moved aside), not where it points.
+        if Path(os.path.normpath(path)).parent != directory:
             raise ValueError(f"{name!r} escapes {directory}")
         return path
 
@@ -309,6 +336,13 @@ class FileDropReceiver:
         files = [self._inside(inbox, manifest_name(batch.batch_id))]
         if data is not None:
             files.insert(0, data_path)
+        elif (kind := _not_regular(data_path)) is not None:
+            # Moved aside with its batch (the link itself, never its target), so the
+            # entry cannot stop the feed's later batches.
+            files.insert(0, data_path)
+            findings.append(_finding("TBS-FILE-005", "/file/name", "数据文件不是普通文件",
+                                     f"the data file is {kind}, not a regular file; the batch is refused",
+                                     data_name(batch.batch_id)))
         if any(f.severity is Severity.ERROR for f in findings):
             ack = rejection_ack(findings, acknowledger=self.own_id, request_hash=request_hash,
                                 request=envelope or batch.manifest)
