@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.model.codes import uscc_check_char
 from tongban.sandbox.feed import DEFAULT_LIMIT, SandboxService, cursor_for, parse_cursor
-from tongban.sandbox.generate import SandboxSystem
+from tongban.sandbox.systems import SandboxSystem
 from tongban.validators.report import Report
 from tongban.validators.stateful import Outcome
 

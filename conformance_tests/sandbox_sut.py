@@ -17,7 +17,7 @@ from tongban.connectors.filedrop import FileDropWriter
 from tongban.connectors.filedrop.names import INBOX, data_name, manifest_name
 from tongban.connectors.filedrop.signing import sign_envelope
 from tongban.model.canonical import canonical_bytes
-from tongban.sandbox.generate import SandboxSystem
+from tongban.sandbox.systems import SandboxSystem
 
 ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 Extra = Callable[["FilePushingSystem"], None]

@@ -12,7 +12,7 @@ from tongban.conformance.reference_receiver import ReferenceReceiver, SenderProf
 from tongban.conformance.session import SessionConfig
 from tongban.connectors.serving import ServerThread
 from tongban.sandbox.feed import SandboxService
-from tongban.sandbox.generate import SandboxSystem
+from tongban.sandbox.systems import SandboxSystem
 
 TOKEN = "conformance-test-token-0123456789abcdef"
 ATTESTATIONS = {"ER-04": {"result": "PASS", "statement": "the SUT emits no system default evaluation",

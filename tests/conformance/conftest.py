@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tongban.connectors.serving import make_local_ca
-from tongban.sandbox.generate import SandboxData, SandboxSystem, generate_province
+from tongban.sandbox.generate import generate_province
+from tongban.sandbox.systems import SandboxData, SandboxSystem
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ import pytest
 from tongban.conformance.results import Level, Result, Verdict
 from tongban.conformance.session import Session
 from tongban.conformance.suite import run_suite
-from tongban.sandbox.generate import CONSUMER_ROLE, SandboxData, generate_province
+from tongban.sandbox.generate import generate_province
+from tongban.sandbox.systems import CONSUMER_ROLE, SandboxData
 
 from conformance_support import config, make_app, reference_service, serving
 

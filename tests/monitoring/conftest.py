@@ -24,7 +24,7 @@ from tongban.connectors.serving import ServerThread
 from tongban.model.datasets import DATASETS
 from tongban.registry import Registry, load_registry
 from tongban.sandbox.feed import SandboxService
-from tongban.sandbox.generate import SandboxData
+from tongban.sandbox.systems import SandboxData
 from tongban.sandbox.runtime import BUS_ID, Sandbox
 from tongban.store.store import Store
 from tongban.sync.engine import SyncEngine, SyncFailed, SyncReport

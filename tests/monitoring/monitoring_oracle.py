@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from tongban.sandbox.generate import SandboxData
+from tongban.sandbox.systems import SandboxData
 
 CST = timezone(timedelta(hours=8))
 

@@ -22,19 +22,17 @@ import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 
+from tongban.model.clock import CST
 from tongban.model.codes import region_shape
-# The bus's normative overdue definition (TBS-EVT-011/012) lives with the sandbox generator,
-# which needs it for its ground truth; it is reused here rather than written twice.
-from tongban.sandbox.generate import overdue_seconds
+from tongban.model.overdue import overdue_seconds
 from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord
 from tongban.store.store import Store
 
-CST = timezone(timedelta(hours=8))
 ONLINE_CHANNELS = frozenset({"2", "3"})   # A.5: 电脑端网上办理, 移动端网上申请
 FULLY_ONLINE_DEPTH = 4                   # A.12: Ⅳ级 全程网办
 ONLINE_MIN_DEPTH = 2                     # A.12: Ⅱ级 and above: more than a published guide

@@ -17,7 +17,7 @@ from typing import Any, Collection, Iterable, Sequence
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.model.datasets import Dataset, business_key
-from tongban.sandbox.generate import SandboxSystem
+from tongban.sandbox.systems import SandboxSystem
 
 __all__ = ["ChangeFeed", "SandboxService", "cursor_for", "parse_cursor", "CURSOR_RE", "MAX_LIMIT"]
 

@@ -19,7 +19,8 @@ import yaml
 
 from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
 from tongban.registry import RELAYED
-from tongban.sandbox.generate import SandboxData, SandboxSystem, generate_province
+from tongban.sandbox.generate import generate_province
+from tongban.sandbox.systems import SandboxData, SandboxSystem
 
 BUS_ID = "TB:province:440000:TONGBAN"
 BUS_KEY_ENV = "TONGBAN_HMAC_TONGBAN"

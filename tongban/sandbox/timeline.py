@@ -7,21 +7,12 @@ calendar, and TBS-EVT-011 makes the bus independent of it, so weekends are enoug
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-CST = timezone(timedelta(hours=8))
+from tongban.model.clock import CST
 OFFICE_WINDOWS: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
 WORKDAY_MINUTES = 420
 CLOSE_OF_BUSINESS = time(17, 30)
-
-
-def stamp(t: datetime) -> str:
-    """RFC 3339 with the +08:00 offset (TBS-ENV-007, TBS-ENV-010)."""
-    return t.astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S+08:00")
-
-
-def parse_stamp(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def is_workday(d: date) -> bool:
