@@ -42,8 +42,14 @@ SESSION_EXPIRY_SECONDS = 24 * 3600 + 300  # TBS-MQTT-001: at least 24 h (plus th
 
 @dataclass(frozen=True)
 class MqttSettings:
-    """Where and how to connect. ``url`` is ``mqtt://host[:1883]`` or ``mqtts://host[:8883]``,
-    optionally with ``user:password@``."""
+    """Where and how to connect. ``url`` is ``mqtt://host[:1883]`` or ``mqtts://host[:8883]``.
+
+    Broker authentication (TBS-SEC-001) is a ``password`` (the user name is the
+    ``systemCode``, as the broker's password file has it) or a client certificate
+    (``cert_file``/``key_file``, whose CN the broker takes as the user name). A user name
+    in the URL must be the ``systemCode``; a password never belongs in the URL (it is
+    configuration, handed over from the environment).
+    """
 
     url: str
     system_id: str
@@ -54,6 +60,7 @@ class MqttSettings:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    password: str | None = None
 
 
 class MqttConnection:
@@ -75,15 +82,24 @@ class MqttConnection:
             "protocol": paho.MQTTv311, "clean_session": not settings.persistent_session}
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                    manual_ack=True, **kwargs)
-        if parts.username:
-            self._client.username_pw_set(unquote(parts.username),
-                                         unquote(parts.password) if parts.password else None)
+        if parts.password:
+            raise ValueError("the broker password belongs in MqttSettings.password, not in the URL")
+        if parts.username and unquote(parts.username) != self.client_id:
+            raise ValueError(f"the broker user name must be the systemCode {self.client_id!r} (TBS-SEC-001), "
+                             f"not {unquote(parts.username)!r}")
+        if settings.password is not None:
+            self._client.username_pw_set(self.client_id, settings.password)
+        elif parts.username:
+            self._client.username_pw_set(self.client_id)
+        if settings.password is not None and parts.scheme != "mqtts":
+            raise ValueError("a broker password is sent only over TLS (mqtts://, TBS-SEC-001)")
         if parts.scheme == "mqtts":
             self._client.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file,
                                  keyfile=settings.key_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_unrouted
 
@@ -93,6 +109,7 @@ class MqttConnection:
         self._pending_subacks: set[int] = set()
         self._lock = threading.Lock()
         self._started = False
+        self.refusal: str | None = None   # why the last connection attempt failed, if it did
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -145,15 +162,25 @@ class MqttConnection:
     def _on_connect(self, client: paho.Client, userdata: object, flags: paho.ConnectFlags,
                     reason_code: paho.ReasonCode, properties: Properties | None) -> None:
         if reason_code.is_failure:
+            self.refusal = str(reason_code)
             log.warning("MQTT connect to %s refused: %s", self.endpoint, reason_code)
             return
+        self.refusal = None
         log.info("MQTT connected to %s as %s (session present: %s)", self.endpoint, self.client_id,
                  flags.session_present)
         self._resubscribe()
         self._connected.set()
 
+    def _on_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        # TCP or TLS failed (an untrusted broker certificate, a refused client certificate).
+        self.refusal = "connection or TLS handshake failed"
+        log.warning("MQTT connection to %s failed (TCP or TLS)", self.endpoint)
+
     def _on_disconnect(self, client: paho.Client, userdata: object, flags: paho.DisconnectFlags,
                        reason_code: paho.ReasonCode, properties: Properties | None) -> None:
+        if not self._connected.is_set() and self.refusal is None:
+            # Closed before a CONNACK: under TLS 1.3 a refused client certificate shows here.
+            self.refusal = f"connection closed during TLS or CONNECT ({reason_code})"
         self._connected.clear()
         self._subscribed.clear()
         log.info("MQTT disconnected from %s: %s", self.endpoint, reason_code)

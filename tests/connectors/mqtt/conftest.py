@@ -1,5 +1,7 @@
 """Real brokers for the MQTT tests: the embedded amqtt broker always, Mosquitto when
-TONGBAN_TEST_MQTT_URL is set (every test runs against both)."""
+TONGBAN_TEST_MQTT_URL is set (every test runs against both), and a Mosquitto with TLS,
+passwords, client certificates and an ACL when TONGBAN_TEST_MQTTS_URL is set (.ci/run
+starts it from tests/data/mqtts/systems.txt)."""
 from __future__ import annotations
 
 import os
@@ -14,6 +16,9 @@ from tongban.connectors.mqtt import EmbeddedBroker
 from mqtt_support import Pair, TcpRelay, make_pair
 
 MOSQUITTO_URL = os.environ.get("TONGBAN_TEST_MQTT_URL")
+MQTTS_URL = os.environ.get("TONGBAN_TEST_MQTTS_URL")
+MQTTS_SKIP = pytest.mark.skipif(not MQTTS_URL, reason="TONGBAN_TEST_MQTTS_URL is not set: the TLS Mosquitto "
+                                                      "tests run in CI (.ci/run starts that broker)")
 
 
 @dataclass
@@ -43,6 +48,16 @@ BROKERS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def tls_broker():
+    """The TLS Mosquitto of .ci/run (skips with the reason when it is not configured)."""
+    if not MQTTS_URL:
+        pytest.skip("TONGBAN_TEST_MQTTS_URL is not set: the TLS Mosquitto tests run in CI (.ci/run starts it)")
+    from tls_broker import TlsBroker
+
+    return TlsBroker.from_environment()
+
+
 @pytest.fixture(scope="module")
 def _embedded_broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as broker:
@@ -54,6 +69,14 @@ def broker(request) -> BrokerUnderTest:
     if request.param == "amqtt":
         embedded = request.getfixturevalue("_embedded_broker")
         return BrokerUnderTest("amqtt", embedded.url, _nothing, _nothing)
+    return BrokerUnderTest("mosquitto", MOSQUITTO_URL, _nothing, _nothing)
+
+
+@pytest.fixture
+def mosquitto_broker() -> BrokerUnderTest:
+    """Mosquitto alone: for what the embedded broker cannot do (MQTT 5)."""
+    if not MOSQUITTO_URL:
+        pytest.skip("TONGBAN_TEST_MQTT_URL is not set: Mosquitto tests run in CI (.ci/run)")
     return BrokerUnderTest("mosquitto", MOSQUITTO_URL, _nothing, _nothing)
 
 

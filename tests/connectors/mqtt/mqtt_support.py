@@ -87,12 +87,13 @@ class RecordingService:
 class AckObserver:
     """Listens on one ack topic and collects the acknowledgements by requestMessageId."""
 
-    def __init__(self, url: str, observer_id: str, topic: str) -> None:
+    def __init__(self, url: str, observer_id: str, topic: str, settings: "SettingsFor | None" = None) -> None:
         import json
 
         self.acks: list[dict[str, Any]] = []
         self._json = json
-        self.connection = MqttConnection(MqttSettings(url, observer_id, persistent_session=False))
+        settings = settings or plain_settings(url)
+        self.connection = MqttConnection(settings(observer_id, persistent_session=False))
         self.connection.subscribe(topic, self._on_ack)
 
     def _on_ack(self, message: paho.MQTTMessage) -> bool:
@@ -219,22 +220,35 @@ class Pair:
     observer: AckObserver
 
 
-def make_pair(broker: Any, *, protocol: str = "3.1.1") -> tuple[Pair, Callable[[], None]]:
-    sender, receiver, observer_id = unique_ids()
+SettingsFor = Callable[..., MqttSettings]
+"""``settings(system_id, **options)`` → the MqttSettings of that system on one broker."""
+
+
+def plain_settings(url: str) -> SettingsFor:
+    return lambda system_id, **options: MqttSettings(url, system_id, **options)
+
+
+def make_pair(broker: Any, *, protocol: str = "3.1.1", settings: SettingsFor | None = None,
+              ids: tuple[str, str, str] | None = None,
+              purge: Callable[[str], None] | None = None) -> tuple[Pair, Callable[[], None]]:
+    """A publisher and a subscriber (plus an ack observer) on ``broker``; ``settings``,
+    ``ids`` and ``purge`` replace the anonymous defaults for a broker with authentication."""
+    sender, receiver, observer_id = ids or unique_ids()
+    settings = settings or plain_settings(broker.url)
+    purge = purge or (lambda code: purge_session(broker.host, broker.port, code))
     service = RecordingService(receiver)
-    observer = AckObserver(broker.url, observer_id, f"tbs/v1/{RECEIVER_REGION}/ack").start()
-    sub_conn = MqttConnection(MqttSettings(broker.url, receiver, protocol=protocol))
+    observer = AckObserver(broker.url, observer_id, f"tbs/v1/{RECEIVER_REGION}/ack", settings).start()
+    sub_conn = MqttConnection(settings(receiver, protocol=protocol))
     subscriber = MqttSubscriber(sub_conn, service, datasets=["case-event", "case"]).start()
-    assert sub_conn.wait_subscribed(10), "subscriber did not get its subscriptions"
-    pub_conn = MqttConnection(MqttSettings(broker.url, sender, protocol=protocol, connect_timeout=1.0)).start()
-    assert pub_conn.wait_connected(10)
+    assert sub_conn.wait_subscribed(10), f"subscriber did not get its subscriptions ({sub_conn.refusal})"
+    pub_conn = MqttConnection(settings(sender, protocol=protocol, connect_timeout=1.0)).start()
+    assert pub_conn.wait_connected(10), f"publisher did not connect ({pub_conn.refusal})"
     pair = Pair(broker, sender, receiver, service, MqttPublisher(pub_conn, publish_timeout=5), subscriber, observer)
 
     def close() -> None:
         for conn in (pub_conn, sub_conn, observer.connection):
             conn.close()
         for system_id in (sender, receiver):  # persistent sessions outlive the test on Mosquitto
-            purge_session(broker.host, broker.port, system_id.rsplit(":", 1)[1])
+            purge(system_id.rsplit(":", 1)[1])
 
     return pair, close
-
