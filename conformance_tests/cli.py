@@ -290,9 +290,18 @@ def issuer_key_command(signing_key: str | None) -> None:
 
 
 @conformance.command("list")
-def list_command() -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def list_command(fmt: str) -> None:
     """The test catalogue (§20.2)."""
     from rich.table import Table
+
+    if fmt == "json":
+        click.echo(json.dumps([{"testId": t.test_id, "level": t.level.value, "roles": list(t.roles),
+                                "bindings": list(t.bindings), "requirementIds": list(t.requirement_ids),
+                                "bindingRequirements": {b: list(r) for b, r in t.binding_requirements.items()},
+                                "description": t.description} for t in (cls() for cls in CATALOGUE)],
+                              ensure_ascii=False, indent=2))
+        return
 
     table = Table(title="TBS-1.0 test catalogue")
     for col in ("test", "level", "roles", "bindings", "requirements", "procedure"):

@@ -19,7 +19,9 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
-from tongban.console import fail, out
+from tongban.console import err, fail, out
+
+say = out  # where the demo talks: stdout, or stderr when stdout carries --format json
 from tongban.store.config import home_dir
 
 DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync", "metrics_refresh")
@@ -104,8 +106,12 @@ class EventSink:
 @click.option("--counties", default=2, show_default=True, help="counties per city")
 @click.option("--transports", default="rest,soap", show_default=True,
               help="bindings the simulated systems serve, in turn (rest, soap, filedrop)")
-def demo_command(seed: int, cities: int, counties: int, transports: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: the summary (runs, DAG states, publication, unhappy paths) on stdout, progress on stderr")
+def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: str) -> None:
     """Run the sandbox, certify it, run the sync DAGs once, publish events, print a summary."""
+    global say
+    say = err if fmt == "json" else out
     from tongban.connectors.mqtt import EmbeddedBroker
     from tongban.connectors.mqtt.connection import MqttConnection, MqttSettings
     from tongban.connectors.mqtt.subscriber import MqttSubscriber
@@ -129,7 +135,7 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     started = utcnow()
     ledger_before = _ledger_head(store)
     t0 = time.monotonic()
-    with out.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
+    with say.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
         try:
             sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties, hierarchy="mixed",
                               transports=tuple(t.strip() for t in transports.split(",") if t.strip())).start()
@@ -144,7 +150,7 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
     try:
         os.environ["TONGBAN_PARTNERS"] = str(sandbox.registry_file)
         kinds = ", ".join(sorted({r.transport for r in sandbox.running}))
-        out.print(f"sandbox: {len(sandbox.running)} systems ({kinds}) on loopback; registry {sandbox.registry_file}")
+        say.print(f"sandbox: {len(sandbox.running)} systems ({kinds}) on loopback; registry {sandbox.registry_file}")
         with _progress() as bar:
             systems = bar.add_task("certifying (conformance suite, TBS-1.0 §20)", total=len(sandbox.running))
             tests = bar.add_task("  tests", total=None)
@@ -158,7 +164,7 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
 
             verdicts = certify_sandbox(sandbox, home / "conformance", progress=tick)
         conformant = sum(v == "CONFORMANT" for roles in verdicts.values() for v in roles.values())
-        out.print(f"certified: {conformant} of {sum(len(v) for v in verdicts.values())} partner roles CONFORMANT "
+        say.print(f"certified: {conformant} of {sum(len(v) for v in verdicts.values())} partner roles CONFORMANT "
                   f"(certificates under {home / 'conformance'})")
         from tongban.airflow_ext.local import run_dag
 
@@ -198,7 +204,8 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
         duration = (r.finished_at - r.started_at).total_seconds() if r.finished_at else 0.0
         table.add_row(r.partner_id, via.get(r.partner_id, "?"), r.dataset, str(r.pulled), str(r.stored),
                       str(r.duplicate), str(r.held), str(r.rejected), f"{duration:.2f}s", r.status)
-    out.print(table)
+    if fmt == "text":
+        say.print(table)
     accepted = sum(r.stored for r in runs)
     rejected = sum(r.rejected for r in runs)
     with store.reading() as s:
@@ -211,21 +218,31 @@ def demo_command(seed: int, cities: int, counties: int, transports: str) -> None
         delivered[receiver] = delivered.get(receiver, 0) + n
     consumers = sorted(r.system.system_id for r in running_systems if "CATALOG_CONSUMER" in r.system.roles)
     if delivered:
-        out.print("basic catalog published down in this run: "
+        say.print("basic catalog published down in this run: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(delivered.items())))
     elif consumers:
-        out.print("basic catalog published down in this run: nothing new (every consumer already acknowledged "
+        say.print("basic catalog published down in this run: nothing new (every consumer already acknowledged "
                   "the current versions)")
-    _print_unhappy_paths(store, started, ledger_before)
-    out.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
+    unhappy = _print_unhappy_paths(store, started, ledger_before)
+    say.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
               f"consumer received {sink.envelopes} ({sink.records} records)")
     if accepted:
-        out.print(f"[green]accepted {accepted} new records[/], rejected {rejected} (quarantined with findings)"
+        say.print(f"[green]accepted {accepted} new records[/], rejected {rejected} (quarantined with findings)"
                   f" in {time.monotonic() - t0:.1f}s")
     else:
-        out.print(f"[green]accepted 0 new records[/]: every partner resumed from its committed cursor and "
+        say.print(f"[green]accepted 0 new records[/]: every partner resumed from its committed cursor and "
                   f"nothing new was offered (idempotent upserts); {time.monotonic() - t0:.1f}s")
-    out.print(f"next: tongban status --partners {sandbox.registry_file} · dashboard: {home / 'report' / 'index.html'}")
+    say.print(f"next: tongban status --partners {sandbox.registry_file} · dashboard: {home / 'report' / 'index.html'}")
+    if fmt == "json":
+        click.echo(json.dumps({
+            "store": store.display_url, "registry": str(sandbox.registry_file), "seconds": round(time.monotonic() - t0, 1),
+            "dags": {k: str(v) for k, v in states.items()}, "certified": verdicts,
+            "runs": [{"partner": r.partner_id, "via": via.get(r.partner_id), "dataset": r.dataset, "pulled": r.pulled,
+                      "accepted": r.stored, "duplicate": r.duplicate, "held": r.held, "rejected": r.rejected,
+                      "status": r.status} for r in runs],
+            "publishedDown": delivered, "unhappyPaths": unhappy,
+            "mqtt": {"published": _published(store, started), "received": sink.envelopes}},
+            ensure_ascii=False, indent=2))
     if any(str(s) != "success" for s in states.values()) or not runs:
         raise SystemExit(1)
 
@@ -234,7 +251,7 @@ def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=out, transient=True)
+                    TimeElapsedColumn(), console=say, transient=True)
 
 
 class _SyncWatcher:
@@ -300,7 +317,7 @@ def _ledger_head(store) -> int:
         return s.execute(select(func.coalesce(func.max(LedgerEntry.seq), 0))).scalar_one()
 
 
-def _print_unhappy_paths(store, since, ledger_before: int) -> None:
+def _print_unhappy_paths(store, since, ledger_before: int) -> dict[str, Any]:
     """What did not go straight through in this run: quarantined records by the rule they broke,
     records still held, released and rejected."""
     from collections import Counter
@@ -317,10 +334,12 @@ def _print_unhappy_paths(store, since, ledger_before: int) -> None:
     held = sum(r.held for r in runs)
     rejected = sum(r.rejected for r in runs)
     released = sum(int(json.loads(c or "{}").get("released", 0) or 0) for c in counts)
-    out.print(f"quarantined: {len(entries)}"
+    say.print(f"quarantined: {len(entries)}"
               + (f" ({', '.join(f'{rule} ×{n}' for rule, n in reasons.most_common(6))})" if reasons else "")
               + f" · held: {held} · released: {released} · rejected: {rejected}"
               + (" — `tongban quarantine list` shows them, `tongban quarantine replay` retries" if entries else ""))
+    return {"quarantined": len(entries), "reasons": dict(reasons), "held": held, "released": released,
+            "rejected": rejected}
 
 
 def _published(store, since) -> int:

@@ -127,7 +127,10 @@ def _log_tail(folder: Path, lines: int = 15) -> str:
         return ""
 
 
-def _show(ready: dict[str, Any], folder: Path) -> None:
+def _show(ready: dict[str, Any], folder: Path, fmt: str = "text") -> None:
+    if fmt == "json":
+        click.echo(json.dumps({**ready, "log": str(folder / LOG_FILE)}, ensure_ascii=False, indent=2))
+        return
     table = Table(title=f"sandbox (seed {ready['seed']}, pid {ready['pid']})")
     for column in ("system id", "level", "transport"):
         table.add_column(column, no_wrap=True)
@@ -176,8 +179,10 @@ def sandbox() -> None:
               help="the registry's certification gate (TBS-CONF-008); off for development only")
 @click.option("--timeout", type=float, default=START_TIMEOUT_S, show_default=True,
               help="seconds to wait until every server answers")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: the ready document (systems, endpoints, registry, secrets file) on stdout")
 def up(cities: int, counties: int, transports: str, seed: int, folder: str | None, insecure_http: bool,
-       hierarchy: str, admission: str, timeout: float) -> None:
+       hierarchy: str, admission: str, timeout: float, fmt: str) -> None:
     """Start the sandbox in the background and write partners.yaml and secrets.env."""
     chosen = _transports(transports)
     _check_size(cities, counties)
@@ -211,7 +216,7 @@ def up(cities: int, counties: int, transports: str, seed: int, folder: str | Non
                           f"{where / LOG_FILE}")
                 raise SystemExit(1)
             time.sleep(0.1)
-    _show(ready, where)
+    _show(ready, where, fmt)
 
 
 def _terminate(pid: int, folder: Path, *, grace: float) -> bool:
@@ -257,7 +262,8 @@ def down(folder: str | None, timeout: float) -> None:
 
 @sandbox.command("status")
 @folder_option
-def status(folder: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def status(folder: str | None, fmt: str) -> None:
     """Whether a sandbox runs in this folder, and what it serves."""
     where = _folder(folder)
     pid = running_pid(where)
@@ -268,5 +274,6 @@ def status(folder: str | None) -> None:
     if ready is None:
         out.print(f"sandbox (pid {pid}) is starting in {where}")
         return
-    out.print(f"sandbox running in {where}")
-    _show(ready, where)
+    if fmt == "text":
+        out.print(f"sandbox running in {where}")
+    _show(ready, where, fmt)

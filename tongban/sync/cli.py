@@ -84,12 +84,21 @@ def ledger_verify() -> None:
 
 @ledger.command("list")
 @click.option("--limit", default=20, show_default=True)
-def ledger_list(limit: int) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def ledger_list(limit: int, fmt: str) -> None:
     """Show the newest ledger entries."""
     from tongban.store.schema import LedgerEntry
 
     with open_store().reading() as s:
         rows = s.execute(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)).scalars().all()
+    if fmt == "json":
+        click.echo(json.dumps([{"seq": e.seq, "recordedAt": e.recorded_at, "direction": e.direction,
+                                "sender": e.sender, "receiver": e.receiver, "dataset": e.dataset,
+                                "binding": e.binding, "messageId": e.message_id, "recordCount": e.record_count,
+                                "verdict": e.verdict, "counts": json.loads(e.counts or "{}"),
+                                "envelopeSha256": e.envelope_sha256, "entryHash": e.entry_hash}
+                               for e in reversed(rows)], ensure_ascii=False, indent=2))
+        return
     table = Table()
     for col in ("seq", "at", "dir", "sender", "receiver", "dataset", "records", "verdict", "sha256"):
         table.add_column(col)
@@ -108,7 +117,9 @@ def quarantine() -> None:
 @click.option("--partner", "partner_id", default=None)
 @click.option("--dataset", type=click.Choice(DATASETS), default=None)
 @click.option("--status", default="OPEN", show_default=True)
-def quarantine_list(partner_id: str | None, dataset: str | None, status: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def quarantine_list(partner_id: str | None, dataset: str | None, status: str, fmt: str) -> None:
+    """Quarantined records: partner, dataset, business key, the rules they broke."""
     from tongban.store.schema import QuarantineEntry as Q
 
     query = select(Q).where(Q.status == status).order_by(Q.id)
@@ -118,6 +129,12 @@ def quarantine_list(partner_id: str | None, dataset: str | None, status: str) ->
         query = query.where(Q.dataset == dataset)
     with open_store().reading() as s:
         rows = s.execute(query).scalars().all()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": q.id, "partner": q.partner_id, "dataset": q.dataset, "key": q.record_key,
+                                "rules": q.rule_ids.split(), "location": q.location, "status": q.status,
+                                "receivedAt": q.received_at.isoformat()} for q in rows],
+                              ensure_ascii=False, indent=2))
+        return
     table = Table(title=f"quarantine ({status}): {len(rows)}")
     for col in ("id", "partner", "dataset", "key", "rules", "first location"):
         table.add_column(col)
