@@ -25,4 +25,6 @@ def spec_dir(spec_version: str = "TBS-1.0") -> Path:
 
 
 def available_versions() -> list[str]:
-    return sorted(p.name.upper() for p in SPECS_ROOT.iterdir() if p.is_dir() and p.name.startswith("tbs-"))
+    # companion standards (tbs-lp-*) are data of their own, not TBS spec versions
+    return sorted(p.name.upper() for p in SPECS_ROOT.iterdir()
+                  if p.is_dir() and p.name.startswith("tbs-") and not p.name.startswith("tbs-lp-"))

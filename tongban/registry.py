@@ -56,6 +56,7 @@ class Transport(str, Enum):
     SOAP = "soap"
     FILEDROP = "filedrop"
     MQTT = "mqtt"
+    FRONTDB = "frontdb"  # a front-end database (前置库), TBS-LP-1.0
 
 
 def parse_duration(text: str) -> int:
@@ -99,7 +100,7 @@ class PartnerConfig(BaseModel):
     region_code: str | None = None
     parent: str | None = None
     transport: Transport
-    endpoint: str
+    endpoint: str = ""
     credentials: Credentials = Credentials()
     roles: tuple[Role, ...] = Field(min_length=1)
     spec_version: str = "TBS-1.0"
@@ -115,6 +116,15 @@ class PartnerConfig(BaseModel):
     documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
                                       "(TBS-RES-003: the bus checks sha256 and size against the Result)")
     allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
+    database_url_env: str | None = Field(None, description="frontdb: NAME of the environment variable holding the "
+                                         "front database's SQLAlchemy URL (never the URL itself)")
+    profile: str | None = Field(None, pattern=r"^(NATIONAL-EXCHANGE|EA-JC-STEP) 1\.0$",
+                                description="frontdb: the partner's legacy profile and version (TBS-LP-001)")
+    evaluation_dialect: str | None = Field(None, pattern="^(HCP-NATIONAL|HCP-ALT|GB39046)$",
+                                           description="frontdb: the 好差评 dialect (TBS-LP-160); never guessed")
+    lookback: str = Field("PT10M", description="frontdb: look-back L of TBS-LP-026 (PT6M to PT24H)")
+    poll_interval: str = Field("PT1M", description="frontdb: poll interval of TBS-LP-028")
+    dn_data_source: str = Field("TBS", max_length=3, description="frontdb: data_source of dn rows (TBS-LP-058)")
     satisfaction_scale: str = Field("tbs", pattern="^(tbs|gbt39046)$",
                                     description="gbt39046: the partner's feed writes satisfaction in GB/T 39046 A.8 "
                                                 "order (1 = 非常满意); the bus maps it (TBS-EVAL-007)")
@@ -160,6 +170,18 @@ class PartnerConfig(BaseModel):
                 raise ValueError("plain http:// needs allow_insecure_http: true (TBS-REST-001 requires HTTPS)")
         elif self.transport is Transport.MQTT and not re.match(r"^mqtts?://", self.endpoint):
             raise ValueError("endpoint must be an mqtt:// or mqtts:// URL for mqtt")
+        elif self.transport is Transport.FRONTDB:
+            if not self.database_url_env or not ENV_NAME_RE.match(self.database_url_env):
+                raise ValueError("frontdb needs database_url_env: the NAME of an environment variable holding the "
+                                 "front database URL (never the URL in this file)")
+            if not self.profile:
+                raise ValueError("frontdb needs profile: 'NATIONAL-EXCHANGE 1.0' or 'EA-JC-STEP 1.0' (TBS-LP-001)")
+            if "://" in self.endpoint:
+                raise ValueError("frontdb: the database URL belongs in the environment variable named by "
+                                 "database_url_env, not in endpoint")
+        if not 360 <= parse_duration(self.lookback) <= 86400:
+            raise ValueError("lookback must lie between PT6M and PT24H (TBS-LP-026)")
+        parse_duration(self.poll_interval)
         return self
 
     @property
@@ -177,6 +199,13 @@ class PartnerConfig(BaseModel):
     @property
     def datasets(self) -> tuple[str, ...]:
         return tuple(d for r in self.roles for d in ROLE_DATASETS[r])
+
+    def database_url(self) -> str:
+        """frontdb: the front database URL, read from the environment at use."""
+        url = os.environ.get(self.database_url_env or "")
+        if not url:
+            raise ValueError(f"{self.id}: environment variable {self.database_url_env} (database_url_env) is not set")
+        return url
 
     @property
     def hold_timeout_seconds(self) -> int:

@@ -266,3 +266,62 @@ class Publication(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     message_id: Mapped[str] = mapped_column(String(36))
     acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FrontdbRow(Base):
+    """The mirror of a front database (TBS-LP-038): the last accepted state of every
+    logical row, with its profile-level hold (TBS-LP-045) when it waits for a parent."""
+
+    __tablename__ = "frontdb_rows"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_guid: Mapped[str] = mapped_column(String(50), primary_key=True)
+    entity: Mapped[str | None] = mapped_column(String(64))  # the entity key's read value
+    cd_time: Mapped[str] = mapped_column(String(19))
+    cd_batch: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(Text)  # JSON of read values (digest form) plus cd_operation/cd_time
+    digest: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(10))
+    held_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_frontdb_rows_entity", "partner_id", "table_name", "entity"),)
+
+
+class FrontdbBatch(Base):
+    """Processed batches (TBS-LP-026: remembered at least L + 7 days)."""
+
+    __tablename__ = "frontdb_batches"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cd_batch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FrontdbOrigin(Base):
+    """Event origins (TBS-LP-109) and, with part ``SOURCE``, the case source row of a case
+    (TBS-LP-106, keyed by the case number)."""
+
+    __tablename__ = "frontdb_origins"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_guid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part: Mapped[str] = mapped_column(String(20), primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(Integer)
+    source_row: Mapped[str] = mapped_column(Text)
+
+
+class FrontdbReceipt(Base):
+    """Receipts committed with their batch and written to ``tb_receipt`` after it
+    (TBS-LP-048, -052); ``written`` is false until the front database has them."""
+
+    __tablename__ = "frontdb_receipts"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_guid: Mapped[str] = mapped_column(String(50), primary_key=True)
+    row_cd_time: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cd_batch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(10))
+    rule_ids: Mapped[str] = mapped_column(String(1000))
+    message: Mapped[str] = mapped_column(String(2000))
+    findings: Mapped[str] = mapped_column(Text)
+    processed_at: Mapped[str] = mapped_column(String(19))
+    written: Mapped[bool] = mapped_column(Boolean, default=False)
