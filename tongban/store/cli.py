@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from tongban.console import fail, out
 from tongban.store.store import Store, StoreError
@@ -15,6 +16,10 @@ def open_store() -> Store:
         return store
     except StoreError as exc:
         fail(str(exc))
+    except DBAPIError as exc:  # the database refused or is unreachable: one line, no traceback
+        from tongban.sync.errors import safe_error_text
+
+        fail(f"cannot open store: {safe_error_text(exc)}")
 
 
 @click.group()

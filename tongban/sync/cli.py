@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
@@ -32,6 +33,7 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
     except (RegistryError, KeyError) as exc:
         fail(str(exc).strip("'\""))
     from tongban.conformance.admission import is_admitted
+    from tongban.store.locks import AlreadyRunning
     from tongban.sync.engine import NotAdmitted
 
     engine = SyncEngine(open_store(), reg, trigger="cli", admission=is_admitted)
@@ -48,6 +50,8 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
             out.print(f"[red]FAILED[/] {escape(str(exc))}")
         raise SystemExit(1)
     except NotAdmitted as exc:
+        fail(str(exc), code=1)
+    except AlreadyRunning as exc:
         fail(str(exc), code=1)
     except ValueError as exc:
         fail(str(exc))
@@ -145,18 +149,49 @@ def quarantine_list(partner_id: str | None, dataset: str | None, status: str, fm
 
 @quarantine.command("show")
 @click.argument("entry_id", type=int)
-def quarantine_show(entry_id: int) -> None:
+@click.option("--unmasked", is_flag=True, help="print the record with personal identity numbers in full; "
+              "the disclosure is written to the ledger (who, when, which entry)")
+def quarantine_show(entry_id: int, unmasked: bool) -> None:
+    """A quarantined record with its findings; identity numbers masked (TBS-SEC-012) unless --unmasked."""
     from tongban.store.schema import QuarantineEntry as Q
     from tongban.validators.report import Report
+    from tongban.validators.rules import mask_parties
 
-    with open_store().reading() as s:
+    store = open_store()
+    with store.reading() as s:
         q = s.get(Q, entry_id)
     if q is None:
         fail(f"no quarantine entry {entry_id}")
     out.print(f"entry {q.id}: {q.partner_id} {q.dataset} key {q.record_key} ({q.status})")
     out.print(Report.from_json(json.loads(q.report)).render_text("findings"), markup=False)
-    out.print("record as received:")
-    out.print(q.raw, markup=False)
+    if unmasked:
+        record_disclosure(store, q)
+        out.print("record as received (unmasked; this disclosure is in the ledger):")
+        out.print(q.raw, markup=False)
+        return
+    try:
+        masked = json.dumps(mask_parties(json.loads(q.raw)), ensure_ascii=False)
+    except ValueError:  # not JSON at all: nothing of it is shown unmasked
+        masked = f"({len(q.raw)} characters, not JSON; --unmasked shows them)"
+    out.print("record as received (identity numbers masked, TBS-SEC-012; --unmasked shows them):")
+    out.print(masked, markup=False)
+
+
+def record_disclosure(store, entry) -> None:
+    """Ledger entry ``ACCESS``: who saw which quarantined record unmasked, and when."""
+    import getpass
+
+    from tongban.model.canonical import sha256_hex
+    from tongban.sync import ledger as chain
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # no user name in this environment
+        who = f"uid:{os.getuid()}"
+    with store.transaction() as s:
+        chain.append(s, direction="ACCESS", sender=who[:64], receiver=entry.partner_id, dataset=entry.dataset,
+                     binding="CLI", envelope_sha256=sha256_hex(entry.raw.encode("utf-8")), record_count=1,
+                     verdict="DISCLOSED", counts={"quarantineEntry": entry.id})
 
 
 @quarantine.command("replay")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+
 from tongban.connectors.base import Connector, ConnectorError, CursorExpiredError
 from tongban.model.canonical import sha256_hex
 from tongban.registry import PartnerConfig, Registry, Transport, role_for
@@ -24,7 +27,9 @@ from tongban.sync.connect import open_connector
 from tongban.sync.cursor import ChangeCursor
 from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
+from tongban.sync.errors import safe_error_text, store_error_retriable
 from tongban.sync.progress import FeedProgress
+from tongban.store.locks import AlreadyRunning, feed_lock
 from tongban.validators import ValidationContext
 
 
@@ -114,9 +119,25 @@ class SyncEngine:
             raise ValueError(f"{partner.id} is not synced directly (direct: false): its {dataset} records "
                              f"reach the bus through {relay.id}; sync that partner")
         self.check_admission(partner, dataset)
+        try:
+            with feed_lock(self.store, partner.id, dataset):
+                return self._sync_locked(partner, dataset, since=since, max_pages=max_pages, on_page=on_page)
+        except (AlreadyRunning, SyncFailed):
+            raise
+        except Exception as exc:  # the store refused before a run could be recorded (read-only, down)
+            if not isinstance(exc, (DBAPIError, StoreError, OSError)):
+                raise
+            report = SyncReport(partner.id, dataset, status="FAILED", error=safe_error_text(exc), error_hop="store",
+                                error_code=type(getattr(exc, "orig", None) or exc).__name__,
+                                retriable=store_error_retriable(exc))
+            raise SyncFailed(report) from None
+
+    def _sync_locked(self, partner: PartnerConfig, dataset: str, *, since: str | None, max_pages: int | None,
+                     on_page: Callable[[SyncReport], None] | None) -> SyncReport:
         report = SyncReport(partner.id, dataset)
         t0 = time.monotonic()
         with self.store.transaction() as s:
+            mark_stale_runs(s, partner.id, dataset)  # we hold the lock: no other run of this feed is alive
             cursor = ChangeCursor.load(s, partner.id, dataset, initial=since)
             run = SyncRun(partner_id=partner.id, dataset=dataset, trigger=self.trigger, started_at=report.started_at,
                           status="RUNNING", cursor_before=cursor.position)
@@ -237,13 +258,19 @@ class SyncEngine:
     def _fail(self, report: SyncReport, *, run_id: int | None, hop: str, exc: Exception, t0: float,
               newest: str | None = None) -> SyncReport:
         report.status = "FAILED"
-        report.error = str(exc)
-        report.error_hop = hop if not isinstance(exc, StoreError) else "store"
-        report.error_code = getattr(exc, "code", None) or exc.__class__.__name__
-        report.retriable = bool(getattr(exc, "retriable", False))
+        report.error = safe_error_text(exc)  # stored and printed: never record values (TBS-SEC-012)
+        is_store = isinstance(exc, (StoreError, DBAPIError))
+        report.error_hop = "store" if is_store else hop
+        orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+        report.error_code = type(orig).__name__ if orig is not None else (getattr(exc, "code", None)
+                                                                           or type(exc).__name__)
+        report.retriable = bool(getattr(exc, "retriable", False)) or store_error_retriable(exc)
         report.duration_s = time.monotonic() - t0
-        self._finish(report, newest)
-        raise SyncFailed(report) from exc
+        try:
+            self._finish(report, newest)
+        except Exception:  # the store is gone too: the run row stays RUNNING, marked stale by the next run
+            pass
+        raise SyncFailed(report) from None
 
     def _finish(self, report: SyncReport, newest: str | None) -> None:
         with self.store.transaction() as s:
@@ -257,6 +284,20 @@ class SyncEngine:
             run.cursor_after = report.cursor_after
             run.newest_source_at = newest
             run.error, run.error_code, run.error_hop = report.error, report.error_code, report.error_hop
+
+
+STALE_RUN = "STALE_RUN"
+
+
+def mark_stale_runs(session, partner_id: str, dataset: str) -> int:
+    """Runs of this feed still RUNNING while we hold its lock died without finishing (SIGKILL,
+    power loss): they are marked FAILED with ``STALE_RUN``. Their committed pages stand."""
+    result = session.execute(update(SyncRun).where(SyncRun.partner_id == partner_id, SyncRun.dataset == dataset,
+                                                   SyncRun.status == "RUNNING")
+                             .values(status="FAILED", finished_at=utcnow(), error_code=STALE_RUN, error_hop="engine",
+                                     error="the process running this sync ended without finishing it (killed or "
+                                           "crashed); what it committed stands"))
+    return result.rowcount or 0
 
 
 def _verdict(counts: OutcomeCounts) -> str:
