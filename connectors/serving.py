@@ -2,6 +2,13 @@
 
 Used by the sandbox, the conformance kit's server role and the tests: a real uvicorn
 server on a free port, optionally over TLS with a certificate from a local CA.
+
+The HTTP protocol is h11 with edge guards uvicorn does not have by itself: a request head must
+arrive within :data:`HEADER_TIMEOUT_S` of its first byte, or the connection is closed (a client
+trickling headers, slowloris, cannot hold a connection), and h11 buffers at most 256 KiB of it.
+:class:`HeaderLimit` (installed by :func:`guard_app`) answers 431 to headers over
+:data:`MAX_HEADER_BYTES`. The answers are in the binding's own error format when the app says
+how (``app.state.edge_error``).
 """
 from __future__ import annotations
 
@@ -10,7 +17,101 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MAX_HEADER_BYTES = 32 * 1024
+HEADER_TIMEOUT_S = 10.0
+_HARD_HEAD_LIMIT = 256 * 1024  # h11's own buffer cap, far above what the guard allows
+
+EdgeError = Callable[[int, str, str, str], tuple[bytes, str]]
+"""(status, code, message, rule id) → (body, media type) in the binding's error format."""
+
+
+def json_edge_error(status: int, code: str, message: str, rule_id: str) -> tuple[bytes, str]:
+    import json
+
+    body = {"code": code, "message": message, "ruleId": rule_id}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), "application/json"
+
+
+class HeaderLimit:
+    """ASGI middleware: a request whose headers exceed ``max_bytes`` (names, values and their
+    separators) or 100 fields is answered 431 in the binding's error format before the app
+    sees it. Installed by :func:`guard_app`."""
+
+    def __init__(self, app: Any, edge_error: EdgeError, max_bytes: int = MAX_HEADER_BYTES,
+                 max_fields: int = 100) -> None:
+        self.app, self.edge_error, self.max_bytes, self.max_fields = app, edge_error, max_bytes, max_fields
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers") or []
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            if size > self.max_bytes or len(headers) > self.max_fields:
+                body, media = self.edge_error(431, "BAD_HEADER", f"request headers over {self.max_bytes} bytes or "
+                                              f"{self.max_fields} fields", "TBS-REST-006")
+                await send({"type": "http.response.start", "status": 431, "headers": [
+                    (b"content-type", media.encode()), (b"content-length", str(len(body)).encode()),
+                    (b"x-tb-spec-version", b"TBS-1.0"), (b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def guard_app(app: Any, edge_error: EdgeError = json_edge_error) -> None:
+    """Install the edge guards of a binding server on a FastAPI/Starlette ``app``."""
+    app.state.edge_error = edge_error
+    app.add_middleware(HeaderLimit, edge_error=edge_error)
+
+
+def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11Protocol]:
+    class GuardedH11Protocol(H11Protocol):
+        """h11 with a size limit and a deadline on each request head."""
+
+        _head_timer: Any = None
+
+        def _awaiting_head(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def data_received(self, data: bytes) -> None:
+            waiting = self._awaiting_head()
+            if waiting and self._head_timer is None:
+                self._head_timer = self.loop.call_later(header_timeout, self._head_too_slow)
+            super().data_received(data)
+            if not self._awaiting_head() or self.transport.is_closing():
+                self._cancel_head_timer()
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if self._awaiting_head() and not self.transport.is_closing():
+                self.transport.close()  # a slow client gets no answer, only its connection closed
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_head_timer()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            # h11 could not parse the request, or its head outgrew h11's buffer
+            self._refuse(400, "BAD_HEADER", f"not a valid HTTP/1.1 request (or its head is over "
+                         f"{_HARD_HEAD_LIMIT} bytes)", "TBS-REST-006")
+
+        def _refuse(self, status: int, code: str, message: str, rule_id: str) -> None:
+            from http import HTTPStatus
+
+            body, media = edge_error(status, code, message, rule_id)
+            head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {media}\r\n"
+                    f"content-length: {len(body)}\r\nx-tb-spec-version: TBS-1.0\r\nconnection: close\r\n\r\n")
+            self.transport.write(head.encode("ascii") + body)
+            self.transport.close()
+
+    return GuardedH11Protocol
 
 
 @dataclass(frozen=True)
@@ -43,7 +144,7 @@ class ServerThread:
     """``with ServerThread(app) as srv: httpx.get(srv.url + "/tbs/v1/meta")``."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", header_timeout: float = HEADER_TIMEOUT_S) -> None:
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -54,8 +155,11 @@ class ServerThread:
         kwargs: dict[str, Any] = {}
         if tls is not None:
             kwargs.update(ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file))
+        edge_error = getattr(getattr(app, "state", None), "edge_error", None) or json_edge_error
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, **kwargs)
+                                timeout_graceful_shutdown=2,
+                                http=_guarded_protocol(edge_error, header_timeout),
+                                h11_max_incomplete_event_size=_HARD_HEAD_LIMIT, **kwargs)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=f"tongban-server-{self.port}", daemon=True)

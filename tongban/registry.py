@@ -324,6 +324,22 @@ class Registry:
         except KeyError:
             return None
 
+    def relays_for(self, sender_id: str, origin_id: str) -> bool:
+        """Does ``sender_id`` relay for ``origin_id``? True when walking the registered relay
+        chain up from ``origin`` (county → city → province, :meth:`relay_of`) reaches the sender.
+        An ``origin`` the registry does not know is relayed by nobody (TBS-SEC-011)."""
+        try:
+            current = self.get(origin_id)
+        except KeyError:
+            return False
+        seen = {current.id}
+        while (parent := self.relay_of(current)) is not None and parent.id not in seen:
+            if parent.id == sender_id:
+                return True
+            seen.add(parent.id)
+            current = parent
+        return False
+
     def pulls(self, partner: PartnerConfig, dataset: str) -> bool:
         """Does the bus sync ``dataset`` from ``partner`` itself? The catalog always comes from
         the implementing system (field authority, TBS-SYNC-009); case-linked records of a

@@ -1,21 +1,32 @@
 """REST binding server (TBS-1.0 §15) as a FastAPI app over a :class:`SystemService`.
 
 The server owns the edge: authentication first (401 before anything is parsed,
-TBS-SEC-001), headers (TBS-REST-006), media type and size limits (TBS-SEC-009), strict
-JSON parsing (TBS-ENV-001) and the ``X-TB-Request-Hash`` of every POST answer
-(TBS-REST-007). Content decisions belong to the service it is given.
+TBS-SEC-001), headers (TBS-REST-006), media type, ``Content-Encoding: gzip`` (TBS-REST-001,
+decoded with the size limit applied to the decoded bytes) and size limits (TBS-SEC-009), strict
+JSON parsing (TBS-ENV-001) and the ``X-TB-Request-Hash`` of every POST answer (TBS-REST-007).
+Every answer, the framework's own 404/405 included, is a TBS error body with a rule id.
+Content decisions belong to the service it is given; it runs in a worker thread, never on the
+event loop, so a slow or locked store delays no other request and no authentication.
 """
 from __future__ import annotations
 
+import logging
 import re
+import zlib
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.rest import headers as H
+from tongban.connectors.serving import guard_app, json_edge_error
 from tongban.model.canonical import canonical_bytes, sha256_hex
+from tongban.model.datasets import DATASETS
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 SPEC_VERSION = "TBS-1.0"
@@ -39,10 +50,36 @@ def _error(err: ServiceError, *, request_hash: str | None = None, message_id: st
     return _json_response(err.status, err.body(message_id), request_hash=request_hash, extra=extra)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Decode a gzip body, refusing more than ``limit`` decoded bytes (a zip bomb stops there)."""
+    out = bytearray()
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = raw
+    while data:
+        out += decoder.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise _TooLarge
+        data = decoder.unconsumed_tail
+    if not decoder.eof:
+        raise zlib.error("truncated gzip stream")
+    return bytes(out)
+
+
 def create_rest_app(service: SystemService, *, authenticate: Authenticate,
                     max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     app = FastAPI(title="TBS-1.0 REST binding", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.refused = {}  # reason -> count, for the sandbox's and tests' eyes
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Routing's own answers (no such path, wrong method) in the TBS error format.
+        code = "NOT_FOUND" if exc.status_code == 404 else "BAD_PARAMETER"
+        return refuse(ServiceError(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}",
+                                   rule_id="TBS-REST-008"))
 
     def refuse(err: ServiceError, **kw: Any) -> Response:
         app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
@@ -128,12 +165,30 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         checked = checked_headers(request, caller, raw_hash=raw_hash)
         if isinstance(checked, Response):
             return checked
+        if dataset not in DATASETS:  # TBS-REST-008: a dataset the system does not accept
+            return refuse(ServiceError(404, "NOT_FOUND", f"no dataset {dataset[:64]!r} is accepted here "
+                                       f"(one of {', '.join(DATASETS)})", rule_id="TBS-REST-005"),
+                          request_hash=raw_hash)
         ctype = request.headers.get("content-type", "")
         media, _, params = ctype.partition(";")
         charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
         if media.strip().lower() != "application/json" or (charset and charset.group(1).lower() != "utf-8"):
             return refuse(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json; "
-                                       "charset=utf-8 (TBS-REST-001)"), request_hash=raw_hash)
+                                       "charset=utf-8", rule_id="TBS-REST-001"), request_hash=raw_hash)
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip"):
+            return refuse(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Encoding {encoding[:32]!r}: only "
+                                       "gzip is allowed", rule_id="TBS-REST-001"), request_hash=raw_hash)
+        if encoding == "gzip":
+            try:
+                raw = _gunzip(raw, max_body_bytes)
+            except _TooLarge:
+                return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"decoded body over {max_body_bytes} bytes",
+                                           rule_id="TBS-SEC-009"), request_hash=raw_hash)
+            except zlib.error as exc:
+                return refuse(ServiceError(400, "MALFORMED_JSON", f"not a gzip stream: {exc}", rule_id="TBS-ENV-001"),
+                              request_hash=raw_hash)
+            raw_hash = sha256_hex(raw)  # TBS-ENV-031 hashes the JSON text, not its transfer coding
         from tongban.validators import JsonParseError, parse_json_strict
 
         try:
@@ -143,20 +198,28 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
                           request_hash=raw_hash)
         request_hash = sha256_hex(canonical_bytes(envelope))
         message_id = request.headers.get(H.MESSAGE_ID)
-        env_mid = envelope.get("messageId") if isinstance(envelope, dict) else None
-        env_sender = envelope.get("sender") if isinstance(envelope, dict) else None
-        if not message_id or not UUID_RE.match(message_id) or message_id != env_mid or env_sender != caller:
-            return refuse(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId and "
-                                       f"{H.SENDER} its sender", rule_id="TBS-REST-006"),
-                          request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+        if isinstance(envelope, dict):
+            env_mid, env_sender = envelope.get("messageId"), envelope.get("sender")
+            if not message_id or not UUID_RE.match(message_id) or message_id != env_mid or env_sender != caller:
+                return refuse(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId "
+                                           f"and {H.SENDER} its sender", rule_id="TBS-REST-006"),
+                              request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+        # JSON that is not an object is an envelope-level ERROR (TBS-ENV-005): the service
+        # answers it with a REJECTED acknowledgement (422) and ledgers it like any other.
         try:
-            ack = service.receive(envelope, binding="REST", request_hash=request_hash, authenticated_sender=caller,
-                                  binding_dataset=dataset)
+            ack = await run_in_threadpool(lambda: service.receive(
+                envelope, binding="REST", request_hash=request_hash, authenticated_sender=caller,
+                binding_dataset=dataset))
         except ServiceError as err:
             return refuse(err, request_hash=request_hash, message_id=message_id)
+        except Exception:  # noqa: BLE001 - the edge answers every failure in the TBS format
+            log.exception("REST push of %s failed", message_id)
+            return refuse(ServiceError(500, "INTERNAL_ERROR", "internal error"), request_hash=request_hash,
+                          message_id=message_id)
         status = 422 if ack.get("envelopeReport", {}).get("result") == "FAILURE" else 200
         return _json_response(status, ack, request_hash=request_hash)
 
+    guard_app(app, json_edge_error)
     return app
 
 

@@ -40,14 +40,15 @@ def _redact(url: str) -> str:
 
 
 class Store:
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None,
+                 busy_timeout_s: float = 30.0) -> None:
         self.url = url or database_url()
         try:
             self.engine = engine or create_engine(self.url, pool_pre_ping=True)
         except Exception as exc:  # bad URL, missing driver
             raise StoreError(f"cannot open store {_redact(self.url)}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -120,7 +121,7 @@ class Store:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_s: float = 30.0) -> None:
     # pysqlite's own transaction handling defers BEGIN; take control so that every
     # transaction starts with BEGIN IMMEDIATE (documented SQLAlchemy recipe).
     @event.listens_for(engine, "connect")
@@ -129,7 +130,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the ingest's key lookups stay in memory
         cur.close()
 

@@ -19,7 +19,10 @@ from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext, validate_envelope
 from tongban.validators.receiving import ROLE_OF_DATASET, RecordOutcome, build_ack, receiver_findings
-from tongban.validators.report import Finding, Report
+from tongban.validators.report import Finding, Report, Severity, render_value
+
+STORE_BUSY_RETRY_AFTER_S = 5
+
 
 class BusReceiver:
     """Receives envelopes addressed to the bus (``registry.bus.system_id``)."""
@@ -51,6 +54,21 @@ class BusReceiver:
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
                 topic_region: str | None = None, binding_findings: Sequence[Finding] = ()) -> dict[str, Any]:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return self._receive(envelope, binding=binding, request_hash=request_hash,
+                                 authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
+                                 topic_region=topic_region, binding_findings=binding_findings)
+        except OperationalError as exc:
+            # A busy (locked) or unreachable store: nothing was committed; the sender retries
+            # (503 with Retry-After, TBS-REST-008, TBS-SEC-013). The SQL is not echoed (TBS-SEC-012).
+            raise ServiceError(503, "UNAVAILABLE", f"the store is busy or unreachable ({type(exc.orig).__name__}); "
+                               "retry later", rule_id="TBS-REST-008", retry_after=STORE_BUSY_RETRY_AFTER_S) from None
+
+    def _receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
+                 authenticated_sender: str | None, binding_dataset: str | None,
+                 topic_region: str | None, binding_findings: Sequence[Finding]) -> dict[str, Any]:
         t_ref = self.clock()
         sender = envelope.get("sender") if isinstance(envelope, dict) else None
         partner = self._partner(sender)
@@ -75,6 +93,7 @@ class BusReceiver:
                 env_report.extend(receiver_findings(verdict.envelope, env_report, own_id=self.system_id,
                                                     binding=binding, t_ref=t_ref,
                                                     sender_has_keys=bool(context.keys)))
+                env_report.extend(self._origin_findings(verdict.envelope, env_report))
             records = envelope.get("records") if isinstance(envelope, dict) else None
             received = min(len(records), 1000) if isinstance(records, list) else 0
             outcomes = None
@@ -88,7 +107,8 @@ class BusReceiver:
             ack = build_ack(envelope, own_id=self.system_id, request_hash=request_hash, t_ref=t_ref,
                             envelope_report=env_report, received=received, outcomes=outcomes)
             ledger.append(s, direction="IN", sender=sender if isinstance(sender, str) else "?",
-                          receiver=self.system_id, dataset=str(envelope.get("dataset", "?"))[:16], binding=binding,
+                          receiver=self.system_id, binding=binding,
+                          dataset=str(envelope.get("dataset", "?"))[:16] if isinstance(envelope, dict) else "?",
                           envelope_sha256=request_hash, record_count=received, verdict=ack["status"],
                           counts=ack["counts"], message_id=message_id if isinstance(message_id, str) else None)
             if isinstance(message_id, str) and isinstance(sender, str) and not env_report.errors:
@@ -111,6 +131,24 @@ class BusReceiver:
             return {}
         key = partner.credentials.hmac_key()
         return {(partner.id, partner.credentials.key_id): ("HMAC-SHA256", key)} if key else {}
+
+    def _origin_findings(self, env: dict[str, Any], report: Report) -> list[Finding]:
+        """TBS-SEC-011 read with the registry: ``origin`` may only name a system the registry
+        says the sender relays for (:meth:`Registry.relays_for`); an unknown ``origin`` is
+        refused. Without this a county could claim a province ``origin`` and write outside its
+        region (TBS-SEC-003) or fields it does not own (TBS-SYNC-009)."""
+        origin, sender = env.get("origin"), env.get("sender")
+        if not isinstance(origin, str) or not isinstance(sender, str):
+            return []
+        if any(f.rule_id == "TBS-SEC-011" and f.severity is Severity.ERROR for f in report.items):
+            return []  # already refused statelessly (origin equals sender, other branch)
+        if self.registry.relays_for(sender, origin):
+            return []
+        known = any(p.id == origin for p in self.registry.partners)
+        why = (f"the registry has no relay relation: {sender} does not relay for {origin}" if known
+               else f"{origin} is not a registered system")
+        return [Finding(Severity.ERROR, "TBS-SEC-011", "/origin", f"origin 不是发送方可代为转发的系统：{why}",
+                        f"origin is not a system the sender relays for: {why}", render_value(origin))]
 
     def _authorize(self, env: Any, partner: PartnerConfig | None, authenticated: str | None) -> None:
         """TBS-SEC-002 and -004: REST and SOAP answer 403 before any content is processed."""

@@ -1,0 +1,277 @@
+"""Bad input over the REST binding (TBS-1.0 §15): one case per kind.
+
+Each kind builds one request against the bus's real REST server on loopback and states the
+answer: an error body ``{code, ruleId}`` (TBS-REST-009) with its status, or an acknowledgement
+whose envelope or record report names the rule. Then: nothing invalid was stored, the answer
+was no bare 500, and a valid push right afterwards is stored whole.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+from tongban.model.canonical import canonical_bytes, records_sha256
+
+from conftest import BUS, PROVINCE_UNREGISTERED, TOKEN, Bus, assert_no_plain_500
+
+Request = tuple[bytes, dict[str, str], str]  # body, headers, path
+
+
+@dataclass(frozen=True)
+class Kind:
+    id: str
+    build: Callable[[Bus], Request]
+    status: int
+    code: str | None          # error code (TBS-REST-009); None: an acknowledgement answers
+    rule_id: str
+    ack: str = "envelope"     # where an acknowledgement names the rule: "envelope" or "record"
+    finding: str = ""         # the numbered finding of the attack report this kind covers
+
+
+def _push(bus: Bus, env: Any, *, path: str = "/tbs/v1/case", body: bytes | None = None, **headers: str | None
+          ) -> Request:
+    return (canonical_bytes(env) if body is None else body), bus.headers(env, **headers), path
+
+
+def _envelope_with(bus: Bus, **over: Any) -> Request:
+    return _push(bus, bus.envelope(**over))
+
+
+def _records(bus: Bus, mutate: Callable[[dict[str, Any]], None]) -> Request:
+    case = bus.fresh_cases(1)[0]
+    mutate(case)
+    return _push(bus, bus.envelope([case]))
+
+
+def _raw(bus: Bus, body: bytes, **headers: str | None) -> Request:
+    env = {"messageId": str(uuid.uuid4())}
+    return body, bus.headers(env, **headers), "/tbs/v1/case"
+
+
+def _gzip_bomb(bus: Bus) -> Request:
+    env = bus.envelope()
+    body = canonical_bytes(env)[:-1] + b',"ext":{"pad":"' + b"0" * (40 * 1024 * 1024) + b'"}}'
+    return gzip.compress(body, 9), bus.headers(env, Content_Encoding="gzip"), "/tbs/v1/case"
+
+
+def _many_records(bus: Bus) -> Request:
+    case = bus.fresh_cases(1)[0]
+    return _push(bus, bus.envelope([case] * 1001))
+
+
+def _big_record(bus: Bus) -> Request:
+    case = bus.fresh_cases(1)[0]
+    case["itemName"] = "办" * 100_000  # over the 262 144 JCS bytes of one record
+    return _push(bus, bus.envelope([case]))
+
+
+def _replayed_other_content(bus: Bus) -> Request:
+    env = bus.envelope()
+    first = bus.rest_post(canonical_bytes(env), bus.headers(env))
+    assert first.status_code == 200 and first.json()["status"] == "ACCEPTED"
+    bus._replayed.add(env["records"][0]["caseNo"])  # type: ignore[attr-defined]
+    other = dict(env, records=bus.fresh_cases(1))
+    other["integrity"] = {"recordsSha256": records_sha256(other["records"])}
+    return _push(bus, other)
+
+
+def _foreign_case(bus: Bus) -> Request:
+    return _push(bus, bus.envelope([bus.fresh_cases(1, who="YX")[0]]))
+
+
+def _origin(bus: Bus, origin: str, who: str = "LW", records_of: str = "YX") -> Request:
+    return _push(bus, bus.envelope(bus.fresh_cases(1, who=records_of), who=who, origin=origin), who=who)
+
+
+def _big_header(bus: Bus) -> Request:
+    env = bus.envelope()
+    return canonical_bytes(env), bus.headers(env, X_Padding="p" * (80 * 1024)), "/tbs/v1/case"
+
+
+def _many_headers(bus: Bus) -> Request:
+    env = bus.envelope()
+    h = bus.headers(env)
+    h.update({f"X-Pad-{i}": "p" * 100 for i in range(400)})
+    return canonical_bytes(env), h, "/tbs/v1/case"
+
+
+def _null_in_path(bus: Bus) -> Request:
+    return _push(bus, bus.envelope(), path="/tbs/v1/case%00")
+
+
+KINDS = [
+    # -- authentication and authorisation (TBS-SEC-001, -002, -004) ---------------------
+    Kind("no-authorization", lambda b: _push(b, b.envelope(), Authorization=None), 401, "UNAUTHENTICATED",
+         "TBS-SEC-001"),
+    Kind("wrong-token", lambda b: _push(b, b.envelope(), Authorization="Bearer not-a-token"), 401,
+         "UNAUTHENTICATED", "TBS-SEC-001"),
+    Kind("basic-auth-scheme", lambda b: _push(b, b.envelope(), Authorization="Basic bHc6bHc="), 401,
+         "UNAUTHENTICATED", "TBS-SEC-001"),
+    Kind("empty-bearer", lambda b: _push(b, b.envelope(), Authorization="Bearer"), 401, "UNAUTHENTICATED",
+         "TBS-SEC-001"),
+    Kind("another-partners-token", lambda b: _push(b, b.envelope(), Authorization=f"Bearer {TOKEN['YX']}"), 403,
+         "FORBIDDEN", "TBS-SEC-002"),
+    Kind("unauthenticated-oversize-claim", lambda b: _push(b, b.envelope(), Authorization=None,
+                                                           Content_Type="text/plain"), 401, "UNAUTHENTICATED",
+         "TBS-SEC-001"),
+    # -- headers (TBS-REST-006) ------------------------------------------------------------
+    Kind("missing-sender-header", lambda b: _push(b, b.envelope(), X_TB_Sender=None), 400, "BAD_HEADER",
+         "TBS-REST-006"),
+    Kind("missing-spec-version", lambda b: _push(b, b.envelope(), X_TB_Spec_Version=None), 400, "BAD_HEADER",
+         "TBS-REST-006"),
+    Kind("wrong-spec-version", lambda b: _push(b, b.envelope(), X_TB_Spec_Version="TBS-9.9"), 400, "BAD_HEADER",
+         "TBS-REST-006"),
+    Kind("missing-message-id", lambda b: _push(b, b.envelope(), X_TB_Message_Id=None), 400, "BAD_HEADER",
+         "TBS-REST-006"),
+    Kind("message-id-not-uuid", lambda b: _push(b, b.envelope(), X_TB_Message_Id="1; DROP TABLE cases"), 400,
+         "BAD_HEADER", "TBS-REST-006"),
+    Kind("message-id-mismatch", lambda b: _push(b, b.envelope(), X_TB_Message_Id=str(uuid.uuid4())), 400,
+         "BAD_HEADER", "TBS-REST-006"),
+    Kind("envelope-sender-not-caller", lambda b: _push(b, b.envelope(sender="TB:county:440104:YXZWFW")), 400,
+         "BAD_HEADER", "TBS-REST-006"),
+    Kind("header-over-size-limit", _big_header, 431, "BAD_HEADER", "TBS-REST-006", finding="9"),
+    Kind("too-many-headers", _many_headers, 431, "BAD_HEADER", "TBS-REST-006", finding="9"),
+    # -- media type and encoding (TBS-REST-001) --------------------------------------------
+    Kind("content-type-text-plain", lambda b: _push(b, b.envelope(), Content_Type="text/plain"), 415,
+         "UNSUPPORTED_MEDIA_TYPE", "TBS-REST-001", finding="9"),
+    Kind("content-type-missing", lambda b: _push(b, b.envelope(), Content_Type=None), 415,
+         "UNSUPPORTED_MEDIA_TYPE", "TBS-REST-001", finding="9"),
+    Kind("charset-gbk", lambda b: _push(b, b.envelope(), Content_Type="application/json; charset=gbk"), 415,
+         "UNSUPPORTED_MEDIA_TYPE", "TBS-REST-001", finding="9"),
+    Kind("content-type-xml", lambda b: _push(b, b.envelope(), Content_Type="application/xml"), 415,
+         "UNSUPPORTED_MEDIA_TYPE", "TBS-REST-001", finding="9"),
+    Kind("content-encoding-br", lambda b: _push(b, b.envelope(), Content_Encoding="br"), 415,
+         "UNSUPPORTED_MEDIA_TYPE", "TBS-REST-001", finding="9"),
+    Kind("gzip-corrupt", lambda b: _push(b, b.envelope(), body=b"\x1f\x8b\x08\x00garbage", Content_Encoding="gzip"),
+         400, "MALFORMED_JSON", "TBS-ENV-001", finding="9"),
+    Kind("gzip-bomb", _gzip_bomb, 413, "PAYLOAD_TOO_LARGE", "TBS-SEC-009", finding="9"),
+    # -- size (TBS-SEC-009) ----------------------------------------------------------------
+    # -- the body is not I-JSON (TBS-ENV-001) ----------------------------------------------
+    Kind("empty-body", lambda b: _raw(b, b""), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("truncated-json", lambda b: _push(b, b.envelope(), body=canonical_bytes(b.envelope())[:-7]), 400,
+         "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("duplicate-member-names", lambda b: _raw(b, b'{"messageId":"a","messageId":"b"}'), 400, "MALFORMED_JSON",
+         "TBS-ENV-001"),
+    Kind("invalid-utf8", lambda b: _raw(b, b'{"sender":"\xff\xfe"}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("utf8-bom", lambda b: _push(b, b.envelope(), body=b"\xef\xbb\xbf" + canonical_bytes(b.envelope())), 400,
+         "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("utf16-body", lambda b: _raw(b, '{"a":1}'.encode("utf-16")), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("lone-surrogate", lambda b: _raw(b, b'{"a":"\\ud800"}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("nan-literal", lambda b: _raw(b, b'{"a":NaN}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("infinity-literal", lambda b: _raw(b, b'{"a":-Infinity}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("number-overflow", lambda b: _raw(b, b'{"a":1e400}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("deep-nesting", lambda b: _raw(b, b"[" * 100_000 + b"]" * 100_000), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("trailing-garbage", lambda b: _push(b, b.envelope(), body=canonical_bytes(b.envelope()) + b"}{"), 400,
+         "MALFORMED_JSON", "TBS-ENV-001"),
+    Kind("control-char-in-string", lambda b: _raw(b, b'{"a":"\x01"}'), 400, "MALFORMED_JSON", "TBS-ENV-001"),
+    # -- JSON, but not an envelope object (TBS-ENV-005, answered 422 like any envelope-level ERROR)
+    Kind("top-level-array", lambda b: _raw(b, b"[1,2,3]"), 422, None, "TBS-ENV-005", finding="9"),
+    Kind("top-level-string", lambda b: _raw(b, b'"envelope"'), 422, None, "TBS-ENV-001", finding="9"),
+    Kind("top-level-null", lambda b: _raw(b, b"null"), 422, None, "TBS-ENV-005", finding="9"),
+    # -- path (TBS-REST-005, -008) ---------------------------------------------------------
+    Kind("unknown-dataset-path", lambda b: _push(b, b.envelope(), path="/tbs/v1/secrets"), 404, "NOT_FOUND",
+         "TBS-REST-005", finding="9"),
+    Kind("dataset-path-traversal", lambda b: _push(b, b.envelope(), path="/tbs/v1/..%2F..%2Fetc%2Fpasswd"), 404,
+         "NOT_FOUND", "TBS-REST-008", finding="9"),
+    Kind("nul-in-dataset-path", _null_in_path, 404, "NOT_FOUND", "TBS-REST-005", finding="9"),
+    Kind("unknown-endpoint", lambda b: _push(b, b.envelope(), path="/admin"), 404, "NOT_FOUND", "TBS-REST-008",
+         finding="9"),
+    Kind("path-dataset-not-envelope-dataset", lambda b: _push(b, b.envelope(), path="/tbs/v1/evaluation"), 422,
+         None, "TBS-ENV-024"),
+    # -- envelope-level errors: 422 with a REJECTED acknowledgement ------------------------
+    Kind("wrong-receiver", lambda b: _envelope_with(b, receiver="TB:province:440000:OTHERBUS"), 422, None,
+         "TBS-ENV-023"),
+    Kind("sent-in-the-future", lambda b: _envelope_with(b, sentAt="2099-01-01T00:00:00+08:00"), 422, None,
+         "TBS-SEC-006"),
+    Kind("sent-long-ago", lambda b: _envelope_with(b, sentAt="2020-01-01T00:00:00+08:00"), 422, None,
+         "TBS-SEC-006"),
+    Kind("records-hash-mismatch", lambda b: _envelope_with(b, integrity={"recordsSha256": "0" * 64}), 422, None,
+         "TBS-ENV-027"),
+    Kind("records-empty", lambda b: _push(b, b.envelope([])), 422, None, "TBS-ENV-025"),
+    Kind("records-over-1000", _many_records, 422, None, "TBS-ENV-025"),
+    Kind("forged-signature", lambda b: _push(b, _forged(b)), 422, None, "TBS-ENV-028"),
+    Kind("unknown-key-id", lambda b: _push(b, _unknown_key(b)), 422, None, "TBS-ENV-028"),
+    Kind("spec-version-unknown", lambda b: _envelope_with(b, specVersion="TBS-9.9"), 422, None, "TBS-ENV-021"),
+    Kind("message-id-uppercase", lambda b: _upper_mid(b), 400, "BAD_HEADER", "TBS-REST-006"),
+    # -- origin: region and field authority (TBS-SEC-011 with the registry's relays) -------
+    Kind("origin-equals-sender", lambda b: _origin(b, b.id("LW"), records_of="LW"), 422, None, "TBS-SEC-011"),
+    Kind("origin-unregistered-province", lambda b: _origin(b, PROVINCE_UNREGISTERED), 422, None, "TBS-SEC-011",
+         finding="1"),
+    Kind("origin-the-bus-itself", lambda b: _origin(b, BUS), 422, None, "TBS-SEC-011", finding="1"),
+    Kind("origin-own-city-not-relayed-by-sender", lambda b: _origin(b, b.id("GZ")), 422, None, "TBS-SEC-011",
+         finding="1"),
+    Kind("origin-sibling-county", lambda b: _origin(b, b.id("YX")), 422, None, "TBS-SEC-011", finding="1"),
+    Kind("city-origin-direct-county", lambda b: _origin(b, b.id("YX"), who="GZ"), 422, None, "TBS-SEC-011",
+         finding="1"),
+    # -- dataset authorisation and replay --------------------------------------------------
+    Kind("replayed-message-id-other-content", _replayed_other_content, 409, "MESSAGE_ID_CONFLICT", "TBS-SEC-005"),
+    # -- record-level rejections (200, every record rejected) ------------------------------
+    Kind("case-of-another-county", _foreign_case, 200, None, "TBS-SEC-003", ack="record"),
+    Kind("record-over-size-limit", _big_record, 200, None, "TBS-SEC-009", ack="record"),
+    Kind("record-fraction-number", lambda b: _records(b, lambda c: c.update(version=1.5)), 200, None,
+         "TBS-ENV-005", ack="record"),
+    Kind("record-region-code-malformed", lambda b: _records(b, lambda c: c.update(regionCode="44O1O3")), 200, None,
+         "TBS-CODE-002", ack="record"),
+    Kind("record-unknown-member", lambda b: _records(b, lambda c: c.update(__proto__={"admin": True})), 200, None,
+         "TBS-ENV-002", ack="record"),
+]
+
+
+def _forged(bus: Bus) -> dict[str, Any]:
+    from tongban.connectors.filedrop.signing import sign_envelope
+
+    return sign_envelope(bus.envelope(), key_id="LW-K1", key=b"forged-key-0123456789abcdef01234567")
+
+
+def _unknown_key(bus: Bus) -> dict[str, Any]:
+    from tongban.connectors.filedrop.signing import sign_envelope
+
+    return sign_envelope(bus.envelope(), key_id="LW-K9", key=b"forged-key-0123456789abcdef01234567")
+
+
+def _upper_mid(bus: Bus) -> Request:
+    env = bus.envelope(messageId=str(uuid.uuid4()).upper())
+    return _push(bus, env)
+
+
+def _rule_ids(ack: dict[str, Any], where: str) -> list[str]:
+    if where == "envelope":
+        return [i["ruleId"] for i in ack["envelopeReport"]["items"]]
+    return [i["ruleId"] for r in ack["rejected"] for i in r["report"]["items"]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _replay_memory(bus):
+    bus._replayed = set()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
+def test_rest_kind(bus, kind):
+    before = bus.snapshot()
+    body, headers, path = kind.build(bus)
+    after_build = bus.snapshot()  # a kind may store a valid first envelope while it is built
+    resp = bus.rest_post(body, headers, path)
+    assert_no_plain_500(resp)
+    assert resp.status_code == kind.status, resp.text[:300]
+    assert resp.headers.get("x-tb-spec-version") == "TBS-1.0"
+    answer = resp.json()
+    if kind.code is not None:
+        assert answer["code"] == kind.code and answer["ruleId"] == kind.rule_id, answer
+    else:
+        assert answer["status"] == "REJECTED", answer
+        assert kind.rule_id in _rule_ids(answer, kind.ack), answer
+        assert resp.headers["x-tb-request-hash"] == answer["requestHash"]
+    if kind.status not in (401, 431) and kind.rule_id != "TBS-REST-008":
+        assert resp.headers.get("x-tb-request-hash"), "every answer to a POST carries X-TB-Request-Hash"
+    assert bus.snapshot() == after_build, "nothing of a refused request may be stored"
+    assert set(before["case"]) <= set(after_build["case"])
+    bus.still_stores("rest")
+
+
+def test_the_kinds_table_has_one_rule_per_kind():
+    assert len({k.id for k in KINDS}) == len(KINDS)
