@@ -78,3 +78,46 @@ class Front:
 
     def receipts(self) -> dict[tuple[str, str], dict]:
         return {(r["table_name"], r["row_guid"]): r for r in self.db.receipts()}
+
+
+class Writer:
+    """Writes row states and commits batches as a FRONTDB writer does (TBS-LP-020)."""
+
+    def __init__(self, front: Front, prefix: str = "B") -> None:
+        self.front = front
+        self.prefix = prefix
+        self.n = 0
+        self.pending: list[tuple[str, str]] = []
+        self.batch = self._next()
+
+    def _next(self) -> str:
+        self.n += 1
+        return f"{self.prefix}{self.n:05d}"
+
+    def row(self, table: str, values: dict, *, listed: bool = True, upsert: bool = False) -> None:
+        upper = table.isupper()
+        batch_col = "CD_BATCH" if upper else "cd_batch"
+        values = {batch_col: self.batch, **values}
+        guid_col = "ROW_GUID" if upper else "row_guid"
+        cols = list(values)
+        with self.front.db.engine.begin() as conn:
+            if upsert:
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE {guid_col} = :g"), {"g": values[guid_col]})
+            conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ("
+                                 + ", ".join(f":{c}" for c in cols) + ")"), values)
+        if listed:
+            self.pending.append((table, values[guid_col]))
+
+    def commit(self, at: str, *, row_count: int | None = None, extra_listed: list[tuple[str, str]] = ()) -> str:
+        batch = self.batch
+        listed = self.pending + list(extra_listed)
+        with self.front.db.engine.begin() as conn:
+            for t, g in listed:
+                conn.execute(sa.text("INSERT INTO tb_batch_row (cd_batch, table_name, row_guid) VALUES (:b, :t, :g)"),
+                             {"b": batch, "t": t, "g": g})
+            conn.execute(sa.text("INSERT INTO tb_batch (row_guid, cd_operation, cd_time, cd_batch, row_count) "
+                                 "VALUES (:g, 'I', :at, :b, :n)"),
+                         {"g": f"M-{batch}", "at": at, "b": batch, "n": len(listed) if row_count is None else row_count})
+        self.pending = []
+        self.batch = self._next()
+        return batch

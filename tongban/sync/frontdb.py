@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from tongban.connectors.frontdb.profile import ConfigurationError, Profile, Tabl
 from tongban.connectors.frontdb.values import BEIJING, digest_value, read_datetime, read_value, sql_datetime
 from tongban.model.canonical import canonical_bytes
 from tongban.registry import PartnerConfig, Registry, parse_duration
-from tongban.store.schema import FrontdbBatch, FrontdbOrigin, FrontdbReceipt, FrontdbRow, SyncCursor
+from tongban.store.schema import HeldRecord, FrontdbBatch, FrontdbOrigin, FrontdbReceipt, FrontdbRow, SyncCursor
 from tongban.store.store import Store, utcnow
 from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
@@ -252,7 +252,7 @@ class FrontdbSync:
             ingest = Ingestor(s, partner_id=self.partner.id, writer=self.partner.id,
                               hold_timeout_s=self.partner.hold_timeout_seconds,
                               context=ValidationContext(spec="TBS-1.0"))
-            ingest.expire_holds(now.astimezone(BEIJING))
+            ingest.expire_holds(now.astimezone(timezone.utc))
             for m in s.execute(select(FrontdbRow).where(FrontdbRow.partner_id == self.partner.id,
                                                         FrontdbRow.outcome == "HELD")).scalars().all():
                 state = json.loads(m.state)
@@ -329,6 +329,7 @@ class _Batch:
                                                          allowlist=sync.allowlist),
                                announce_as=sync.bus_id)
         self.processed_at = sql_datetime(t_read.astimezone(BEIJING).replace(tzinfo=None))
+        self.started = utcnow()
 
     # L0 -------------------------------------------------------------------------------
     def run(self) -> None:
@@ -453,6 +454,10 @@ class _Batch:
         if m is None:
             m = FrontdbRow(partner_id=self.pid, table_name=row.table, row_guid=row.guid)
             self.s.add(m)
+        elif m.held_since is not None:  # TBS-LP-047: a held state superseded by a newer one is STALE
+            self.extra_receipts.append(receipt_of(RowState(row.spec, row.guid, {}, cd_time_text=m.cd_time,
+                                                           cd_batch=m.cd_batch, outcomes=["STALE"]),
+                                                  self.processed_at))
         m.entity = None if row.entity is None else str(row.entity)
         m.cd_time, m.cd_batch = row.cd_time_text, row.cd_batch
         m.state, m.digest, m.outcome, m.held_since = jcs(state), self._digest(row), "STORED", None
@@ -706,7 +711,12 @@ class _Batch:
             if isinstance(mapped, str):
                 r.reject(mapped, "pf")
                 continue
-            self._validate(mapped, [r])
+            if self._validate(mapped, [r]) == "HELD":  # the hold runs from the first T_read (TBS-LP-045)
+                self.s.flush()
+                for h in self.s.execute(select(HeldRecord).where(
+                        HeldRecord.partner_id == self.pid, HeldRecord.dataset == "evaluation",
+                        HeldRecord.held_at >= self.started)).scalars():
+                    h.expires_at = (self.t_read + self.sync.hold_timeout).astimezone(timezone.utc)
         # held evaluations stored by a release in this batch get their receipts rewritten
         for m in self.s.execute(select(FrontdbRow).where(FrontdbRow.partner_id == self.pid,
                                                          FrontdbRow.table_name == "up_pro_evaluate",
