@@ -147,6 +147,8 @@ class SyncEngine:
         report.cursor_before = report.cursor_after = cursor.position
         if partner.transport is Transport.FILEDROP:
             return self._scan_drops(partner, dataset, report, t0)
+        if partner.transport is Transport.FRONTDB:
+            return self._poll_frontdb(partner, report, t0)
         newest: str | None = None
         try:
             connector = self._connect(partner, self.bus_id)
@@ -234,6 +236,28 @@ class SyncEngine:
             report.error_code, report.error_hop = "TBS-RES-003", "store"
             report.error = (f"{check.mismatched} result document(s) do not match their sha256/size: "
                             + ", ".join(check.mismatches[:5]))
+
+    def _poll_frontdb(self, partner: PartnerConfig, report: SyncReport, t0: float) -> SyncReport:
+        """A FRONTDB partner: one poll of its front database processes whole batches for all the
+        datasets of its roles at once (TBS-LP-030); counts are row outcomes of the receipts."""
+        from tongban.sync.frontdb import FrontdbSync
+
+        try:
+            with feed_lock(self.store, partner.id, "frontdb"):
+                poll = FrontdbSync(self.store, self.registry, partner).poll()
+        except AlreadyRunning:
+            raise
+        except Exception as exc:
+            return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        report.pages = poll.batches
+        report.pulled = poll.rows
+        for outcome, n in poll.outcomes.items():
+            setattr(report.counts, outcome.lower(), getattr(report.counts, outcome.lower()) + n)
+        report.counts.expired = poll.expired
+        report.status = "SUCCESS"
+        report.duration_s = time.monotonic() - t0
+        self._finish(report, None)
+        return report
 
     def _scan_drops(self, partner: PartnerConfig, dataset: str, report: SyncReport, t0: float) -> SyncReport:
         """A file-drop partner: process the complete batches in its inbox (TBS-FILE-009)."""
