@@ -15,13 +15,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from tongban.model.canonical import canonical_bytes, canonical_sha256, records_sha256
 from tongban.model.datasets import DATASETS
 
-from .acks import now_rfc3339, write_bytes_atomic
+from .acks import now_rfc3339
+from .dropfiles import DropFiles, LocalDropFiles
 from .names import (ACK_SUFFIX, ARCHIVE, INBOX, REJECTED, REPORT_SUFFIX, ack_name, data_name,
                     is_drop_name, manifest_name, report_name)
 from .signing import sign_envelope
@@ -41,8 +42,8 @@ class WrittenBatch:
     message_id: str
     envelope: dict[str, Any]
     request_hash: str
-    data_path: Path
-    manifest_path: Path
+    data_path: PurePath      # a Path for a local drop root
+    manifest_path: PurePath
 
 
 class FileDropWriter:
@@ -53,11 +54,13 @@ class FileDropWriter:
     given, which suits envelopes signed upstream.
     """
 
-    def __init__(self, drop_root: str | Path, *, sender: str | None = None, receiver: str | None = None,
+    def __init__(self, drop_root: str | Path | DropFiles, *, sender: str | None = None, receiver: str | None = None,
                  key_id: str | None = None, key: bytes | None = None) -> None:
         if (key_id is None) != (key is None):
             raise ValueError("key_id and key go together")
-        self.drop_root = Path(drop_root)
+        # A folder, or a DropFiles such as an SFTP account (tongban.connectors.filedrop.sftp).
+        self.files: DropFiles = drop_root if isinstance(drop_root, DropFiles) else LocalDropFiles(drop_root)
+        self.drop_root = self.files.root
         self.sender = sender
         self.receiver = receiver
         self.key_id = key_id
@@ -132,14 +135,14 @@ class FileDropWriter:
         manifest["file"] = {"name": data_name(batch_id), "size": len(data), "count": len(records),
                             "sha256": hashlib.sha256(data).hexdigest()}
 
-        inbox = self.drop_root / INBOX / dataset
-        if not inbox.is_dir():
+        inbox = PurePosixPath(INBOX, dataset)
+        if not self.files.is_dir(inbox):
             raise FileNotFoundError(f"the receiver has not provisioned {INBOX}/{dataset}/ in this drop root")
-        data_path, manifest_path = inbox / data_name(batch_id), inbox / manifest_name(batch_id)
-        if data_path.exists() or manifest_path.exists():
+        data_rel, manifest_rel = inbox / data_name(batch_id), inbox / manifest_name(batch_id)
+        if self.files.exists(data_rel) or self.files.exists(manifest_rel):
             raise FileExistsError(f"batch {batch_id} is already waiting in the inbox")
-        write_bytes_atomic(data_path, data)  # the data file is renamed before the manifest
-        write_bytes_atomic(manifest_path, canonical_bytes(manifest))
+        data_path = self.files.write_atomic(data_rel, data)  # the data file is renamed before the manifest
+        manifest_path = self.files.write_atomic(manifest_rel, canonical_bytes(manifest))
         return WrittenBatch(dataset=dataset, batch_id=batch_id, message_id=envelope.get("messageId", ""),
                             envelope=envelope, request_hash=canonical_sha256(envelope),
                             data_path=data_path, manifest_path=manifest_path)
@@ -154,18 +157,22 @@ class FileDropWriter:
         """
         # (path, may the acknowledgement lack requestMessageId?) – an unreadable manifest
         # gives a report without it, which can only be ours under our exact name.
-        candidates: list[tuple[Path, bool]] = [
-            (self.drop_root / ARCHIVE / dataset / ack_name(batch_id), True),
-            (self.drop_root / REJECTED / dataset / report_name(batch_id), True)]
+        candidates: list[tuple[PurePosixPath, bool]] = [
+            (PurePosixPath(ARCHIVE, dataset, ack_name(batch_id)), True),
+            (PurePosixPath(REJECTED, dataset, report_name(batch_id)), True)]
         if message_id is not None:
             for folder, suffix in ((ARCHIVE, ACK_SUFFIX), (REJECTED, REPORT_SUFFIX)):
-                renamed = sorted((self.drop_root / folder / dataset).glob(f"{batch_id}-dup*{suffix}"))
-                candidates.extend((path, False) for path in renamed)
+                renamed = [n for n in self.files.names(PurePosixPath(folder, dataset))
+                           if n.startswith(f"{batch_id}-dup") and n.endswith(suffix)]
+                candidates.extend((PurePosixPath(folder, dataset, n), False) for n in renamed)
         for path, exact_name in candidates:
+            raw = self.files.read(path)  # acknowledgements appear by rename, never torn
+            if raw is None:
+                continue
             try:
-                ack = json.loads(path.read_bytes())
-            except (FileNotFoundError, ValueError):
-                continue  # not there yet (acknowledgements appear by rename, never torn)
+                ack = json.loads(raw)
+            except ValueError:
+                continue
             if not isinstance(ack, dict):
                 continue
             echoed = ack.get("requestMessageId")

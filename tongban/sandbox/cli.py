@@ -26,7 +26,7 @@ from tongban.sandbox.serve import READY_FILE
 
 PID_FILE = "sandbox.pid"
 LOG_FILE = "sandbox.log"
-TRANSPORTS = ("rest", "soap", "filedrop")
+TRANSPORTS = ("rest", "soap", "filedrop", "sftp")
 START_TIMEOUT_S = 180.0
 
 out = Console(highlight=False, soft_wrap=True)  # paths and commands are copied: never wrapped
@@ -168,7 +168,7 @@ def sandbox() -> None:
 @sandbox.command("up")
 @click.option("--cities", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--counties", type=click.IntRange(min=1), default=2, show_default=True, help="counties per city")
-@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop")
+@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop,sftp (file drop through an SFTP gateway)")
 @click.option("--seed", type=int, default=7, show_default=True, help="data seed (same seed, same records)")
 @folder_option
 @click.option("--insecure-http", is_flag=True, help="plain HTTP instead of HTTPS (development only)")

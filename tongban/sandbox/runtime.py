@@ -36,6 +36,7 @@ class RunningSystem:
     stop: Callable[[], None] = lambda: None
     documents_dir: str | None = None
     direct: bool = True  # False: its case-linked records reach the bus through its parent's relay
+    sftp_url: str | None = None  # a file-drop system that drops over SFTP: its account on the gateway
 
 
 def _secret(name: str) -> str:
@@ -88,11 +89,14 @@ def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Coll
 
 
 def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
-              relay: Collection[str] = ()) -> RunningSystem:
+              relay: Collection[str] = (), *, over_sftp: bool = False) -> RunningSystem:
     """The system pushes its records as signed batches into its drop root (TBS-FILE-001..005).
 
     Like a real sender it keeps what it already dropped (``sent.json``) and drops only what
     is new, so a restarted sandbox does not resend acknowledged records (TBS-SYNC-001).
+    ``over_sftp``: the drop root is served by an SFTP gateway (one account for this sender,
+    confined to its drop root, TBS-SEC-001) and the system drops through it; the bus scans
+    the drop root as for any file-drop partner.
     """
     import json
 
@@ -103,6 +107,7 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     for sub in ("inbox", "archive", "rejected"):  # provisioned by the receiver (TBS-FILE-001)
         for dataset in DROP_ORDER:
             (root / sub / dataset).mkdir(parents=True, exist_ok=True)
+    gateway = _sftp_gateway(system, root, folder) if over_sftp else None
     key_env, key_id = f"TONGBAN_HMAC_{code}", f"{code}-K1"
     key_file = root.parent / f".{code}.key"  # the key persists with the drop root it signs for
     if key_file.exists():
@@ -110,19 +115,54 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     else:
         key_file.touch(mode=0o600)
         key_file.write_text(_secret(key_env))
-    writer = FileDropWriter(root, sender=system.system_id, receiver=BUS_ID, key_id=key_id,
+    files = gateway[1] if gateway else root
+    writer = FileDropWriter(files, sender=system.system_id, receiver=BUS_ID, key_id=key_id,
                             key=os.environ[key_env].encode())
     sent_file = root.parent / f".{code}.sent.json"
     sent = json.loads(sent_file.read_text()) if sent_file.exists() else {}
-    for dataset in DROP_ORDER:  # prerequisites first: cases before their events, results, evaluations
-        if dataset not in system.provides:
-            continue
-        records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
-        for start in range(0, len(records), FILE_BATCH):
-            writer.write_batch(dataset, records[start:start + FILE_BATCH])
-        sent[dataset] = sent.get(dataset, 0) + len(records)
+    try:
+        for dataset in DROP_ORDER:  # prerequisites first: cases before their events, results, evaluations
+            if dataset not in system.provides:
+                continue
+            records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
+            for start in range(0, len(records), FILE_BATCH):
+                writer.write_batch(dataset, records[start:start + FILE_BATCH])
+            sent[dataset] = sent.get(dataset, 0) + len(records)
+    finally:
+        if gateway:
+            gateway[1].close()
     sent_file.write_text(json.dumps(sent))
-    return RunningSystem(system, "filedrop", str(root), {"hmac_key_env": key_env, "key_id": key_id})
+    running = RunningSystem(system, "filedrop", str(root), {"hmac_key_env": key_env, "key_id": key_id})
+    if gateway:
+        running.stop = gateway[0].stop
+        running.sftp_url = f"sftp://{code}@{gateway[0].host}:{gateway[0].port}"
+    return running
+
+
+def _sftp_gateway(system: SandboxSystem, root: Path, folder: Path):
+    """The bus's SFTP gateway for one sandbox sender, and the sender's connection to it. The
+    keys are kept in the sandbox folder (mode 0600), like the HMAC keys."""
+    from tongban.connectors.filedrop.sftp import (SftpAccount, SftpDropFiles, SftpDropServer, generate_key,
+                                                  public_key_text)
+
+    code = system.system_id.rsplit(":", 1)[1]
+
+    def key_at(path: Path) -> str:
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(generate_key())
+        return path.read_text()
+
+    host_key = key_at(folder / "drop" / ".sftp_host.key")
+    client_key = key_at(folder / "drop" / f".{code}.ssh.key")
+    server = SftpDropServer([SftpAccount(code, root, (public_key_text(client_key),))], host_key).start()
+    files = SftpDropFiles(f"sftp://{code}@{server.host}:{server.port}", private_key=client_key,
+                          host_public_key=server.host_public_key)
+    return server, files
+
+
+def _sftp(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
+    return _filedrop(system, folder, tls, relay, over_sftp=True)
 
 
 def document_name(case_no: str, cert_no: str) -> str:
@@ -154,13 +194,13 @@ DROP_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 FILE_BATCH = 200
 
 STARTERS: dict[str, Callable[..., RunningSystem]] = {
-    "rest": _rest, "soap": _soap, "filedrop": _filedrop,
+    "rest": _rest, "soap": _soap, "filedrop": _filedrop, "sftp": _sftp,
 }
 
 
 def serve_system(system: SandboxSystem, transport: str, folder: Path, tls: TlsFiles | None,
                  relay: Collection[str] = ()) -> RunningSystem:
-    """Serve one sandbox system over one transport (``rest``, ``soap`` or ``filedrop``): what
+    """Serve one sandbox system over one transport (``rest``, ``soap``, ``filedrop`` or ``sftp``): what
     :meth:`Sandbox.start` does per system, for tests that serve the same system several ways."""
     try:
         starter = STARTERS[transport]
