@@ -1,9 +1,19 @@
-"""The one connector protocol every TBS-1.0 binding implements.
+"""The connector protocols, one per thing a TBS-1.0 binding can do.
 
 A connector moves bytes and maps transport faults; it never validates, stores or decides
-retries on content (that is the sync engine's job). Three verbs, as the standard's
-bindings define them: describe the remote system (``meta``), read a changes feed from a
-cursor (``fetch_changes``), push an envelope and read the acknowledgement (``push``).
+retries on content (that is the sync engine's job). The bindings do not all do the same
+things, so each capability is its own protocol and a transport implements only those it
+can honour:
+
+- :class:`Feed` — pull: describe the remote system (``meta``) and read its changes feed
+  from a cursor (``fetch_changes``). REST and SOAP.
+- :class:`Pusher` — push an envelope and read its acknowledgement (``push``). REST, SOAP,
+  file drop and MQTT.
+- :class:`Inbox` — receive pushes: hand the envelopes a partner pushed and the bus has not
+  yet processed to a :class:`SystemService` (``collect``). File drop.
+
+:class:`Connector` is a client of a binding that does both pull and push (REST, SOAP). The
+sync engine chooses by capability: a :class:`Feed` is pulled, an :class:`Inbox` collected.
 
 Error tree (each error carries the hop, the endpoint and, where there is one, the TBS error
 code of TBS-REST-009)::
@@ -79,16 +89,45 @@ class PushResult:
 
 
 @runtime_checkable
-class Connector(Protocol):
-    """What the sync engine and the conformance kit use, whatever the binding."""
+class Feed(Protocol):
+    """Pull: a remote system's meta document and changes feeds (REST §15, SOAP §16)."""
 
-    binding: str  # "REST" | "SOAP" | "FILE" | "MQTT"
+    binding: str  # "REST" | "SOAP"
 
     def meta(self) -> dict[str, Any]: ...
 
     def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage: ...
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Pusher(Protocol):
+    """Push one envelope and return its acknowledgement (TBS-ENV-030)."""
+
+    binding: str  # "REST" | "SOAP" | "FILE" | "MQTT"
+
     def push(self, envelope: dict[str, Any]) -> PushResult: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Connector(Feed, Pusher, Protocol):
+    """A client of a binding that both serves a feed and takes pushes (REST, SOAP)."""
+
+
+@runtime_checkable
+class Inbox(Protocol):
+    """Receive pushes: envelopes a partner left for the bus, collected on demand (file drop §17).
+
+    ``collect`` hands every complete envelope waiting for ``dataset`` to ``service`` (which
+    validates, stores and acknowledges) and returns the binding's account of the pass.
+    """
+
+    binding: str  # "FILE"
+
+    def collect(self, dataset: str, service: "SystemService") -> Any: ...
 
     def close(self) -> None: ...
 

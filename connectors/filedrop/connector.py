@@ -1,16 +1,15 @@
-"""The file-drop binding behind the one :class:`~tongban.connectors.base.Connector` protocol.
+"""The sending side of the file-drop binding as a :class:`~tongban.connectors.base.Pusher`.
 
-Only ``push`` exists over a drop root: the binding has no changes feed and no ``meta``
-document (§17 defines neither), so ``fetch_changes`` and ``meta`` raise
-:class:`~tongban.connectors.base.ProtocolError`, which the sync engine treats as fatal —
-a partner profile must not configure the file binding for pulling.
+Only ``push`` exists over a drop root: §17 defines no changes feed and no ``meta``
+document, so the connector is no :class:`~tongban.connectors.base.Feed`; the receiving side
+is :class:`~tongban.connectors.filedrop.inbox.FileDropInbox`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from tongban.connectors.base import ChangesPage, ProtocolError, PushResult, TransportError
+from tongban.connectors.base import ProtocolError, PushResult, TransportError
 
 from .writer import FileDropWriter
 
@@ -38,12 +37,6 @@ class FileDropConnector:
     @classmethod
     def for_drop_root(cls, drop_root: str | Path, *, key_id: str, key: bytes, **kw: Any) -> "FileDropConnector":
         return cls(FileDropWriter(drop_root, key_id=key_id, key=key), **kw)
-
-    def meta(self) -> dict[str, Any]:
-        raise ProtocolError("the file-drop binding has no meta document", endpoint=str(self.writer.drop_root))
-
-    def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
-        raise ProtocolError("the file-drop binding has no changes feed", endpoint=str(self.writer.drop_root))
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         if not isinstance(envelope.get("batch"), dict):

@@ -1,10 +1,10 @@
-"""The MQTT binding behind the one :class:`~tongban.connectors.base.Connector` protocol.
+"""The MQTT binding as a :class:`~tongban.connectors.base.Pusher`.
 
 ``push`` publishes the envelope (waiting for the broker's PUBACK) and then waits for the
 receiver's acknowledgement on ``tbs/v1/{receiverRegion}/ack`` (TBS-MQTT-007) whose
 ``requestMessageId`` is the envelope's ``messageId``. For ``receiver: "*"`` it listens on
 every region's ack topic and returns the first acknowledgement. MQTT has no changes feed
-and no ``meta`` document, so ``fetch_changes`` and ``meta`` raise ``ProtocolError``.
+and no ``meta`` document, so the connector is no :class:`~tongban.connectors.base.Feed`.
 
 For a send-and-forget outbox use :class:`~tongban.connectors.mqtt.publisher.OutboxDrainer`
 instead: it needs only the PUBACK, and acknowledgements are consumed separately.
@@ -17,7 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from tongban.connectors.base import ChangesPage, ProtocolError, PushResult, TransportError
+from tongban.connectors.base import ProtocolError, PushResult, TransportError
 from tongban.connectors.filedrop.signing import sign_envelope
 from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.validators.parsing import request_hash as tbs_request_hash
@@ -43,12 +43,6 @@ class MqttConnector:
         self._ack_filters: set[str] = set()
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
-
-    def meta(self) -> dict[str, Any]:
-        raise ProtocolError("the MQTT binding has no meta document", endpoint=self.connection.endpoint)
-
-    def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
-        raise ProtocolError("the MQTT binding has no changes feed", endpoint=self.connection.endpoint)
 
     def _on_ack(self, message: paho.MQTTMessage) -> bool:
         if message.retain:

@@ -1,10 +1,17 @@
-"""Partner registry entry → connector. Choosing a connector is data, not an if-chain."""
+"""Partner registry entry → connector. Choosing a connector is data, not an if-chain.
+
+``open_source`` gives what the sync engine reads a partner's records from: a
+:class:`~tongban.connectors.base.Feed` to pull (REST, SOAP) or an
+:class:`~tongban.connectors.base.Inbox` to collect (file drop). ``open_connector`` gives a
+client that also pushes (publication to a REST or SOAP partner, health probes).
+"""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any, Callable
 
-from tongban.connectors.base import Connector
+from tongban.connectors.base import Connector, Feed, Inbox
 from tongban.registry import PartnerConfig, Transport
 
 
@@ -23,10 +30,18 @@ def _soap(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
                                 verify=partner.ca_file or True, **kw)
 
 
+def _filedrop(partner: PartnerConfig, bus_id: str, **kw: Any) -> Inbox:
+    from tongban.connectors.filedrop.inbox import FileDropInbox
+
+    return FileDropInbox(Path(partner.endpoint), own_id=bus_id, owner=partner.id)
+
+
 FACTORIES: dict[Transport, Callable[..., Connector]] = {
     Transport.REST: _rest,
     Transport.SOAP: _soap,
 }
+
+SOURCES: dict[Transport, Callable[..., Feed | Inbox]] = {**FACTORIES, Transport.FILEDROP: _filedrop}
 
 
 def open_connector(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
@@ -35,4 +50,13 @@ def open_connector(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
     except KeyError:
         raise ValueError(f"{partner.id}: transport {partner.transport.value!r} has no changes feed to pull; "
                          "its records arrive by push (file drop, MQTT)") from None
+    return factory(partner, bus_id, **kw)
+
+
+def open_source(partner: PartnerConfig, bus_id: str, **kw: Any) -> Feed | Inbox:
+    try:
+        factory = SOURCES[partner.transport]
+    except KeyError:
+        raise ValueError(f"{partner.id}: transport {partner.transport.value!r} has neither a changes feed to pull "
+                         "nor an inbox to collect; its records arrive on the bus's subscriber") from None
     return factory(partner, bus_id, **kw)

@@ -1,36 +1,20 @@
-"""File-drop partners: the bus processes the batches a partner dropped into its drop root.
+"""Partners that push into an inbox (file drop): the bus collects what they left.
 
-The file binding has no changes feed; a sync of a file-drop partner is one scan of its
-inbox for the dataset, each complete batch handed to the :class:`BusReceiver` (which
-validates, stores, acknowledges and writes the ledger entry in one transaction) and moved
-to ``archive/`` or ``rejected/`` by the connector's receiver.
+A sync of such a partner is one collection pass of its :class:`~tongban.connectors.base.Inbox`
+for the dataset, each envelope handed to the :class:`BusReceiver` (which validates, stores,
+acknowledges and writes the ledger entry in one transaction) through a
+:class:`CountingReceiver` that sums the acknowledgements for the sync report.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
 
-from tongban.connectors.filedrop.receiver import FileDropReceiver, ScanStats
+from tongban.connectors.filedrop.inbox import FileDropInbox
+from tongban.connectors.filedrop.receiver import ScanStats
 from tongban.registry import PartnerConfig
 from tongban.sync.outcome import OutcomeCounts
 from tongban.sync.receiver import BusReceiver
-
-
-class ArchivedBatches:
-    """TBS-FILE-008 memory kept where the batches are: a batch is processed once its
-    acknowledgement (``archive/``) or report (``rejected/``) exists. Should the process die
-    between the commit and that file, the rescan is answered from the receiver's replay
-    memory (TBS-SEC-005) without reprocessing."""
-
-    def __init__(self, drop_root: Path) -> None:
-        self.root = Path(drop_root)
-
-    def is_processed(self, sender: str, dataset: str, batch_id: str) -> bool:
-        return (self.root / "archive" / dataset / f"{batch_id}.ack.json").exists() or \
-            (self.root / "rejected" / dataset / f"{batch_id}.report.json").exists()
-
-    def mark_processed(self, sender: str, dataset: str, batch_id: str) -> None:
-        pass  # the ack or report file the receiver writes is the mark
 
 
 class CountingReceiver:
@@ -66,9 +50,7 @@ class CountingReceiver:
 
 
 def scan_drops(receiver: BusReceiver, partner: PartnerConfig, dataset: str) -> tuple[CountingReceiver, ScanStats]:
-    root = Path(partner.endpoint)
+    """One collection pass over a file-drop partner's drop root."""
     counting = CountingReceiver(receiver)
-    drops = FileDropReceiver(root, counting, own_id=receiver.system_id, owner=partner.id,
-                             processed=ArchivedBatches(root), datasets=(dataset,))
-    drops.provision()
-    return counting, drops.scan_once()
+    inbox = FileDropInbox(Path(partner.endpoint), own_id=receiver.system_id, owner=partner.id)
+    return counting, inbox.collect(dataset, counting)

@@ -16,14 +16,14 @@ from typing import Any, Callable
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
-from tongban.connectors.base import Connector, ConnectorError, CursorExpiredError
+from tongban.connectors.base import ConnectorError, CursorExpiredError, Feed, Inbox
 from tongban.model.canonical import sha256_hex
 from tongban.registry import PartnerConfig, Registry, Transport, role_for
 from tongban.store.schema import SyncRun
 from tongban.store.store import Store, StoreError, utcnow
 from tongban.sync import ledger
 from tongban.sync.adapters import adapt
-from tongban.sync.connect import open_connector
+from tongban.sync.connect import open_source
 from tongban.sync.cursor import ChangeCursor
 from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
@@ -84,7 +84,7 @@ Admission = Callable[[Store, str, str, str, str], bool]
 
 class SyncEngine:
     def __init__(self, store: Store, registry: Registry, *, trigger: str = "cli",
-                 connector_factory: Callable[[PartnerConfig, str], Connector] = open_connector,
+                 connector_factory: Callable[[PartnerConfig, str], Feed | Inbox] = open_source,
                  admission: Admission | None = None) -> None:
         self.store = store
         self.registry = registry
@@ -145,15 +145,21 @@ class SyncEngine:
             s.flush()
             report.run_id = run.id
         report.cursor_before = report.cursor_after = cursor.position
-        if partner.transport is Transport.FILEDROP:
-            return self._scan_drops(partner, dataset, report, t0)
         if partner.transport is Transport.FRONTDB:
             return self._poll_frontdb(partner, report, t0)
-        newest: str | None = None
         try:
-            connector = self._connect(partner, self.bus_id)
+            source = self._connect(partner, self.bus_id)
         except Exception as exc:
             return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        if isinstance(source, Inbox):
+            return self._collect(source, partner, dataset, report, t0)
+        return self._pull(source, partner, dataset, cursor, report, t0, max_pages, on_page)
+
+    def _pull(self, connector: Feed, partner: PartnerConfig, dataset: str, cursor: ChangeCursor,
+              report: SyncReport, t0: float, max_pages: int | None,
+              on_page: Callable[[SyncReport], None] | None) -> SyncReport:
+        """Read the changes feed page by page from the stored cursor (TBS-SYNC-012)."""
+        newest: str | None = None
         restarted = False
         progress = FeedProgress(cursor.position, endpoint=partner.endpoint,
                                 max_pages=min(max_pages or partner.max_pages_per_run, partner.max_pages_per_run),
@@ -259,15 +265,19 @@ class SyncEngine:
         self._finish(report, None)
         return report
 
-    def _scan_drops(self, partner: PartnerConfig, dataset: str, report: SyncReport, t0: float) -> SyncReport:
-        """A file-drop partner: process the complete batches in its inbox (TBS-FILE-009)."""
-        from tongban.sync.drops import scan_drops
+    def _collect(self, inbox: Inbox, partner: PartnerConfig, dataset: str, report: SyncReport,
+                 t0: float) -> SyncReport:
+        """A partner that pushes into an inbox: process what it left there (TBS-FILE-009)."""
+        from tongban.sync.drops import CountingReceiver
         from tongban.sync.receiver import BusReceiver
 
+        counting = CountingReceiver(BusReceiver(self.store, self.registry))
         try:
-            counting, stats = scan_drops(BusReceiver(self.store, self.registry), partner, dataset)
+            inbox.collect(dataset, counting)
         except Exception as exc:
             return self._fail(report, run_id=report.run_id, hop="connector", exc=exc, t0=t0)
+        finally:
+            inbox.close()
         report.pages = counting.envelopes
         report.pulled = counting.received
         report.counts = counting.counts

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tongban.connectors.base import ProtocolError, ServiceError, TransportError
+from tongban.connectors.base import Feed, Pusher, ServiceError, TransportError
 from tongban.connectors.filedrop import FileDropConnector, FileDropReceiver, FileDropWriter
 from tongban.connectors.filedrop.names import is_drop_name
 from tongban.connectors.filedrop.signing import verify_hmac_sha256
@@ -66,8 +66,8 @@ def test_connector_push_waits_for_the_ack_file(writer, receiver):
     assert result.ack["status"] == "ACCEPTED"
     assert result.ack["requestMessageId"] == envelope["messageId"]
     assert result.extras == {"batchId": envelope["messageId"], "requestHashMatches": True}
-    with pytest.raises(ProtocolError):
-        connector.fetch_changes(DS, None)
+    # the file binding has no feed: the connector only pushes
+    assert isinstance(connector, Pusher) and not isinstance(connector, Feed)
 
 
 def test_connector_push_without_a_receiver_times_out_as_transport_error(writer):

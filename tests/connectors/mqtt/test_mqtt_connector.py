@@ -1,9 +1,9 @@
-"""MqttConnector: the Connector protocol's push over a real broker, waiting for the ack."""
+"""MqttConnector: the Pusher protocol over a real broker, waiting for the ack."""
 from __future__ import annotations
 
 import pytest
 
-from tongban.connectors.base import Connector, ProtocolError, TransportError
+from tongban.connectors.base import Feed, Pusher, TransportError
 from tongban.connectors.mqtt import MqttConnector
 
 from mqtt_support import KEY, envelope
@@ -11,7 +11,7 @@ from mqtt_support import KEY, envelope
 
 def test_push_returns_the_receivers_acknowledgement(pair):
     connector = MqttConnector(pair.publisher.connection, ack_timeout=10)
-    assert isinstance(connector, Connector)
+    assert isinstance(connector, Pusher)
     env = envelope(pair.sender, pair.receiver)
     result = connector.push(env)
     assert result.ack["requestMessageId"] == env["messageId"]
@@ -34,5 +34,5 @@ def test_push_without_an_answer_is_a_transport_error(pair):
     connector = MqttConnector(pair.publisher.connection, ack_timeout=0.3)
     with pytest.raises(TransportError):
         connector.push(envelope(pair.sender, "TB:city:440100:NOBODY"))
-    with pytest.raises(ProtocolError):
-        connector.fetch_changes("case", None)
+    # MQTT has no feed: the connector only pushes, so the sync engine cannot pull from it
+    assert isinstance(connector, Pusher) and not isinstance(connector, Feed)
