@@ -25,15 +25,16 @@ MAX_HEADER_BYTES = 32 * 1024
 HEADER_TIMEOUT_S = 10.0
 _HARD_HEAD_LIMIT = 256 * 1024  # h11's own buffer cap, far above what the guard allows
 
-EdgeError = Callable[[int, str, str, str], tuple[bytes, str]]
-"""(status, code, message, rule id) → (body, media type) in the binding's error format."""
+EdgeError = Callable[[int, str, str, str], tuple[int, bytes, str]]
+"""(status, code, message, rule id) → (status, body, media type) in the binding's error format
+(SOAP answers every fault with 500, TBS-SOAP-005)."""
 
 
-def json_edge_error(status: int, code: str, message: str, rule_id: str) -> tuple[bytes, str]:
+def json_edge_error(status: int, code: str, message: str, rule_id: str) -> tuple[int, bytes, str]:
     import json
 
     body = {"code": code, "message": message, "ruleId": rule_id}
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), "application/json"
+    return status, json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), "application/json"
 
 
 class HeaderLimit:
@@ -50,9 +51,9 @@ class HeaderLimit:
             headers = scope.get("headers") or []
             size = sum(len(k) + len(v) + 4 for k, v in headers)
             if size > self.max_bytes or len(headers) > self.max_fields:
-                body, media = self.edge_error(431, "BAD_HEADER", f"request headers over {self.max_bytes} bytes or "
+                status, body, media = self.edge_error(431, "BAD_HEADER", f"request headers over {self.max_bytes} bytes or "
                                               f"{self.max_fields} fields", "TBS-REST-006")
-                await send({"type": "http.response.start", "status": 431, "headers": [
+                await send({"type": "http.response.start", "status": status, "headers": [
                     (b"content-type", media.encode()), (b"content-length", str(len(body)).encode()),
                     (b"x-tb-spec-version", b"TBS-1.0"), (b"connection", b"close")]})
                 await send({"type": "http.response.body", "body": body})
@@ -105,7 +106,7 @@ def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11P
         def _refuse(self, status: int, code: str, message: str, rule_id: str) -> None:
             from http import HTTPStatus
 
-            body, media = edge_error(status, code, message, rule_id)
+            status, body, media = edge_error(status, code, message, rule_id)
             head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {media}\r\n"
                     f"content-length: {len(body)}\r\nx-tb-spec-version: TBS-1.0\r\nconnection: close\r\n\r\n")
             self.transport.write(head.encode("ascii") + body)

@@ -24,7 +24,7 @@ from lxml import etree
 from tongban.model.codes import mask_id_number
 from tongban.validators.report import Finding, Severity, render_value
 
-from .safe_xml import MalformedXml, UnsafeXml, parse_hardened
+from .safe_xml import MalformedXml, NotUtf8, UnsafeXml, parse_hardened
 from .xsd_model import TBS_NS, SchemaModel, XType, schema_model
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -47,6 +47,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "ext-dup": ("ext 的 JSON 文本含重复成员名", "ext JSON text has duplicate member names"),
     "doctype": ("XML 文档含 DOCTYPE 声明、实体或嵌套超过 64 层，已拒绝", "XML refused: DOCTYPE, entity or nesting over 64 levels"),
     "malformed": ("XML 格式不正确", "XML is not well-formed"),
+    "encoding": ("XML 不是 UTF-8 编码（XML 声明或字节顺序标记指明了其他编码）",
+                 "XML is not UTF-8 (its declaration or byte-order mark names another encoding)"),
     "namespace": ("元素不在命名空间 urn:tbs:1.0 中", "element outside namespace urn:tbs:1.0"),
     "wrapper": ("SOAP 主体不是预期的操作包装元素", "SOAP body does not hold the expected operation wrapper"),
     "mixed": ("混合内容（文本与子元素并存）无法映射", "mixed content (text and child elements) cannot be mapped"),
@@ -232,6 +234,8 @@ def _parse(xml: bytes) -> etree._Element:
         return parse_hardened(xml)
     except UnsafeXml:
         raise Unmappable(_finding("TBS-SEC-010", "", "doctype")) from None
+    except NotUtf8:
+        raise Unmappable(_finding("TBS-SOAP-001", "", "encoding")) from None
     except MalformedXml:
         raise Unmappable(_finding("TBS-ENV-001", "", "malformed")) from None
 

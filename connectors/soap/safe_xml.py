@@ -1,8 +1,11 @@
 """Hardened XML parsing for the SOAP binding (TBS-SEC-010).
 
 XML receivers refuse any document with a DOCTYPE declaration, never resolve external entities,
-XInclude or schema locations, and refuse element nesting deeper than 64 levels. Two passes keep
-the refusals cheap and exact:
+XInclude or schema locations, and refuse element nesting deeper than 64 levels. A document that
+is not UTF-8 (a byte-order mark, or an XML declaration naming GBK, GB18030, Big5 or any other
+encoding) is refused as well: TBS-SOAP-001 fixes ``charset=utf-8``, and letting a parser switch
+decoders on the sender's word is where the multi-byte and unknown-encoding failures hide.
+Two passes keep the refusals cheap and exact:
 
 1. an expat scan of the prolog only, which stops at the DOCTYPE (refused before its internal
    subset is read, so entity bombs and external DTDs are never looked at) or at the root
@@ -12,6 +15,7 @@ the refusals cheap and exact:
 """
 from __future__ import annotations
 
+import re
 from xml.parsers import expat
 
 from lxml import etree
@@ -26,6 +30,23 @@ class UnsafeXml(ValueError):
 
 class MalformedXml(ValueError):
     """The document is not well-formed XML 1.0 (TBS-ENV-001)."""
+
+
+class NotUtf8(MalformedXml):
+    """The document declares (or is in) an encoding other than UTF-8 (TBS-SOAP-001)."""
+
+
+_DECLARATION = re.compile(rb"""^<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']{0,64})["']""")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _require_utf8(data: bytes) -> None:
+    if data.startswith(_BOMS):
+        raise NotUtf8("the document starts with a byte-order mark; SOAP bodies are UTF-8 without one")
+    declared = _DECLARATION.match(data[:256])
+    if declared and declared.group(1).decode("ascii", "replace").strip().lower() not in ("utf-8", "utf8"):
+        name = declared.group(1).decode("ascii", "replace")[:32]
+        raise NotUtf8(f"the XML declaration names encoding {name!r}; SOAP bodies are UTF-8 (TBS-SOAP-001)")
 
 
 class _Stop(Exception):
@@ -57,12 +78,14 @@ def _refuse_doctype(data: bytes) -> None:
         raise UnsafeXml("the document contains a DOCTYPE declaration") from None
     except _Stop:
         return
-    except expat.ExpatError:
+    except (expat.ExpatError, ValueError, LookupError):
         return  # not well-formed: the lxml pass reports it with its own message
 
 
 def parse_hardened(data: bytes, *, max_depth: int = MAX_DEPTH) -> etree._Element:
-    """Parse ``data`` and return the root element, or raise :class:`UnsafeXml` / :class:`MalformedXml`."""
+    """Parse ``data`` and return the root element, or raise :class:`UnsafeXml` / :class:`MalformedXml`
+    (:class:`NotUtf8` for another encoding)."""
+    _require_utf8(data)
     _refuse_doctype(data)
     parser = etree.XMLPullParser(
         events=("start", "end"),
@@ -88,7 +111,9 @@ def parse_hardened(data: bytes, *, max_depth: int = MAX_DEPTH) -> etree._Element
             parser.feed(data[start:start + _CHUNK])
             track()
         root = parser.close()
-    except etree.XMLSyntaxError as exc:
+    except UnsafeXml:
+        raise
+    except (etree.XMLSyntaxError, ValueError, LookupError) as exc:
         # libxml2 may stop at its own depth limit inside one chunk, before the events were
         # read: the events queued until then still tell whether the nesting was the cause.
         track()

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.rest import headers as H
+from tongban.connectors.serving import guard_app
 from tongban.model.canonical import canonical_bytes, sha256_hex
 from tongban.specs import spec_dir
 
@@ -149,8 +150,8 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         media, _, params = request.headers.get("content-type", "").partition(";")
         charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
         if media.strip().lower() != "text/xml" or (charset and charset.group(1).lower() != "utf-8"):
-            return fault(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/xml; charset=utf-8 "
-                                      "(TBS-SOAP-001)"), request_hash=raw_hash)
+            return fault(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/xml; charset=utf-8",
+                                      rule_id="TBS-SOAP-001"), request_hash=raw_hash)
         try:
             operation, op = mapping.parse_operation(raw)
         except Unmappable as exc:
@@ -169,6 +170,8 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
             return await get_ack(op, caller)
         except ServiceError as err:
             return fault(err, request_hash=raw_hash if operation == "PushBatch" else None)
+        except Unmappable as exc:  # GetChanges / GetAck parameters that cannot be mapped
+            return fault(_unmappable(exc))
         except Exception:  # noqa: BLE001 - the edge turns every failure into a Server fault
             log.exception("SOAP %s failed", operation)
             return fault(ServiceError(500, "INTERNAL_ERROR", "internal error"),
@@ -223,7 +226,14 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
                                rule_id="TBS-REST-010")
         return _xml_response(mapping.ack_to_xml(ack, "GetAck"), request_hash=ack.get("requestHash"))
 
+    guard_app(app, _edge_fault)
     return app
+
+
+def _edge_fault(status: int, code: str, message: str, rule_id: str) -> tuple[int, bytes, str]:
+    """Refusals made before the app runs (oversized or unparsable request heads) as SOAP faults."""
+    return 500, mapping.fault_to_xml(SoapFault("Client" if status < 500 else "Server", message, code, message,
+                                          rule_id)), XML_MEDIA_TYPE
 
 
 def _unmappable(exc: Unmappable) -> ServiceError:

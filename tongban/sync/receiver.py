@@ -44,7 +44,7 @@ class BusReceiver:
                 "limits": {"maxRecords": 1000, "maxBodyBytes": 16 * 1024 * 1024}}
 
     def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
-        raise ServiceError(404, "NOT_FOUND", "the bus serves no changes feed")
+        raise ServiceError(404, "NOT_FOUND", "the bus serves no changes feed", rule_id="TBS-REST-003")
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
         with self.store.reading() as s:

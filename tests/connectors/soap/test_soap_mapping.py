@@ -266,9 +266,15 @@ def test_nesting_of_64_levels_is_mapped_and_65_is_refused() -> None:
     assert refused(nested(100_000)) == ("ERROR", "TBS-SEC-010", "")
 
 
-@pytest.mark.parametrize("xml", [b"", b"<a", b"\xff\xfe<a/>", b"<a></b>", b"<a/><b/>"])
+@pytest.mark.parametrize("xml", [b"", b"<a", b"\xff<a/>", b"<a></b>", b"<a/><b/>"])
 def test_not_well_formed_is_env_001_at_the_root(xml: bytes) -> None:
     assert refused(xml)[1:] == ("TBS-ENV-001", "")
+
+
+@pytest.mark.parametrize("xml", [b"\xff\xfe<a/>", b"\xef\xbb\xbf<a/>", b"<?xml version='1.0' encoding='GBK'?><a/>",
+                                 b'<?xml version="1.0" encoding="x-unknown"?><a/>'])
+def test_a_document_not_in_utf8_is_soap_001_at_the_root(xml: bytes) -> None:
+    assert refused(xml)[1:] == ("TBS-SOAP-001", "")
 
 
 def test_element_in_another_namespace_is_refused_at_its_location() -> None:
