@@ -25,6 +25,7 @@ say = out  # where the demo talks: stdout, or stderr when stdout carries --forma
 from tongban.store.config import home_dir
 
 DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync", "metrics_refresh")
+LATE_PREREQUISITE = "late prerequisite"
 
 
 def dags_folder() -> Path:
@@ -63,7 +64,7 @@ def certify_sandbox(sandbox, out_root: Path, progress=None) -> dict[str, dict[st
     out_root.mkdir(parents=True, exist_ok=True)
     attestation.write_text(json.dumps({"ER-04": {
         "result": "PASS", "statement": "sandbox systems emit only citizen evaluations (TBS-EVAL-008)",
-        "evidence": "tongban/sandbox/generate.py creates evaluations only from citizen moods"}}), encoding="utf-8")
+        "evidence": "tongban/sandbox/evaluations.py creates evaluations only from citizen moods"}}), encoding="utf-8")
     verdicts = {}
     for r in sandbox.running:
         roles = list(r.system.roles)
@@ -168,17 +169,31 @@ def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: st
                   f"(certificates under {home / 'conformance'})")
         from tongban.airflow_ext.local import run_dag
 
+        # production's unhappy paths, appended after certification (as defects show up in production):
+        # invalid records, an event held until its Case arrives later, one whose hold expires
+        plan = sandbox.plant_unhappy_paths()
+        say.print(f"planted in {plan.system_id}: {len(plan.invalid)} invalid cases, "
+                  f"{len(plan.released) + len(plan.expiring)} events whose Case is missing "
+                  f"({len(plan.released)} Case arrives later; {len(plan.expiring)} never: its hold expires after "
+                  "PT1M, seen on the next run)")
         states = {}
+        steps = [*DEMO_DAGS[:-1], LATE_PREREQUISITE, "case_sync", DEMO_DAGS[-1]]
         with _progress() as bar:
-            dags = bar.add_task("Airflow DAGs (dag.test, in-process)", total=len(DEMO_DAGS))
-            for dag_id in DEMO_DAGS:
-                bar.update(dags, description=f"DAG {dag_id} (dag.test, in-process)")
+            dags = bar.add_task("Airflow DAGs (dag.test, in-process)", total=len(steps))
+            for n, dag_id in enumerate(steps):
+                if dag_id == LATE_PREREQUISITE:
+                    sandbox.deliver_late()
+                    bar.console.print(f"the held events' Case arrives late in {plan.system_id}; case_sync again")
+                    bar.update(dags, advance=1)
+                    continue
+                label = dag_id if dag_id not in steps[:n] else f"{dag_id} (again)"
+                bar.update(dags, description=f"DAG {label} (dag.test, in-process)")
                 t_dag = time.monotonic()
                 before = utcnow()
                 watcher = _SyncWatcher(store, before, bar)
                 with watcher:
-                    states[dag_id] = run_dag(dag_id).state
-                bar.console.print(f"DAG {dag_id}: {states[dag_id]} in {time.monotonic() - t_dag:.1f}s"
+                    states[label] = run_dag(dag_id).state
+                bar.console.print(f"DAG {label}: {states[label]} in {time.monotonic() - t_dag:.1f}s"
                                   f"{watcher.summary()}")
                 bar.update(dags, advance=1)
         deadline = time.monotonic() + 5
@@ -322,7 +337,9 @@ def _print_unhappy_paths(store, since, ledger_before: int) -> dict[str, Any]:
     records still held, released and rejected."""
     from collections import Counter
 
-    from tongban.store.schema import LedgerEntry, QuarantineEntry, SyncRun
+    from sqlalchemy import func
+
+    from tongban.store.schema import HeldRecord, LedgerEntry, QuarantineEntry, SyncRun
 
     with store.reading() as s:
         entries = s.execute(select(QuarantineEntry.rule_ids, QuarantineEntry.status)
@@ -330,16 +347,17 @@ def _print_unhappy_paths(store, since, ledger_before: int) -> dict[str, Any]:
         runs = s.execute(select(SyncRun).where(SyncRun.started_at >= since)).scalars().all()
         counts = s.execute(select(LedgerEntry.counts).where(LedgerEntry.seq > ledger_before,
                                                             LedgerEntry.direction == "IN")).scalars().all()
+        waiting = s.execute(select(func.count()).select_from(HeldRecord)).scalar_one()
     reasons = Counter(rule for rules, _ in entries for rule in (rules or "").split()[:1])
     held = sum(r.held for r in runs)
     rejected = sum(r.rejected for r in runs)
     released = sum(int(json.loads(c or "{}").get("released", 0) or 0) for c in counts)
     say.print(f"quarantined: {len(entries)}"
               + (f" ({', '.join(f'{rule} ×{n}' for rule, n in reasons.most_common(6))})" if reasons else "")
-              + f" · held: {held} · released: {released} · rejected: {rejected}"
+              + f" · held: {held} ({waiting} still waiting) · released: {released} · rejected: {rejected}"
               + (" — `tongban quarantine list` shows them, `tongban quarantine replay` retries" if entries else ""))
-    return {"quarantined": len(entries), "reasons": dict(reasons), "held": held, "released": released,
-            "rejected": rejected}
+    return {"quarantined": len(entries), "reasons": dict(reasons), "held": held, "stillHeld": waiting,
+            "released": released, "rejected": rejected}
 
 
 def _published(store, since) -> int:

@@ -75,7 +75,8 @@ def test_report_writes_a_self_contained_page_json_and_openmetrics(report_dir, wo
     assert sorted(p.name for p in report_dir.iterdir()) == ["index.html", "metrics.txt", "report.json"]
     html = (report_dir / "index.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html and " src=" not in html   # nothing fetched
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 4      # volume, rates, online depth, satisfaction
+    assert 'http-equiv="refresh"' not in html    # a file is not reloaded; the live page is
     assert (report_dir / "metrics.txt").read_text().endswith("# EOF\n")
     for planted in world.data.planted_two_skins:
         assert planted["implCode"] in html
@@ -93,13 +94,31 @@ def test_chromium_renders_the_report_with_the_expected_numbers(report_dir, expec
     assert world.down_partner in dom and "FAILED" in dom
     for planted in world.data.planted_near_duplicates:
         assert all(name in dom for name in planted["names"])
+    # what 事项上网率 is computed over: the distribution of onlineDepth of the active items
+    from collections import Counter
+
+    from monitoring_oracle import latest
+
+    depths = Counter(i["onlineDepth"] for i in latest(world.data.province_view("catalog"), "implCode").values()
+                     if i["status"] == "ACTIVE")
+    basis = re.search(r'id="basis-items-online">([^<]*)<', dom).group(1)
+    assert basis.startswith(f"{sum(n for d, n in depths.items() if d >= 2)} of {sum(depths.values())} at depth")
+    assert all(f"{roman} {depths.get(d, 0)}" in basis for d, roman in ((1, "Ⅰ"), (2, "Ⅱ"), (3, "Ⅲ"), (4, "Ⅳ")))
+    assert 'id="chart-online-depth"' in dom
+    # sync freshness and data age are two columns; two skins says what it compared
+    assert "since last success" in dom and "data age" in dom
+    assert re.search(r'id="basis-two-skins">of \d+ items held by two or more sources<', dom)
 
 
 @needs_chromium
 def test_chromium_shows_the_same_numbers_live(world, at, expected, tmp_path):
-    server = ServerThread(create_app(world.store, lambda: world.registry, at=at)).start()
+    server = ServerThread(create_app(world.store, lambda: world.registry, at=at, refresh_seconds=15)).start()
     try:
         dom = _chromium(tmp_path, "--dump-dom", f"{server.url}/").stdout
+        shot = tmp_path / "live.png"
+        _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", f"{server.url}/")
     finally:
         server.stop()
     assert _kpis(dom) == expected
+    assert '<meta http-equiv="refresh" content="15">' in dom and "reloads every 15 s" in dom   # the live page reloads
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -18,7 +18,7 @@ from tongban.model.codes import (case_no_structured, handling_item_code_ok, impl
                                  region_code_ok, region_shape, resident_id_check_ok, system_id_ok, uscc_check_ok,
                                  uscc_syntax_ok, valid_calendar_date, within_scope)
 from tongban.model.datasets import DATASETS
-from tongban.sandbox.generate import DEFAULT_NOW, generate_province
+from tongban.sandbox.generate import default_now, generate_province
 
 CST = timezone(timedelta(hours=8))
 STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
@@ -62,8 +62,13 @@ def test_different_seed_gives_different_cases_but_the_same_departments():
         {d.uscc for s in b.systems.values() for d in s.departments.values()}
 
 
-def test_default_now_is_fixed_and_every_business_timestamp_is_before_it(data):
-    assert data.now == "2026-11-20T12:00:00+08:00" == DEFAULT_NOW.isoformat()
+def test_default_now_is_the_start_of_today_and_every_business_timestamp_is_before_it(data):
+    from datetime import datetime, timedelta, timezone
+
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    assert data.now in (f"{today.isoformat()}T00:00:00+08:00",                 # the fixture ran today
+                        f"{(today - timedelta(days=1)).isoformat()}T00:00:00+08:00")   # … or just before midnight
+    assert default_now(today).isoformat() == f"{today.isoformat()}T00:00:00+08:00"
     now = ts(data.now)
     members = {"catalog": ["updatedAt"], "case": ["submittedAt"], "case-event": ["occurredAt"],
                "result": ["issuedAt"], "evaluation": ["assessedAt"]}
@@ -641,3 +646,20 @@ def test_province_view_holds_every_owned_record_and_owner_of_finds_it(data):
     case = data.counties[1].records("case")[0]
     assert data.owner_of("case", {"caseNo": case["caseNo"]}) == data.counties[1].system_id
     assert data.owner_of("case", {"caseNo": "0" * 43}) is None
+
+
+def test_the_data_is_deterministic_per_seed_and_per_day_and_moves_with_the_day():
+    """Dates are relative to the day the sandbox runs (so lag and overdue stay meaningful);
+    the same seed on the same day gives the same bytes, on another day the same cases shifted."""
+    from datetime import date, timedelta
+
+    day = date(2027, 3, 10)
+    a = generate_province(7, cities=1, counties_per_city=1, now=default_now(day))
+    b = generate_province(7, cities=1, counties_per_city=1, now=default_now(day))
+    later = generate_province(7, cities=1, counties_per_city=1, now=default_now(day + timedelta(days=30)))
+    assert canonical_bytes(a.snapshot()) == canonical_bytes(b.snapshot())
+    assert canonical_bytes(a.snapshot()) != canonical_bytes(later.snapshot())
+    newest = max(ts(r["submittedAt"]) for _, r in owned(a, "case"))
+    assert timedelta(0) < ts(a.now) - newest < timedelta(days=14)       # recent, not months old
+    newest_later = max(ts(r["submittedAt"]) for _, r in owned(later, "case"))
+    assert newest_later - newest > timedelta(days=20)

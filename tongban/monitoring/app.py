@@ -17,9 +17,10 @@ from tongban.store.store import Store
 
 
 def create_app(store: Store, registry_loader: Callable[[], Any | None] = lambda: None, *,
-               at: datetime | None = None) -> FastAPI:
+               at: datetime | None = None, refresh_seconds: int = 30) -> FastAPI:
     """The dashboard app. ``registry_loader`` is called per request, so an edited
-    ``partners.yaml`` shows up without a restart; ``at`` pins the metrics instant (tests)."""
+    ``partners.yaml`` shows up without a restart; ``at`` pins the metrics instant (tests); the
+    page tells the browser to reload it every ``refresh_seconds`` (no script needed)."""
     app = FastAPI(title="tongban monitoring", docs_url=None, redoc_url=None, openapi_url=None)
 
     def snapshot():
@@ -28,7 +29,7 @@ def create_app(store: Store, registry_loader: Callable[[], Any | None] = lambda:
     @app.get("/", response_class=HTMLResponse)
     @app.get("/index.html", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        return HTMLResponse(render_html(snapshot()))
+        return HTMLResponse(render_html(snapshot(), refresh_seconds=refresh_seconds))
 
     @app.get("/report.json")
     def report_json() -> JSONResponse:

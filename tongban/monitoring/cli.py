@@ -130,7 +130,9 @@ def report_command(partners_file: str | None, out_dir: str, at_text: str | None,
 @click.option("--port", default=8750, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="interface to bind; the dashboard has no authentication, keep it on loopback")
-def serve_command(partners_file: str | None, port: int, host: str) -> None:
+@click.option("--refresh", "refresh_seconds", default=30, show_default=True, type=click.IntRange(5, 3600),
+              help="seconds after which the browser reloads the page")
+def serve_command(partners_file: str | None, port: int, host: str, refresh_seconds: int) -> None:
     """Serve the dashboard live, with /metrics (OpenMetrics) and /report.json."""
     import uvicorn
 
@@ -145,5 +147,7 @@ def serve_command(partners_file: str | None, port: int, host: str) -> None:
         except RegistryError:
             return None
 
-    out.print(f"tongban dashboard on http://{host}:{port}/ · OpenMetrics at /metrics · store {store.display_url}")
-    uvicorn.run(create_app(store, registry_loader), host=host, port=port, log_level="warning")
+    out.print(f"tongban dashboard on http://{host}:{port}/ (reloads every {refresh_seconds} s) · OpenMetrics at "
+              f"/metrics · store {store.display_url}")
+    uvicorn.run(create_app(store, registry_loader, refresh_seconds=refresh_seconds), host=host, port=port,
+                log_level="warning")

@@ -40,12 +40,14 @@ class Snapshot:
     metrics: MetricsReport
     consistency: ConsistencyReport
     names: Mapping[str, str] = field(default_factory=dict)
+    depth_histogram: dict[int, int] = field(default_factory=dict)   # active items per onlineDepth (A.12)
 
     def as_dict(self) -> dict[str, Any]:
         return {"generatedAt": self.generated_at.isoformat(), "at": self.at.isoformat(), "store": self.store_url,
                 "registry": self.registry_path, "version": __version__,
                 "partners": [p.as_dict() for p in self.partners], "metrics": self.metrics.as_dict(),
-                "consistency": self.consistency.as_dict(), "regionNames": dict(self.names)}
+                "consistency": self.consistency.as_dict(), "regionNames": dict(self.names),
+                "onlineDepthHistogram": {str(k): v for k, v in sorted(self.depth_histogram.items())}}
 
 
 def collect(store: Store, registry: Any | None = None, *, at: datetime | None = None, now: datetime | None = None,
@@ -61,7 +63,20 @@ def collect(store: Store, registry: Any | None = None, *, at: datetime | None = 
     if extra_sources:
         sources.update({label: list(records) for label, records in extra_sources.items()})
     return Snapshot(now, at, store.display_url, str(registry.path) if registry is not None else None, partners,
-                    metrics_from_store(store, at), consistency_report(sources), region_names(registry))
+                    metrics_from_store(store, at), consistency_report(sources), region_names(registry),
+                    online_depths(store))
+
+
+def online_depths(store: Store) -> dict[int, int]:
+    """Active current items per onlineDepth (Ⅰ … Ⅳ, A.12): what 事项上网率 is computed over."""
+    from sqlalchemy import func, select
+
+    from tongban.store.schema import CatalogItemVersion as C
+
+    with store.reading() as s:
+        rows = s.execute(select(C.online_depth, func.count()).where(C.is_current.is_(True), C.status == "ACTIVE")
+                         .group_by(C.online_depth)).all()
+    return {int(depth): int(n) for depth, n in rows}
 
 
 def _partners_without_registry(store: Store, now: datetime) -> list[PartnerStatus]:
@@ -113,7 +128,15 @@ def certification(value: dict[str, str] | None) -> str:
 
 _env = Environment(loader=PackageLoader("tongban.monitoring", "templates"), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
-_env.filters.update(pct=pct, num=num, duration=duration, local_time=local_time, certification=certification)
+def age(value: str | datetime | None, now: datetime) -> str:
+    """How long ago ``value`` was, at ``now``."""
+    if value is None:
+        return "—"
+    t = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return duration(max(0.0, (now - t).total_seconds()))
+
+
+_env.filters.update(pct=pct, num=num, duration=duration, local_time=local_time, certification=certification, age=age)
 
 
 # ----------------------------------------------------------------------------------- render
@@ -128,14 +151,24 @@ def _daily_points(snapshot: Snapshot, days: int = VOLUME_DAYS) -> list[tuple[str
             for k in range(days - 1, -1, -1)]
 
 
-def render_html(snapshot: Snapshot) -> str:
+DEPTH_NAMES = {1: "Ⅰ级 办事指南", 2: "Ⅱ级 在线预审", 3: "Ⅲ级 网上受理", 4: "Ⅳ级 全程网办"}
+
+
+def render_html(snapshot: Snapshot, *, refresh_seconds: int | None = None) -> str:
+    """The page; ``refresh_seconds`` makes a browser reload it (the live page of ``tongban serve``)."""
     m = snapshot.metrics
     regions = m.scope("region")
     label = lambda code: f"{snapshot.names.get(code, '')} {code}".strip()  # noqa: E731
+    # 事项上网率 counts depth ≥ 2 and is often 100 % everywhere: the chart shows the two rates that
+    # vary, and the depth distribution below shows what 事项上网率 is computed over
     rate_chart = charts.hbar_chart(
-        [(label(r.key), (r.items_online_rate, r.items_fully_online_rate, r.fully_online_case_rate)) for r in regions],
-        title="事项上网率 · 全程网办事项占比 · 全程网办率（按区划）",
-        series=("事项上网率", "全程网办事项占比", "全程网办率"), chart_id="chart-rates")
+        [(label(r.key), (r.items_fully_online_rate, r.fully_online_case_rate)) for r in regions],
+        title="全程网办事项占比 · 全程网办率（按区划）",
+        series=("全程网办事项占比", "全程网办率"), chart_id="chart-rates")
+    depth_chart = charts.bar_chart(
+        [(DEPTH_NAMES.get(d, str(d)), float(snapshot.depth_histogram.get(d, 0))) for d in (1, 2, 3, 4)],
+        title="在用事项的网上办理深度（事项上网率 = Ⅱ级及以上 ÷ 全部）", width=480, fmt=lambda v: f"{v:.0f}",
+        color=charts.PALETTE[1], chart_id="chart-online-depth")
     volume_chart = charts.bar_chart(_daily_points(snapshot), title=f"办件量（按申请日，近{VOLUME_DAYS}天）",
                                     label_every=5, fmt=lambda v: f"{v:.0f}", chart_id="chart-volume")
     satisfaction_chart = charts.bar_chart(
@@ -147,6 +180,7 @@ def render_html(snapshot: Snapshot) -> str:
     return _env.get_template("report.html").render(
         s=snapshot, m=m, province=provinces[0] if provinces else None, definitions=DEFINITIONS,
         rate_chart=rate_chart, volume_chart=volume_chart, satisfaction_chart=satisfaction_chart,
+        depth_chart=depth_chart, refresh_seconds=refresh_seconds, now=snapshot.generated_at,
         names=snapshot.names, version=__version__, top_items=m.by_item[:15], overdue=m.overdue[:20],
         c=snapshot.consistency)
 

@@ -4,7 +4,9 @@
 partner system with realistic, TBS-1.0-valid records and the change order its feeds serve.
 The output is a pure function of the arguments: every random choice comes from
 ``random.Random`` instances seeded with strings derived from ``seed`` (never the global
-generator), and the default ``now`` is a fixed instant, so two runs are byte-identical.
+generator). The default ``now`` is the start of the current day (00:00 +08:00), so the data is
+deterministic per seed and per day, and dates stay recent: lag and overdue figures computed on
+it mean the same on any day the sandbox runs.
 
 Validity by construction, per requirement:
 
@@ -35,7 +37,7 @@ The jobs live in modules of their own: ``systems`` (the data model), ``catalog``
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import date, datetime, time
 
 from tongban.model.clock import CST, stamp
 from tongban.sandbox.cases import CaseWriter, write_cases
@@ -47,9 +49,13 @@ from tongban.sandbox.planted import PlantedDefects
 from tongban.sandbox.regions import DEPARTMENT_KINDS, GUANGDONG, KNOWN_USCC, county_full_name
 from tongban.sandbox.systems import CONSUMER_ROLE, PROVIDER_ROLES, Department, Place, SandboxData, SandboxSystem
 
-__all__ = ["DEFAULT_NOW", "generate_province"]
+__all__ = ["default_now", "generate_province"]
 
-DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=CST)
+
+def default_now(today: date | None = None) -> datetime:
+    """The sandbox's ``now``: 00:00 +08:00 of ``today`` (default: the current day in UTC+8)."""
+    day = today or datetime.now(CST).date()
+    return datetime.combine(day, time(0, 0), CST)
 
 
 def generate_province(seed: int = 7, *, cities: int = 2, counties_per_city: int = 2, items_per_county: int = 12,
@@ -59,8 +65,8 @@ def generate_province(seed: int = 7, *, cities: int = 2, counties_per_city: int 
     ``cities`` cities (广州, 深圳, 佛山 … in this order) with ``counties_per_city`` counties each;
     every county implements ``items_per_county`` catalog items and reports ``cases_per_county``
     cases; each city implements about half as many items and reports half as many cases, the
-    province a quarter. ``now`` (default 2026-11-20T12:00:00+08:00) bounds every business
-    timestamp; a naive ``now`` is read as +08:00.
+    province a quarter. ``now`` (default :func:`default_now`, the start of today) bounds every
+    business timestamp; a naive ``now`` is read as +08:00.
     """
     max_cities = len(GUANGDONG.cities)
     if not 1 <= cities <= max_cities:
@@ -73,7 +79,7 @@ def generate_province(seed: int = 7, *, cities: int = 2, counties_per_city: int 
     if cases_per_county < 0:
         raise ValueError("cases_per_county must not be negative")
     if now is None:
-        now = DEFAULT_NOW
+        now = default_now()
     elif now.tzinfo is None:
         now = now.replace(tzinfo=CST)
     return ProvinceBuilder(seed, now.astimezone(CST), cities, counties_per_city, items_per_county,

@@ -37,6 +37,8 @@ class RunningSystem:
     documents_dir: str | None = None
     direct: bool = True  # False: its case-linked records reach the bus through its parent's relay
     sftp_url: str | None = None  # a file-drop system that drops over SFTP: its account on the gateway
+    service: Any = None  # the SandboxService behind a REST/SOAP server (feeds a demo step appends to)
+    hold_timeout: str | None = None  # written into its registry entry when set
 
 
 def _secret(name: str) -> str:
@@ -65,11 +67,10 @@ def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | Non
     from tongban.connectors.rest.server import token_table
     from tongban.sandbox.feed import SandboxService
 
-    server = ServerThread(app_factory(SandboxService(system, bindings=(binding,), include_relayed=tuple(relay),
-                                                     receiver=_consumer_receiver(system)),
-                                      authenticate=token_table({token: BUS_ID})),
-                          tls=tls).start()
-    return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop)
+    service = SandboxService(system, bindings=(binding,), include_relayed=tuple(relay),
+                             receiver=_consumer_receiver(system))
+    server = ServerThread(app_factory(service, authenticate=token_table({token: BUS_ID})), tls=tls).start()
+    return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop, service=service)
 
 
 def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
@@ -220,6 +221,8 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
     }
     if r.documents_dir:
         entry["documents_dir"] = r.documents_dir
+    if r.hold_timeout:
+        entry["hold_timeout"] = r.hold_timeout
     if r.transport in ("rest", "soap"):
         if tls:
             entry["ca_file"] = str(tls.ca_file)
@@ -291,6 +294,30 @@ class Sandbox:
         secrets_file.touch(mode=0o600)
         names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")] + [BUS_KEY_ENV]
         secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
+
+    def plant_unhappy_paths(self, hold_timeout: str = "PT1M"):
+        """Append the first wave of :func:`~tongban.sandbox.unhappy.plan_unhappy_paths` to the last
+        directly pulled county serving REST or SOAP, and give it a short ``hold_timeout`` (the
+        registry is rewritten); returns the plan, whose ``later`` wave :meth:`deliver_late` appends."""
+        from tongban.sandbox.unhappy import plan_unhappy_paths
+
+        target = next((r for r in reversed(self.running) if r.system.level == "county" and r.direct
+                       and r.service is not None), None)
+        if target is None:
+            raise ValueError("no directly pulled county serving REST or SOAP to plant unhappy paths in")
+        plan = plan_unhappy_paths(target.system)
+        for dataset, record in plan.now:
+            target.service.append(dataset, record)
+        target.hold_timeout = hold_timeout
+        self._write_files()
+        self._planted = (target, plan)
+        return plan
+
+    def deliver_late(self) -> None:
+        """The second wave: the prerequisites that arrive after their dependants were held."""
+        target, plan = self._planted
+        for dataset, record in plan.later:
+            target.service.append(dataset, record)
 
     def stop(self) -> None:
         for r in self.running:

@@ -36,7 +36,7 @@ class CaseView:
 
 
 def _overdue(case: dict[str, Any] | None, events: list[dict[str, Any]], at: datetime) -> int | None:
-    from tongban.monitoring.metrics import overdue_seconds
+    from tongban.model.overdue import overdue_seconds
 
     if case is None:
         return None
