@@ -1,4 +1,4 @@
-"""The suite as the receiver of a pushing SUT (file drop; §20.2 COM-01, -03, -04, -05 on FILE).
+"""The suite as the receiver of a pushing SUT (file drop, MQTT; §20.2 COM-01, -03, -04, -05).
 
 Over FILE the SUT writes batches into a drop root the suite provisions (``--endpoint DIR``).
 The suite processes them with the binding's own receiver
@@ -11,12 +11,18 @@ ends. Collection ends when the SUT has been idle for ``idle_seconds`` after its 
 after ``wait_seconds``. The records of accepted envelopes feed the role tests, located at
 ``/records/i`` of their envelope (TBS-RPT-004).
 
-MQTT collection is not automated in suite 1.0.0: those tests are SKIP with that reason.
+Over MQTT the suite subscribes at the broker (``--endpoint mqtt[s]://…``) as the bus would:
+client identifier = the suite's ``systemCode``, the datasets of the claimed roles from every
+region, and the binding's own consumer (:class:`~tongban.connectors.mqtt.MqttSubscriber`:
+RETAIN, addressing, replay and topic checks) in front of the same recording reference
+receiver; acknowledgements go to ``tbs/v1/{suite region}/ack`` (TBS-MQTT-007). COM-05 withholds
+the first acknowledgement of an accepted envelope in the same way.
 """
 from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -83,17 +89,95 @@ def collect(session: "Session") -> Collection:
     return session.once("push", lambda: _collect(session))
 
 
-def _collect(session: "Session") -> Collection:
+def _oracle(session: "Session") -> RecordingReceiver:
     cfg = session.config
-    if cfg.binding != "FILE":
-        return Collection(error=f"collecting pushes over {cfg.binding} is not automated in suite 1.0.0")
+    roles = tuple(r for r in cfg.roles if r != "CATALOG_CONSUMER")
+    keys = {k: ("HMAC-SHA256", v) for k, v in cfg.sut_keys.items()}
+    return RecordingReceiver(cfg.kit_system_id, {cfg.system_id: SenderProfile(roles, keys, True)},
+                             allowlist=cfg.allowlist)
+
+
+def _collect(session: "Session") -> Collection:
+    if session.config.binding == "MQTT":
+        return _collect_mqtt(session)
+    if session.config.binding != "FILE":
+        return Collection(error=f"the SUT does not push over {session.config.binding}")
+    return _collect_file(session)
+
+
+def _collect_mqtt(session: "Session") -> Collection:
+    from tongban.connectors.mqtt import MqttConnection, MqttSettings, MqttSubscriber
+
+    cfg = session.config
+    oracle = _oracle(session)
+    out = Collection()
+    lock = threading.Lock()
+    held: list[dict[str, Any]] = []                 # the withheld acknowledgement (COM-05)
+    refused_seen = 0
+
+    class WithholdingSubscriber(MqttSubscriber):
+        def _publish_ack(self, ack: dict[str, Any]) -> None:
+            with lock:
+                item = next((r for r in oracle.log if r.ack is ack), None)
+                if item is None:
+                    out.refused.append(ack)         # refused by the binding (TBS-MQTT-002, ENV-024, …)
+                elif item is not None and out.withheld is None and not item.rejected:
+                    item.withheld, out.withheld = True, item
+                    held.append(ack)
+                    return
+            super()._publish_ack(ack)
+
+    secure = cfg.endpoint.startswith("mqtts://")
+    settings = MqttSettings(cfg.endpoint, cfg.kit_system_id, persistent_session=False, ca_file=cfg.ca_file,
+                            password=cfg.token if secure else None)
+    try:
+        connection = MqttConnection(settings)
+    except ValueError as exc:
+        return Collection(error=f"cannot subscribe at {cfg.endpoint}: {exc}")
+    subscriber = WithholdingSubscriber(connection, oracle, datasets=session.provided_datasets())
+    try:
+        subscriber.start()
+        if not connection.wait_subscribed(min(cfg.wait_seconds, 15.0)):
+            return Collection(error=f"could not subscribe at {cfg.endpoint}: {connection.refusal or 'no answer'}")
+        start = last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            with lock:
+                while len(out.received) < len(oracle.log):
+                    item = oracle.log[len(out.received)]
+                    out.received.append(item)
+                    last = now
+                    if out.withheld is not None and out.withheld is not item and out.resent is None \
+                            and _same_records(item, out.withheld):
+                        out.resent = item
+                give_back = held[:] if held and out.resent is not None else []
+                if give_back:
+                    held.clear()
+                if len(out.refused) > refused_seen:
+                    refused_seen, last = len(out.refused), now
+            for ack in give_back:                    # the SUT resent: give the acknowledgement back
+                MqttSubscriber._publish_ack(subscriber, ack)
+            waiting_for_resend = out.withheld is not None and out.resent is None
+            if now - start > cfg.wait_seconds or \
+                    ((out.received or out.refused) and not waiting_for_resend and now - last > cfg.idle_seconds):
+                break
+            time.sleep(0.1)
+        for ack in held:
+            MqttSubscriber._publish_ack(subscriber, ack)
+            time.sleep(0.05)
+    finally:
+        connection.close()
+    if not out.received and not out.refused:
+        out.error = f"the SUT published nothing at {cfg.endpoint} within {cfg.wait_seconds:.0f} s"
+    return out
+
+
+def _collect_file(session: "Session") -> Collection:
+    cfg = session.config
     from tongban.connectors.filedrop import FileDropReceiver
     from tongban.connectors.filedrop.names import ACK_SUFFIX, ARCHIVE, REJECTED, REPORT_SUFFIX
 
-    roles = tuple(r for r in cfg.roles if r != "CATALOG_CONSUMER")
-    keys = {k: ("HMAC-SHA256", v) for k, v in cfg.sut_keys.items()}
-    oracle = RecordingReceiver(cfg.kit_system_id, {cfg.system_id: SenderProfile(roles, keys, True)},
-                               allowlist=cfg.allowlist)
+    oracle = _oracle(session)
     root = Path(cfg.endpoint)
     receiver = FileDropReceiver(root, oracle, own_id=cfg.kit_system_id, owner=cfg.system_id)
     receiver.provision()

@@ -1,15 +1,18 @@
-"""A sandbox system as a *pushing* SUT over the file-drop binding (TBS-1.0 §17).
+"""A sandbox system as a *pushing* SUT over the file-drop binding (TBS-1.0 §17) or MQTT (§18).
 
 The system writes its records, dataset by dataset in feed order, as signed batches into a drop
 root and waits for each acknowledgement; without one within ``ack_timeout`` it builds a new
 envelope (new ``messageId``, ``sentAt`` and ``batchId``) with the same records and sends that
 (TBS-SYNC-001, TBS-ENV-033). ``extra`` lets a defect add batches of its own after the run.
+:class:`MqttPushingSystem` does the same over MQTT: one envelope per chunk, published on
+``tbs/v1/{its region}/{dataset}`` and acknowledged on the receiver's ack topic.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -100,4 +103,53 @@ class FilePushingSystem:
         self.sent.append(envelope)
 
 
-__all__ = ["FilePushingSystem"]
+class MqttPushingSystem(FilePushingSystem):
+    """The same pushing behaviour over MQTT (``broker_url``; client identifier = systemCode)."""
+
+    def __init__(self, system: SandboxSystem, broker_url: str, *, receiver_id: str, key_id: str, key: bytes,
+                 batch_size: int = 60, ack_timeout: float = 2.0, tries: int = 3, extra: Extra | None = None,
+                 **settings: Any) -> None:
+        from tongban.connectors.mqtt import MqttConnection, MqttConnector, MqttSettings
+
+        self.system = system
+        self.receiver_id = receiver_id
+        self.key_id, self.key = key_id, key
+        self.connector = MqttConnector(MqttConnection(MqttSettings(broker_url, system.system_id,
+                                                                   persistent_session=False, **settings)),
+                                       ack_timeout=ack_timeout, key_id=key_id, key=key)
+        self.batch_size, self.ack_timeout, self.tries, self.extra = batch_size, ack_timeout, tries, extra
+        self.sent, self.unacknowledged = [], []
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-pusher-{system.system_id}", daemon=True)
+
+    def _wait_for_provisioning(self, timeout: float = 30.0) -> None:
+        self.connector.connection.start()
+        if not self.connector.connection.wait_connected(timeout):
+            raise TimeoutError(f"no MQTT connection: {self.connector.connection.refusal}")
+
+    def envelope(self, dataset: str, records: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
+        from tongban.connectors.filedrop.acks import now_rfc3339
+
+        env = {"specVersion": "TBS-1.0", "messageId": str(uuid.uuid4()), "sender": self.system.system_id,
+               "receiver": self.receiver_id, "dataset": dataset, "sentAt": now_rfc3339(), "records": records}
+        env.update(members)
+        return sign_envelope(env, key_id=self.key_id, key=self.key)
+
+    def push(self, dataset: str, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+        from tongban.connectors.base import TransportError
+
+        for _ in range(self.tries):
+            env = self.envelope(dataset, records)
+            self.sent.append(env)
+            try:
+                return self.connector.push(env).ack
+            except TransportError:
+                self.unacknowledged.append(env["messageId"])
+        return None
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+        self.connector.close()
+
+
+__all__ = ["FilePushingSystem", "MqttPushingSystem"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -83,3 +85,37 @@ def run_file_push(system: SandboxSystem, root: Path, documents: Path, defect=Non
         sut.join(30)
     assert sut.error is None, sut.error
     return run, sut
+
+
+def run_mqtt_push(system: SandboxSystem, broker_url: str, documents: Path, defect=None, *, wait: float = 40.0):
+    """The suite subscribing at ``broker_url`` and collecting a sandbox system's MQTT pushes."""
+    from tongban.conformance.push import collect
+    from tongban.conformance.sandbox_sut import MqttPushingSystem
+    from tongban.conformance.session import Session
+    from tongban.conformance.suite import run_suite
+
+    if defect is None:
+        sut = MqttPushingSystem(system, broker_url, receiver_id=KIT, key_id=FILE_KEY_ID, key=FILE_KEY)
+    else:
+        sut = defect.mqtt_pusher(system, broker_url, receiver_id=KIT, key_id=FILE_KEY_ID, key=FILE_KEY)
+    roles = defect.roles if defect is not None else tuple(system.roles)
+    cfg = SessionConfig(system_id=system.system_id, roles=roles, binding="MQTT", endpoint=broker_url,
+                        documents_dir=documents, attestations=dict(MQTT_ATTESTATIONS),
+                        sut_keys={FILE_KEY_ID: FILE_KEY}, wait_seconds=wait, idle_seconds=1.5)
+    session = Session(cfg)
+    collecting = threading.Thread(target=collect, args=(session,), daemon=True)
+    collecting.start()   # the suite subscribes before the SUT starts publishing (no retained messages)
+    time.sleep(0.5)
+    sut.start()
+    try:
+        collecting.join(wait + 10)
+        run = run_suite(session)
+    finally:
+        session.close()
+        sut.join(30)
+    assert sut.error is None, sut.error
+    return run, sut
+
+
+MQTT_ATTESTATIONS = {**ATTESTATIONS, "COM-01": {"result": "PASS", "statement": "TLS and broker authentication, "
+                                                "client identifier = systemCode (broker configuration)"}}
