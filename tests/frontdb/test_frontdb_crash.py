@@ -1,0 +1,97 @@
+"""LP-06: a real ``tongban sync`` of a FRONTDB partner killed (SIGKILL) while it processes
+batches, and run again, stores the same records and receipts as an undisturbed run: nothing
+lost, nothing twice (TBS-LP-048)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+from sqlalchemy import func, select
+
+from frontdb_helpers import Front
+from roundtrip import ROLES, writer_for
+from tongban.registry import load_registry
+from tongban.store import Store
+from tongban.store.schema import FrontdbBatch, QuarantineEntry
+from tongban.sync.engine import SyncEngine
+from tongban.sync.export import export_current
+
+BUS = "TB:province:440000:GDZWFW"
+DATASETS = ("catalog", "case", "case-event", "result", "evaluation")
+
+
+def _count(store, table):
+    with store.reading() as s:
+        return s.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def _state(store, front_url):
+    from tongban.connectors.frontdb.database import FrontDatabase
+    from tongban.connectors.frontdb.profile import load_profile
+
+    p = load_profile("NATIONAL-EXCHANGE")
+    db = FrontDatabase(front_url, p, p.tables_for(set(ROLES)))
+    receipts = sorted(tuple(v for k, v in r.items() if k != "processed_at") for r in db.receipts())
+    db.close()
+    return {d: list(export_current(store, d)) for d in DATASETS}, receipts
+
+
+def test_sigkill_mid_sync_loses_and_duplicates_nothing(tmp_path):
+    from tongban.sandbox.generate import generate_province
+
+    county = next(s for s in generate_province(5, cities=1, counties_per_city=1, items_per_county=4,
+                                               cases_per_county=20).systems.values() if s.level == "county")
+    front_a = tmp_path / "front_a.db"
+    store_a = Store(f"sqlite:///{tmp_path / 'store_a.db'}")
+    store_a.upgrade()
+    f = Front(f"sqlite:///{front_a}", store_a, county.system_id, "NATIONAL-EXCHANGE", ROLES)
+    writer = writer_for(county)
+    batches = writer.write(f.db.engine)
+    f.db.close()
+    shutil.copy(front_a, tmp_path / "front_b.db")
+
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(yaml.safe_dump({"bus": {"system_id": BUS, "admission": "off"}, "partners": [{
+        "id": county.system_id, "parent": BUS, "transport": "frontdb", "database_url_env": "TONGBAN_CRASH_FRONTDB",
+        "profile": "NATIONAL-EXCHANGE 1.0", "roles": ROLES, "evaluation_dialect": "HCP-NATIONAL"}]}))
+    # the undisturbed run
+    os.environ["TONGBAN_CRASH_FRONTDB"] = f"sqlite:///{front_a}"
+    try:
+        SyncEngine(store_a, load_registry(partners)).sync(county.system_id, "case")
+    finally:
+        os.environ.pop("TONGBAN_CRASH_FRONTDB")
+    undisturbed = _state(store_a, f"sqlite:///{front_a}")
+    assert _count(store_a, FrontdbBatch) == batches
+
+    # the killed runs, then one to the end
+    db = tmp_path / "store_b.db"
+    store_b = Store(f"sqlite:///{db}")
+    store_b.upgrade()
+    env = {**os.environ, "TONGBAN_DATABASE_URL": f"sqlite:///{db}",
+           "TONGBAN_CRASH_FRONTDB": f"sqlite:///{tmp_path / 'front_b.db'}"}
+    kills = 0
+    for target in (batches // 4, batches // 2, 3 * batches // 4):
+        proc = subprocess.Popen([sys.executable, "-m", "tongban.cli", "sync", "--partners", str(partners),
+                                 "--partner", county.system_id, "--dataset", "case"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while _count(store_b, FrontdbBatch) < target and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL, "the sync ended before it could be killed"
+        kills += 1
+        done = _count(store_b, FrontdbBatch)
+        assert 0 < done < batches, "the kill must land mid-run"
+    result = subprocess.run([sys.executable, "-m", "tongban.cli", "sync", "--partners", str(partners),
+                             "--partner", county.system_id, "--dataset", "case"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert kills == 3
+    assert _count(store_b, FrontdbBatch) == batches
+    assert _state(store_b, env["TONGBAN_CRASH_FRONTDB"]) == undisturbed
+    assert _count(store_b, QuarantineEntry) == _count(store_a, QuarantineEntry)
