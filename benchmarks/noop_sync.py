@@ -46,7 +46,7 @@ def prepare(folder: Path, n: int, system_id: str):
     from tongban.registry import load_registry
     from tongban.sandbox.feed import ChangeFeed
     from tongban.store import Store
-    from tongban.store.records import StagedRecords
+    from tongban.store.records import RecordStore
     from tongban.sync.cursor import ChangeCursor
 
     records = items(n)
@@ -70,7 +70,7 @@ def prepare(folder: Path, n: int, system_id: str):
     store.upgrade()
     for i in range(0, n, 5000):  # the items are already synced: write them directly
         with store.transaction() as s:
-            staged = StagedRecords(s)
+            staged = RecordStore(s)
             for rec in records[i:i + 5000]:
                 staged.store("catalog", rec, source=system_id)
             staged.flush()

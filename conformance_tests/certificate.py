@@ -13,17 +13,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tongban.model.canonical import canonical_sha256
+from tongban.model.clock import CST
 
 from .results import Level, Result, Verdict, role_verdict
 from .session import SPEC_VERSION, SUITE_VERSION
 from .suite import SuiteRun
 
-CST = timezone(timedelta(hours=8))
 REPORT_FILE = "report.json"
 CERTIFICATE_FILE = "certificate.json"
 HTML_FILE = "certificate.html"

@@ -17,9 +17,10 @@ import click
 from rich.markup import escape
 
 from tongban.console import err, out
+from tongban.model.datasets import ROLES
 
 from .certify import EXIT_COULD_NOT_RUN, CannotRun, certify
-from .session import DEFAULT_ISSUER, ROLES, SessionConfig, binding_of
+from .session import DEFAULT_ISSUER, SessionConfig, binding_of
 from .suite import CATALOGUE, TestRun
 
 STYLE = {"PASS": "green", "FAIL": "bold red", "SKIP": "yellow", "OMIT": "dim", "ERROR": "bold magenta"}

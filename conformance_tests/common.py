@@ -11,13 +11,13 @@ from typing import Any
 
 from tongban.connectors.base import ConnectorError
 from tongban.model.canonical import canonical_bytes
-from tongban.model.datasets import DATASETS, Dataset, business_key
+from tongban.model.datasets import DATASETS, ROLE_DATASETS, Dataset, business_key
 
 from . import probes
 from .feeds import read_feed
 from .results import KitFinding, Level, TestResult
 from .schemas import schema_errors
-from .session import ROLE_DATASETS, Session
+from .session import Session
 from .testkit import ConformanceTest
 
 PULL = ("REST", "SOAP")

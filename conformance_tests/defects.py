@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.model.codes import uscc_check_char
+from tongban.model.datasets import CONSUMER_ROLE, PROVIDER_ROLES
 from tongban.sandbox.feed import DEFAULT_LIMIT, SandboxService, cursor_for, parse_cursor
 from tongban.sandbox.systems import SandboxSystem
 from tongban.validators.report import Report
@@ -30,7 +31,6 @@ from .reference_receiver import ReferenceReceiver, SenderProfile
 from .sweep import case_classes
 
 KIT = "TB:province:440000:TONGBAN"
-PROVIDERS = ("CASE_REPORTER", "CATALOG_PROVIDER", "EVALUATION_REPORTER", "RESULT_PUBLISHER")
 
 
 class ListFeed:
@@ -206,7 +206,7 @@ class Defect:
     description: str
     fails: frozenset[str]
     rules: frozenset[str]
-    roles: tuple[str, ...] = PROVIDERS
+    roles: tuple[str, ...] = tuple(sorted(PROVIDER_ROLES))
     binding: str = "REST"
     level: str = "county"
     records: Callable[[SandboxSystem], dict[str, list[dict[str, Any]]]] | None = None
@@ -313,7 +313,6 @@ def extra_forged_signature(sut: Any) -> None:
     sut.write_raw(forged, sign=False)
 
 
-_CONSUMER = ("CATALOG_CONSUMER",)
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("wrong_check_digit", "a catalog item's dept.uscc with a wrong check character",
@@ -347,10 +346,10 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("no_resend", "a pushing system that never resends a batch whose acknowledgement did not come",
            frozenset({"COM-05"}), frozenset({"TBS-SYNC-001"}), binding="FILE", pusher_tries=1),
     Defect("ignores_rejections", "a consumer that stores records despite their stateless ERRORs",
-           frozenset({"CC-02"}), frozenset({"TBS-CODE-014", "TBS-ENV-002"}), roles=_CONSUMER, level="city",
+           frozenset({"CC-02"}), frozenset({"TBS-CODE-014", "TBS-ENV-002"}), roles=(CONSUMER_ROLE,), level="city",
            receiver=IgnoresRejections),
     Defect("ignores_signatures", "a consumer that accepts envelopes whose HMAC is forged or unverifiable",
-           frozenset({"CC-05"}), frozenset({"TBS-ENV-028"}), roles=_CONSUMER, level="city",
+           frozenset({"CC-05"}), frozenset({"TBS-ENV-028"}), roles=(CONSUMER_ROLE,), level="city",
            receiver=IgnoresSignatures),
 )}
 

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from .session import Session
     from .testkit import ConformanceTest
 
-ROLE_OF_DATASET = {"catalog": "CATALOG_PROVIDER", "case": "CASE_REPORTER", "case-event": "CASE_REPORTER",
-                   "result": "RESULT_PUBLISHER", "evaluation": "EVALUATION_REPORTER"}
 
 
 @dataclass

@@ -22,7 +22,7 @@ from tongban.connectors.base import ServiceError
 from tongban.model.canonical import canonical_sha256
 from tongban.model.datasets import Dataset
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext, validate_envelope
-from tongban.validators.receiving import ROLE_OF_DATASET as ROLE_DATASETS
+from tongban.model.datasets import SENDING_ROLE
 from tongban.validators.receiving import RecordOutcome, build_ack, receiver_findings
 from tongban.validators.report import Finding, Report
 from tongban.validators.stateful import MemoryState, Outcome, evaluate_state
@@ -96,8 +96,8 @@ class ReferenceReceiver:
                                rule_id="TBS-SEC-002")
         profile = self.senders.get(sender) if isinstance(sender, str) else None
         dataset = env.get("dataset")
-        if isinstance(dataset, str) and dataset in ROLE_DATASETS and (
-                profile is None or ROLE_DATASETS[dataset] not in profile.roles):    # TBS-SEC-004
+        if isinstance(dataset, str) and dataset in SENDING_ROLE and (
+                profile is None or SENDING_ROLE[dataset] not in profile.roles):    # TBS-SEC-004
             raise ServiceError(403, "FORBIDDEN", f"no role of {sender} permits dataset {dataset}",
                                rule_id="TBS-SEC-004")
         keys = {(sender, k): v for k, v in profile.keys.items()} if profile is not None else {}

@@ -20,9 +20,9 @@ from tongban.connectors.filedrop import FileDropWriter
 from tongban.connectors.filedrop.names import INBOX, data_name, manifest_name
 from tongban.connectors.filedrop.signing import sign_envelope
 from tongban.model.canonical import canonical_bytes
+from tongban.model.datasets import DATASETS
 from tongban.sandbox.systems import SandboxSystem
 
-ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 Extra = Callable[["FilePushingSystem"], None]
 
 
@@ -52,7 +52,7 @@ class FilePushingSystem:
     def _run(self) -> None:
         try:
             self._wait_for_provisioning()
-            for dataset in ORDER:
+            for dataset in DATASETS:
                 if dataset not in self.system.provides:
                     continue
                 records = self.system.records(dataset)

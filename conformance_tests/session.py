@@ -19,7 +19,7 @@ from typing import Any, Callable
 import httpx
 
 from tongban.connectors.base import Connector, ConnectorError
-from tongban.model.datasets import ROLE_DATASETS as MODEL_ROLE_DATASETS
+from tongban.model.datasets import CASE_LINKED, PROVIDER_ROLES, ROLE_DATASETS, ROLES
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
 
 from .feeds import FeedRead, FedRecord, read_feed
@@ -29,10 +29,6 @@ SUITE_VERSION = "1.0.0"
 SPEC_VERSION = "TBS-1.0"
 DEFAULT_ISSUER = "TB:province:440000:TONGBAN"
 BINDINGS = ("REST", "SOAP", "FILE", "MQTT")
-ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER", "CATALOG_CONSUMER")
-#: Annex A.15: what each role sends (providers) or accepts (the consumer).
-ROLE_DATASETS = MODEL_ROLE_DATASETS
-PROVIDER_ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER")
 EXCERPT_CHARS = 1500
 SAFE_HEADERS = ("content-type", "x-tb-sender", "x-tb-spec-version", "x-tb-message-id", "x-tb-request-hash",
                 "soapaction", "retry-after", "location")
@@ -253,7 +249,7 @@ class Session:
         """Feeds read only as context: the cases and events that case-linked records of a claimed
         role need under S5, when the SUT serves them without claiming CASE_REPORTER."""
         provided = self.provided_datasets()
-        if not {"case-event", "result", "evaluation"} & set(provided):
+        if not set(CASE_LINKED) & set(provided):
             return ()
         meta = self.meta()
         listed = meta.get("datasets", []) if isinstance(meta, dict) else []

@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from tongban.model.datasets import Dataset, business_key
+from tongban.model.datasets import DATASETS, Dataset, business_key
 from tongban.validators import ValidationContext, validate_record
 from tongban.validators.report import Finding, Report
 from tongban.validators.stateful import Hold, MemoryState, Outcome, evaluate_state, expired_hold_finding
 
 from .feeds import FedRecord
 
-DATASET_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 
 
 @dataclass
@@ -58,11 +57,11 @@ class Sweep:
     state: MemoryState
 
     def all(self, *datasets: str) -> list[RecordVerdict]:
-        return [v for ds in (datasets or DATASET_ORDER) for v in self.verdicts.get(ds, [])]
+        return [v for ds in (datasets or DATASETS) for v in self.verdicts.get(ds, [])]
 
     def by_case(self) -> dict[str, list[RecordVerdict]]:
         out: dict[str, list[RecordVerdict]] = {}
-        for ds in ("case", "case-event", "result", "evaluation"):
+        for ds in DATASETS[1:]:   # case-linked state after the catalog
             for v in self.verdicts.get(ds, []):
                 if v.case_no is not None:
                     out.setdefault(v.case_no, []).append(v)
@@ -76,7 +75,7 @@ def _key(dataset: str, record: dict[str, Any]) -> tuple[Any, ...]:
 
 def _order(v: RecordVerdict) -> tuple:
     key = _key(v.dataset, v.record)
-    return (DATASET_ORDER.index(v.dataset), *[str(k).zfill(8) if isinstance(k, int) else k for k in key])
+    return (DATASETS.index(v.dataset), *[str(k).zfill(8) if isinstance(k, int) else k for k in key])
 
 
 class _Replay:
@@ -152,12 +151,12 @@ def sweep(records: dict[str, Iterable[FedRecord]], *, writer: str,
     replay = _Replay(writer, context)
     verdicts: dict[str, list[RecordVerdict]] = {}
     served: dict[str, list[dict[str, Any]]] = {}
-    for ds in DATASET_ORDER:
+    for ds in DATASETS:
         feds = list(records.get(ds, []))
         if ds in records:
             served[ds] = [f.record for f in feds if isinstance(f.record, dict)]
         verdicts[ds] = [RecordVerdict(f, replay.stateless(f)) for f in feds]
-    for ds in DATASET_ORDER:
+    for ds in DATASETS:
         for v in verdicts[ds]:
             replay.process(v)
     unresolved = sorted(replay.held, key=_order)
@@ -199,4 +198,4 @@ def case_classes(events: Iterable[dict[str, Any]]) -> set[str]:
     return out
 
 
-__all__ = ["DATASET_ORDER", "RecordVerdict", "Sweep", "case_classes", "sweep", "business_key"]
+__all__ = ["RecordVerdict", "Sweep", "case_classes", "sweep", "business_key"]

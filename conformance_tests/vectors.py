@@ -11,14 +11,14 @@ import copy
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from tongban.model.canonical import records_sha256
+from tongban.model.clock import CST
 from tongban.model.codes import USCC_ALPHABET, uscc_check_char
 from tongban.validators.signature import sign_hmac_sha256
 
-CST = timezone(timedelta(hours=8))
 SEQ_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # positions 7–9 of a basic code (no I, O, Z, S, V)
 
 B1_RECORD: dict[str, Any] = {

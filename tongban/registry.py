@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tongban.model.codes import parse_system_id, system_id_ok, within_scope
-from tongban.model.datasets import ROLE_SENDS, SENDING_ROLE
+from tongban.model.datasets import RELAYED, ROLE_SENDS, SENDING_ROLE
 
 ENV_REGISTRY = "TONGBAN_PARTNERS"
 DEFAULT_FILE = "partners.yaml"
@@ -36,19 +36,12 @@ class Role(str, Enum):
     CATALOG_CONSUMER = "CATALOG_CONSUMER"
 
 
-RELAYED = ("case", "case-event", "result", "evaluation")  # what may flow up through a city
-
-
 def role_for(dataset: str) -> "Role":
     """The provider role that sends ``dataset`` (Annex A.15)."""
     try:
         return Role(SENDING_ROLE[dataset])
     except KeyError:
         raise ValueError(f"no role sends {dataset!r}") from None
-
-
-# The datasets a partner *provides* per role (Annex A.15); the consumer provides none.
-ROLE_DATASETS: dict[Role, tuple[str, ...]] = {role: ROLE_SENDS.get(role.value, ()) for role in Role}
 
 
 class Transport(str, Enum):
@@ -198,7 +191,7 @@ class PartnerConfig(BaseModel):
 
     @property
     def datasets(self) -> tuple[str, ...]:
-        return tuple(d for r in self.roles for d in ROLE_DATASETS[r])
+        return tuple(d for r in self.roles for d in ROLE_SENDS.get(r.value, ()))
 
     def database_url(self) -> str:
         """frontdb: the front database URL, read from the environment at use."""

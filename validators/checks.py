@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
+from tongban.model.clock import CST
 from tongban.model.codes import (
     resident_id_check_char, resident_id_check_ok, uscc_check_char, uscc_check_ok, valid_calendar_date,
 )
@@ -83,12 +84,11 @@ def parse_date(value: str) -> date | None:
         return None
 
 
-CHINA = timezone(timedelta(hours=8))
 
 
 def china_date(instant: datetime) -> date:
     """The +08:00 calendar date of an instant (TBS-CODE-011, TBS-RES-002)."""
-    return instant.astimezone(CHINA).date()
+    return instant.astimezone(CST).date()
 
 
 # --- x-tbs-formats: extra conditions of a member's Rule -------------------------------------

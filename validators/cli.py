@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +22,8 @@ from typing import Any, Iterable
 import click
 
 from tongban import __version__
+from tongban.model.clock import CST
+from tongban.model.datasets import DATASETS
 from tongban.validators.context import REFERENCE_ALLOWLIST, ValidationContext
 from tongban.validators.engine import compiled_spec, validate_envelope, validate_record
 from tongban.validators.parsing import JsonParseError, parse_json_strict
@@ -29,7 +31,6 @@ from tongban.validators.report import Report
 from tongban.validators.rules import make_finding
 
 MANIFEST_SUFFIX = ".manifest.json"
-DATASETS = ("catalog", "case", "case-event", "result", "evaluation")
 
 
 class UsageProblem(Exception):
@@ -215,7 +216,7 @@ def hints(path: Path, context: ValidationContext, dataset: str | None) -> list[s
 
 
 def _standalone(report: Report, spec: str) -> dict[str, Any]:
-    now = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0).isoformat()
+    now = datetime.now(CST).replace(microsecond=0).isoformat()
     return report.to_json(specVersion=spec, validatedAt=now, validator={"name": "tongban", "version": __version__})
 
 

@@ -10,19 +10,17 @@ and :func:`build_ack`, so both answer the same envelope with equivalent acknowle
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from tongban.model.datasets import SENDING_ROLE
+from tongban.model.clock import CST
 from tongban.validators.checks import parse_date_time
 from tongban.validators.report import Finding, Report
 from tongban.validators.rules import make_finding
 from tongban.validators.stateful import Outcome
 
-CST = timezone(timedelta(hours=8))
 SKEW = timedelta(seconds=300)
 LONG_SKEW = timedelta(hours=24)  # FILE and MQTT may arrive a day late (TBS-SEC-006)
-ROLE_OF_DATASET = SENDING_ROLE
 
 
 @dataclass(frozen=True)

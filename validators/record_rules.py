@@ -12,7 +12,8 @@ from typing import AbstractSet, Any, Callable, Mapping
 
 from tongban.model.codes import case_no_structured, parse_system_id, region_shape, system_id_ok, \
     valid_calendar_date, within_scope
-from tongban.validators.checks import CHINA, china_date, instant, parse_date
+from tongban.model.clock import CST
+from tongban.validators.checks import china_date, instant, parse_date
 from tongban.validators.member_view import MemberView
 from tongban.validators.rules import MISSING
 from tongban.validators.report import Report
@@ -88,7 +89,7 @@ def _time_limit(reference: datetime) -> tuple[datetime, str]:
     if last[0] is reference:
         return last[1]
     limit = reference + FUTURE_SKEW
-    result = (limit, limit.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M:%S"))
+    result = (limit, limit.astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S"))
     _last_limit = (reference, result)
     return result
 

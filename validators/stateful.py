@@ -12,15 +12,15 @@ evaluated completely.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
 from tongban.model.canonical import canonical_bytes
+from tongban.model.datasets import SPECS
 from tongban.model.codes import parse_system_id, within_scope
 from tongban.validators.report import Finding, Report, Severity, render_value
 
-CST = timezone(timedelta(hours=8))
 
 
 class Outcome(str, Enum):
@@ -367,49 +367,42 @@ class MemoryState:
     """An in-memory :class:`StateView` with the write operations a receiver performs."""
 
     def __init__(self) -> None:
-        self.catalog: dict[str, dict[str, Any]] = {}
-        self.cases: dict[str, dict[str, Any]] = {}
-        self.events: dict[str, dict[int, dict[str, Any]]] = {}
-        self.results: dict[tuple[str, str], dict[str, Any]] = {}
-        self.evaluations: dict[tuple[str, int], dict[str, Any]] = {}
+        # per dataset: first business-key member → the rest of the key → record
+        self.records: dict[str, dict[Any, dict[tuple[Any, ...], dict[str, Any]]]] = {d: {} for d in SPECS}
         self.holds: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
+
+    def _get(self, dataset: str, *key: Any) -> dict[str, Any] | None:
+        return self.records[dataset].get(key[0], {}).get(key[1:])
 
     # reads
     def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
-        return self.catalog.get(impl_code)
+        return self._get("catalog", impl_code)
 
     def case(self, case_no: str) -> dict[str, Any] | None:
-        return self.cases.get(case_no)
+        return self._get("case", case_no)
 
     def case_events(self, case_no: str) -> list[dict[str, Any]]:
-        return [self.events[case_no][s] for s in sorted(self.events.get(case_no, {}))]
+        events = self.records["case-event"].get(case_no, {})
+        return [events[k] for k in sorted(events)]
 
     def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
-        return self.events.get(case_no, {}).get(seq)
+        return self._get("case-event", case_no, seq)
 
     def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
-        return self.results.get((case_no, cert_no))
+        return self._get("result", case_no, cert_no)
 
     def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
-        return self.evaluations.get((case_no, assess_no))
+        return self._get("evaluation", case_no, assess_no)
 
     def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         return self.holds.get((dataset, key))
 
     # writes
     def store(self, dataset: str, record: dict[str, Any]) -> None:
-        if dataset == "catalog":
-            self.catalog[record["implCode"]] = record
-        elif dataset == "case":
-            self.cases[record["caseNo"]] = record
-        elif dataset == "case-event":
-            self.events.setdefault(record["caseNo"], {})[record["seq"]] = record
-        elif dataset == "result":
-            self.results[(record["caseNo"], record["certNo"])] = record
-        elif dataset == "evaluation":
-            self.evaluations[(record["caseNo"], record["assessNo"])] = record
-        else:
+        if dataset not in SPECS:
             raise ValueError(dataset)
+        key = SPECS[dataset].key_of(record)
+        self.records[dataset].setdefault(key[0], {})[key[1:]] = record
 
     def hold(self, dataset: str, key: tuple[Any, ...], record: dict[str, Any]) -> None:
         self.holds[(dataset, key)] = record

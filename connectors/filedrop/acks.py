@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
+from tongban.model.clock import CST
 from tongban.model.codes import system_id_ok
 from tongban.validators.report import Finding, Report
 
@@ -22,13 +23,12 @@ from .names import PART_SUFFIX
 __all__ = ["rejection_ack", "now_rfc3339", "write_bytes_atomic", "write_json_atomic"]
 
 SPEC_VERSION = "TBS-1.0"
-_CST = timezone(timedelta(hours=8))
 _UUID_CHARS = set("0123456789abcdef-")
 
 
 def now_rfc3339() -> str:
     """T_ref as a TBS date-time with the offset +08:00 (TBS-ENV-007, -010)."""
-    return datetime.now(_CST).isoformat(timespec="milliseconds")
+    return datetime.now(CST).isoformat(timespec="milliseconds")
 
 
 def _is_uuid(value: Any) -> bool:

@@ -14,11 +14,12 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from tongban.model.canonical import canonical_bytes, canonical_sha256, records_sha256
+from tongban.model.clock import CST
 from tongban.model.datasets import DATASETS
 
 from .acks import now_rfc3339
@@ -30,7 +31,6 @@ from .signing import sign_envelope
 __all__ = ["FileDropWriter", "WrittenBatch", "BATCH_ID_RE"]
 
 BATCH_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # TBS-ENV-026
-_CST = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class FileDropWriter:
     @staticmethod
     def new_batch_id(dataset: str) -> str:
         """Readable and unique: dataset, local time and 8 random hex digits."""
-        stamp = datetime.now(_CST).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(CST).strftime("%Y%m%dT%H%M%S")
         return f"{dataset}-{stamp}-{uuid.uuid4().hex[:8]}"
 
     # -- writing --------------------------------------------------------------------------

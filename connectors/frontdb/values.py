@@ -6,10 +6,11 @@ type), -032 (too long) or -033 (unparseable time) when the value cannot be read.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
-BEIJING = timezone(timedelta(hours=8))
+from tongban.model.clock import CST
+
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 _DT_FORMS = (
     re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$"),           # YYYYMMDDhhmmss
@@ -67,7 +68,7 @@ def read_datetime(value: Any) -> tuple[datetime | None, str | None]:
     """A Beijing-time naive datetime, whole seconds (TBS-LP-055)."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(BEIJING).replace(tzinfo=None)
+            value = value.astimezone(CST).replace(tzinfo=None)
         return value.replace(microsecond=0), None
     if isinstance(value, date):
         return None, "TBS-LP-033"  # a date-only value in a DATETIME column

@@ -14,8 +14,9 @@ import pytest
 from tongban.conformance.results import Level, Result, Verdict
 from tongban.conformance.session import Session
 from tongban.conformance.suite import run_suite
+from tongban.model.datasets import CONSUMER_ROLE
 from tongban.sandbox.generate import generate_province
-from tongban.sandbox.systems import CONSUMER_ROLE, SandboxData
+from tongban.sandbox.systems import SandboxData
 
 from conformance_support import config, make_app, reference_service, serving
 

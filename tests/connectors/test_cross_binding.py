@@ -12,10 +12,10 @@ import yaml
 
 from tongban.connectors.serving import make_local_ca
 from tongban.model.canonical import canonical_bytes
-from tongban.model.datasets import Dataset, business_key
+from tongban.model.datasets import DATASETS, Dataset, business_key
 from tongban.registry import load_registry
 from tongban.sandbox.generate import generate_province
-from tongban.sandbox.runtime import BUS_ID, DROP_ORDER, partner_entry, serve_system
+from tongban.sandbox.runtime import BUS_ID, partner_entry, serve_system
 from tongban.store import Store
 from tongban.sync.engine import SyncEngine
 from tongban.sync.export import export_current
@@ -52,7 +52,7 @@ def synced(county, tmp_path_factory):
                 store = Store(f"sqlite:///{folder / binding}.db")
                 store.upgrade()
                 engine = SyncEngine(store, load_registry(path), trigger="test")
-                for dataset in DROP_ORDER:     # prerequisites first: cases before their events
+                for dataset in DATASETS:     # prerequisites first: cases before their events
                     if dataset in county.provides:
                         report = engine.sync(county.system_id, dataset)
                         assert report.status == "SUCCESS", report.as_dict()

@@ -9,10 +9,15 @@ import pytest
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.model.datasets import DATASETS
-from tongban.sandbox.feed import MAX_LIMIT, ChangeFeed, SandboxService, cursor_for, parse_cursor
+from tongban.sandbox.feed import MAX_LIMIT, ChangeFeed, SandboxService, parse_cursor
 from tongban.sandbox.generate import generate_province
 
 CURSOR_RE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")   # TBS-REST-004
+
+
+def position(n: int) -> str:
+    """The feed's documented cursor after ``n`` changes: ``c-`` and 16 decimal digits."""
+    return "c-" + str(n).rjust(16, "0")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def test_a_full_read_returns_exactly_the_records_in_order(county, limit):
         feed = ChangeFeed(ds, expected)
         got, cursors = read_all(feed, limit=limit)
         assert got == expected
-        assert cursors[-1] == cursor_for(len(expected)) == feed.end_cursor
+        assert cursors[-1] == position(len(expected)) == feed.end_cursor
 
 
 def test_re_reading_from_an_intermediate_cursor_returns_the_same_records(county):
@@ -69,7 +74,7 @@ def test_at_and_beyond_the_end_no_records_and_the_cursor_comes_back(county):
     feed = ChangeFeed("case", county.records("case"))
     end = feed.end_cursor
     assert feed.page(end, 10) == {"records": [], "nextCursor": end, "hasMore": False}
-    beyond = cursor_for(len(feed) + 50)
+    beyond = position(len(feed) + 50)
     assert feed.page(beyond, 10) == {"records": [], "nextCursor": beyond, "hasMore": False}
     empty = ChangeFeed("result")
     assert empty.page(None, 10) == {"records": [], "nextCursor": "c-0000000000000000", "hasMore": False}
@@ -109,7 +114,7 @@ def test_appended_records_reach_a_consumer_waiting_at_the_end(county):
     feed = ChangeFeed("case-event", records[:10])
     at_end = feed.page(None, 100)["nextCursor"]
     cursor = feed.append(records[10])
-    assert cursor == cursor_for(11) == feed.end_cursor
+    assert cursor == position(11) == feed.end_cursor
     page = feed.page(at_end, 100)
     assert page == {"records": [records[10]], "nextCursor": cursor, "hasMore": False}
 
@@ -156,12 +161,12 @@ def test_compaction_omits_superseded_versions_but_keeps_positions():
     assert compact.records() == [log[1], log[3]] == read_all(compact, limit=1)[0]
     # a cursor taken before the newer version re-reads the newer version, never an older one
     first = compact.page(None, 1)
-    assert first["records"] == [log[1]] and first["nextCursor"] == cursor_for(2) and first["hasMore"]
-    assert compact.page(first["nextCursor"], 10) == {"records": [log[3]], "nextCursor": cursor_for(4),
+    assert first["records"] == [log[1]] and first["nextCursor"] == position(2) and first["hasMore"]
+    assert compact.page(first["nextCursor"], 10) == {"records": [log[3]], "nextCursor": position(4),
                                                      "hasMore": False}
     compact.append({**other, "version": 2})
     assert compact.records() == [log[3], {**other, "version": 2}]
-    assert compact.page(cursor_for(4), 10)["records"] == [{**other, "version": 2}]
+    assert compact.page(position(4), 10)["records"] == [{**other, "version": 2}]
 
 
 def test_case_versions_are_compacted_too(data):

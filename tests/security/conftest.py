@@ -26,7 +26,8 @@ from tongban.connectors.soap import mapping
 from tongban.connectors.soap.server import create_soap_app
 from tongban.model.canonical import canonical_bytes, records_sha256
 from tongban.registry import load_registry
-from tongban.sandbox.generate import SandboxSystem, generate_province
+from tongban.sandbox.generate import generate_province
+from tongban.sandbox.systems import SandboxSystem
 from tongban.store import Store
 from tongban.store.schema import LedgerEntry
 from tongban.sync.drops import scan_drops

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tongban.store import Store, StoreError
 from tongban.store.records import RecordStore
-from tongban.store.schema import CaseEventRecord, SyncCursor
+from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, SyncCursor
 from tongban.sync.cursor import ChangeCursor, CursorError
 
 EXPECTED_TABLES = {"partners", "sync_cursors", "catalog_item_versions", "cases", "case_events", "results",
@@ -28,7 +28,9 @@ def test_upgrade_creates_every_table_and_is_repeatable(store):
 def test_transaction_rolls_back_on_error(store):
     with pytest.raises(RuntimeError):
         with store.transaction() as s:
-            RecordStore(s).store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+            records = RecordStore(s)
+            records.store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+            records.flush()
             raise RuntimeError("crash before commit")
     with store.reading() as s:
         assert s.execute(select(CaseEventRecord)).first() is None
@@ -36,7 +38,9 @@ def test_transaction_rolls_back_on_error(store):
 
 def test_stored_record_keeps_canonical_content(store):
     with store.transaction() as s:
-        RecordStore(s).store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+        records = RecordStore(s)
+        records.store("case-event", EVENT, source="TB:county:440103:LWZWFW")
+        records.flush()
     with store.reading() as s:
         rs = RecordStore(s)
         assert rs.case_event(EVENT["caseNo"], 1) == EVENT
@@ -49,11 +53,34 @@ def test_catalog_versions_keep_history_and_one_current(store):
             "name": "公共场所卫生许可", "status": "ACTIVE", "onlineDepth": 4, "updatedAt": "2026-11-01T00:00:00+08:00",
             "version": 1}
     with store.transaction() as s:
-        RecordStore(s).store("catalog", item, source="x")
-        RecordStore(s).store("catalog", {**item, "version": 2, "status": "REVOKED"}, source="x")
+        records = RecordStore(s)
+        records.store("catalog", item, source="x")
+        records.flush()   # version 1 stored and current
+        records.store("catalog", {**item, "version": 2, "status": "SUSPENDED"}, source="x")
+        records.store("catalog", {**item, "version": 3, "status": "REVOKED"}, source="x")
+        records.flush()   # supersedes a stored version and a staged one
     with store.reading() as s:
         current = RecordStore(s).catalog_current(item["implCode"])
-    assert current["version"] == 2 and current["status"] == "REVOKED"
+        rows = s.execute(select(CatalogItemVersion.version, CatalogItemVersion.is_current)
+                         .order_by(CatalogItemVersion.version)).all()
+    assert current["version"] == 3 and current["status"] == "REVOKED"
+    assert [tuple(r) for r in rows] == [(1, False), (2, False), (3, True)]
+
+
+def test_a_case_keeps_its_latest_version_only(store):
+    case = {"caseNo": "11440103007493637K4440120012002202611020007", "version": 1, "implCode": "x" * 31,
+            "regionCode": "440103", "caseType": "2", "channel": "2", "submittedAt": "2026-11-02T09:15:00+08:00",
+            "promisedBy": "2026-11-20T17:30:00+08:00"}
+    with store.transaction() as s:
+        records = RecordStore(s)
+        records.store("case", case, source="x")
+        records.flush()
+        records.store("case", {**case, "version": 2, "promisedBy": "2026-11-21T17:30:00+08:00"}, source="x")
+        records.flush()
+    with store.reading() as s:
+        rows = s.execute(select(CaseRecord.version, CaseRecord.promised_by)).all()
+        assert RecordStore(s).case(case["caseNo"])["version"] == 2
+    assert [tuple(r) for r in rows] == [(2, "2026-11-21T17:30:00+08:00")]
 
 
 def test_cursor_commits_only_with_its_transaction(store):

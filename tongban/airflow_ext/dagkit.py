@@ -13,7 +13,7 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, task, task_group
 
 from tongban.registry import Registry, RegistryError, load_registry
-from tongban.sync.outbox import ANNOUNCED
+from tongban.model.datasets import ANNOUNCED
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 

@@ -1,6 +1,16 @@
-"""The five TBS-1.0 datasets and their business keys (§13.1)."""
+"""The five TBS-1.0 datasets, declared once (§13.1, Annex A.15).
+
+Each :class:`DatasetSpec` row says everything the rest of the bus needs to know about one
+dataset, in the spirit of a Singer stream or a dlt resource: its business key, whether it is
+versioned, the member holding its source timestamp, the store table and the columns filled
+from record members, the role that sends it, whether the bus announces it on MQTT and which
+record it waits for when it arrives early. The store, the stateful rules (S5), ingest, the
+outbox, the sandbox and the conformance kit all read :data:`SPECS`; adding a dataset or a
+column means adding to this table (and to the interface specs), nowhere else.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
@@ -13,40 +23,116 @@ class Dataset(str, Enum):
     EVALUATION = "evaluation"
 
     @property
+    def spec(self) -> DatasetSpec:
+        return SPECS[self.value]
+
+    @property
     def key_members(self) -> tuple[str, ...]:
-        return _KEYS[self]
+        return self.spec.key
 
     @property
     def versioned(self) -> bool:
         """catalog and case carry a ``version``; the others are immutable (§13.1)."""
-        return self in (Dataset.CATALOG, Dataset.CASE)
+        return self.spec.versioned
 
 
-_KEYS: dict[Dataset, tuple[str, ...]] = {
-    Dataset.CATALOG: ("implCode",),
-    Dataset.CASE: ("caseNo",),
-    Dataset.CASE_EVENT: ("caseNo", "seq"),
-    Dataset.RESULT: ("caseNo", "certNo"),
-    Dataset.EVALUATION: ("caseNo", "assessNo"),
-}
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset as the bus handles it."""
 
-DATASETS: tuple[str, ...] = tuple(d.value for d in Dataset)
+    name: str
+    key: tuple[str, ...]
+    """Business-key members (§13.1); for a versioned dataset without ``version``."""
+    versioned: bool
+    """Carries ``version``: a higher version replaces a lower one (TBS-SYNC-004/005)."""
+    timestamp: str
+    """The member with the record's source time (the newest one seen is a feed's freshness)."""
+    sender: str
+    """The provider role that sends it (Annex A.15; TBS-SEC-004, TBS-CONF-008)."""
+    table: str
+    """Store table of its records."""
+    columns: tuple[tuple[str, tuple[str, ...]], ...]
+    """Query columns besides content and digest: (column, member path); an absent member is NULL."""
+    announced: bool = False
+    """The bus publishes what it stores of it as MQTT events (§18)."""
+    waits_for_case: bool = False
+    """Case-linked: arriving before its Case it is held, and released once the Case is stored
+    (TBS-SYNC-007); released records go in table order, then by business key."""
+    keeps_history: bool = False
+    """Every version is stored and one marked current (catalog), rather than the latest only."""
+    relayed: bool = True
+    """May flow up through a city (a county's records reach the province via its city); the
+    catalog does not: every level's catalog provider is pulled directly."""
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The members naming one record: the business key, and ``version`` when versioned."""
+        return (*self.key, "version") if self.versioned else self.key
+
+    def key_of(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(record[m] for m in self.key)
+
+    def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The store's query columns of ``record`` (a record that passed S1–S4)."""
+        row: dict[str, Any] = {}
+        for column, path in self.columns:
+            value: Any = record
+            for member in path:
+                value = value.get(member) if isinstance(value, Mapping) else None
+            row[column] = value
+        return row
+
+
+def _columns(**members: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((column, tuple(path.split("."))) for column, path in members.items())
+
+
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
+    DatasetSpec("catalog", ("implCode",), True, "updatedAt", "CATALOG_PROVIDER", "catalog_item_versions",
+                _columns(impl_code="implCode", version="version", item_code="itemCode", region_code="regionCode",
+                         name="name", status="status", online_depth="onlineDepth", updated_at="updatedAt"),
+                keeps_history=True, relayed=False),
+    DatasetSpec("case", ("caseNo",), True, "submittedAt", "CASE_REPORTER", "cases",
+                _columns(case_no="caseNo", version="version", impl_code="implCode", region_code="regionCode",
+                         case_type="caseType", channel="channel", submitted_at="submittedAt",
+                         promised_by="promisedBy")),
+    DatasetSpec("case-event", ("caseNo", "seq"), False, "occurredAt", "CASE_REPORTER", "case_events",
+                _columns(case_no="caseNo", seq="seq", type="type", occurred_at="occurredAt",
+                         conclusion_code="conclusionCode"),
+                announced=True, waits_for_case=True),
+    DatasetSpec("result", ("caseNo", "certNo"), False, "issuedAt", "RESULT_PUBLISHER", "results",
+                _columns(case_no="caseNo", cert_no="certNo", result_type="resultType", issued_at="issuedAt",
+                         document_sha256="document.sha256"),
+                waits_for_case=True),
+    DatasetSpec("evaluation", ("caseNo", "assessNo"), False, "assessedAt", "EVALUATION_REPORTER", "evaluations",
+                _columns(case_no="caseNo", assess_no="assessNo", satisfaction="satisfaction", channel="channel",
+                         assessed_at="assessedAt"),
+                announced=True, waits_for_case=True),
+)}
+
+DATASETS: tuple[str, ...] = tuple(SPECS)
+"""Every dataset name, in the order records depend on each other (catalog … evaluation)."""
+ANNOUNCED: tuple[str, ...] = tuple(d for d, s in SPECS.items() if s.announced)
+RELAYED: tuple[str, ...] = tuple(d for d, s in SPECS.items() if s.relayed)
+CASE_LINKED: tuple[str, ...] = tuple(d for d, s in SPECS.items() if s.waits_for_case)
+RELEASE_ORDER: dict[str, int] = {d: i for i, d in enumerate(CASE_LINKED)}
+"""Order in which records held for one Case are released (TBS-SYNC-007)."""
 
 
 def business_key(dataset: Dataset | str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The record's business-key members (for versioned datasets, without ``version``)."""
-    ds = Dataset(dataset)
-    return {m: record[m] for m in ds.key_members if m in record}
+    return {m: record[m] for m in SPECS[Dataset(dataset).value].key if m in record}
 
 
-# Annex A.15: what each role sends (providers) or accepts (the consumer).
+# Annex A.15: the roles, what each provider role sends and what the consumer accepts.
+CONSUMER_ROLE = "CATALOG_CONSUMER"
+PROVIDER_ROLES: tuple[str, ...] = tuple(dict.fromkeys(s.sender for s in SPECS.values()))
+"""In the order of Annex A.15."""
+ROLES: tuple[str, ...] = (*PROVIDER_ROLES, CONSUMER_ROLE)
 ROLE_SENDS: dict[str, tuple[str, ...]] = {
-    "CATALOG_PROVIDER": ("catalog",),
-    "CASE_REPORTER": ("case", "case-event"),
-    "RESULT_PUBLISHER": ("result",),
-    "EVALUATION_REPORTER": ("evaluation",),
-}
-ROLE_ACCEPTS: dict[str, tuple[str, ...]] = {"CATALOG_CONSUMER": ("catalog",)}
+    role: tuple(d for d, s in SPECS.items() if s.sender == role) for role in PROVIDER_ROLES}
+ROLE_ACCEPTS: dict[str, tuple[str, ...]] = {CONSUMER_ROLE: ("catalog",)}
 ROLE_DATASETS: dict[str, tuple[str, ...]] = {**ROLE_SENDS, **ROLE_ACCEPTS}
-SENDING_ROLE: dict[str, str] = {ds: role for role, datasets in ROLE_SENDS.items() for ds in datasets}
+"""role → the datasets it sends (a provider) or accepts (the consumer)."""
+SENDING_ROLE: dict[str, str] = {d: s.sender for d, s in SPECS.items()}
 """dataset → the provider role that sends it (what TBS-SEC-004 and TBS-CONF-008 check)."""

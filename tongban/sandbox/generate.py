@@ -40,6 +40,7 @@ import random
 from datetime import date, datetime, time
 
 from tongban.model.clock import CST, stamp
+from tongban.model.datasets import CONSUMER_ROLE, PROVIDER_ROLES
 from tongban.sandbox.cases import CaseWriter, write_cases
 from tongban.sandbox.catalog import CatalogBuilder, Item
 from tongban.sandbox.evaluations import ensure_evaluation_evidence
@@ -47,7 +48,7 @@ from tongban.sandbox.identities import gov_uscc, person_name
 from tongban.sandbox.items import COUNTY_TEMPLATES
 from tongban.sandbox.planted import PlantedDefects
 from tongban.sandbox.regions import DEPARTMENT_KINDS, GUANGDONG, KNOWN_USCC, county_full_name
-from tongban.sandbox.systems import CONSUMER_ROLE, PROVIDER_ROLES, Department, Place, SandboxData, SandboxSystem
+from tongban.sandbox.systems import Department, Place, SandboxData, SandboxSystem
 
 __all__ = ["default_now", "generate_province"]
 
@@ -144,7 +145,7 @@ class ProvinceBuilder(CatalogBuilder, PlantedDefects):
 
     def _system(self, level: str, region: str, code: str, name: str, parent: SandboxSystem | None,
                 place: Place) -> SandboxSystem:
-        roles = PROVIDER_ROLES if level == "county" else tuple(sorted((*PROVIDER_ROLES, CONSUMER_ROLE)))
+        roles = tuple(sorted(PROVIDER_ROLES if level == "county" else (*PROVIDER_ROLES, CONSUMER_ROLE)))
         system = SandboxSystem(
             system_id=f"TB:{level}:{region}:{code}", level=level, region_code=region,
             name=f"{name}一体化政务服务平台", parent_id=parent.system_id if parent else None, roles=roles,

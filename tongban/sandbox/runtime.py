@@ -18,7 +18,7 @@ from typing import Any, Callable, Collection
 import yaml
 
 from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
-from tongban.registry import RELAYED
+from tongban.model.datasets import CONSUMER_ROLE, DATASETS, RELAYED
 from tongban.sandbox.generate import generate_province
 from tongban.sandbox.systems import SandboxData, SandboxSystem
 
@@ -50,7 +50,7 @@ def _secret(name: str) -> str:
 def _consumer_receiver(system: SandboxSystem):
     """A CATALOG_CONSUMER system accepts the catalog the bus publishes down: a reference
     receiver (validation S0–S5 in memory) that trusts the bus's signing key."""
-    if "CATALOG_CONSUMER" not in system.roles:
+    if CONSUMER_ROLE not in system.roles:
         return None
     from tongban.conformance.reference_receiver import ReferenceReceiver, SenderProfile
 
@@ -106,7 +106,7 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
     root = folder / "drop" / code
     for sub in ("inbox", "archive", "rejected"):  # provisioned by the receiver (TBS-FILE-001)
-        for dataset in DROP_ORDER:
+        for dataset in DATASETS:
             (root / sub / dataset).mkdir(parents=True, exist_ok=True)
     gateway = _sftp_gateway(system, root, folder) if over_sftp else None
     key_env, key_id = f"TONGBAN_HMAC_{code}", f"{code}-K1"
@@ -122,7 +122,7 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     sent_file = root.parent / f".{code}.sent.json"
     sent = json.loads(sent_file.read_text()) if sent_file.exists() else {}
     try:
-        for dataset in DROP_ORDER:  # prerequisites first: cases before their events, results, evaluations
+        for dataset in DATASETS:  # prerequisites first: cases before their events, results, evaluations
             if dataset not in system.provides:
                 continue
             records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
@@ -191,7 +191,6 @@ def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: 
     return target
 
 
-DROP_ORDER = ("catalog", "case", "case-event", "result", "evaluation")
 FILE_BATCH = 200
 
 STARTERS: dict[str, Callable[..., RunningSystem]] = {

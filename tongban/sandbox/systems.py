@@ -5,13 +5,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from tongban.model.datasets import DATASETS, ROLE_DATASETS  # Annex A.15
+from tongban.model.datasets import CONSUMER_ROLE, DATASETS, ROLE_DATASETS  # Annex A.15
 from tongban.sandbox.regions import GUANGDONG, City, County
 
-__all__ = ["CONSUMER_ROLE", "Department", "PROVIDER_ROLES", "Place", "SandboxData", "SandboxSystem"]
+__all__ = ["Department", "Place", "SandboxData", "SandboxSystem"]
 
-PROVIDER_ROLES = ("CASE_REPORTER", "CATALOG_PROVIDER", "EVALUATION_REPORTER", "RESULT_PUBLISHER")
-CONSUMER_ROLE = "CATALOG_CONSUMER"
 
 
 @dataclass(frozen=True)

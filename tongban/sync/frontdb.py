@@ -24,8 +24,10 @@ from tongban.connectors.frontdb.database import BatchRead, FrontDatabase, Marker
 from tongban.connectors.frontdb.mapping import MAPPERS, Candidate, Mapped, Source, code_key_valid, order_candidates, \
     region_of_code
 from tongban.connectors.frontdb.profile import ConfigurationError, Profile, TableSpec, load_profile
-from tongban.connectors.frontdb.values import BEIJING, digest_value, read_datetime, read_value, sql_datetime
+from tongban.connectors.frontdb.values import digest_value, read_datetime, read_value, sql_datetime
 from tongban.model.canonical import canonical_bytes
+from tongban.model.clock import CST
+from tongban.model.datasets import SPECS
 from tongban.registry import PartnerConfig, Registry, parse_duration
 from tongban.store.schema import HeldRecord, FrontdbBatch, FrontdbOrigin, FrontdbReceipt, FrontdbRow, SyncCursor
 from tongban.store.store import Store, utcnow
@@ -39,8 +41,6 @@ log = logging.getLogger(__name__)
 CURSOR_DATASET = "frontdb"
 FUTURE_S = 300
 IMMUTABLE_KINDS = ("case_linked", "evaluation")
-_KEY_MEMBERS = {"catalog": ("implCode", "version"), "case": ("caseNo", "version"), "case-event": ("caseNo", "seq"),
-                "result": ("caseNo", "certNo"), "evaluation": ("caseNo", "assessNo")}
 _PRECEDENCE = ("REJECTED", "HELD", "STORED", "STALE", "DUPLICATE")
 
 
@@ -151,7 +151,7 @@ class FrontdbSync:
         self.tables = self.profile.tables_for(self.roles)
         self.mapper = MAPPERS[self.profile.name](self.profile, partner.evaluation_dialect)
         self.front = front or FrontDatabase(partner.database_url(), self.profile, self.tables)
-        self.clock = clock or (lambda: datetime.now(BEIJING))
+        self.clock = clock or (lambda: datetime.now(CST))
         self.lookback = timedelta(seconds=parse_duration(partner.lookback))
         self.hold_timeout = timedelta(seconds=partner.hold_timeout_seconds)
         self.after_batch = after_batch  # test hook: called after a batch's commit, before its receipts
@@ -235,7 +235,7 @@ class FrontdbSync:
             held = s.execute(select(FrontdbRow).where(FrontdbRow.partner_id == self.partner.id,
                                                       FrontdbRow.held_since.is_not(None))).scalars().all()
             for m in held:
-                since = m.held_since if m.held_since.tzinfo else m.held_since.replace(tzinfo=BEIJING)
+                since = m.held_since if m.held_since.tzinfo else m.held_since.replace(tzinfo=CST)
                 if now < since + self.hold_timeout:
                     continue
                 spec = self.profile.tables[m.table_name]
@@ -283,7 +283,7 @@ class FrontdbSync:
         row.rule_ids = ",".join(sorted({f["ruleId"] for f in findings}))
         row.message = "; ".join(f"{f['ruleId']} {f['location'] or f['source']['column']}" for f in findings)[:2000]
         row.findings = jcs(findings)
-        row.processed_at = sql_datetime(now.astimezone(BEIJING).replace(tzinfo=None))
+        row.processed_at = sql_datetime(now.astimezone(CST).replace(tzinfo=None))
         row.written = False
 
     # --- one batch --------------------------------------------------------------------
@@ -301,7 +301,7 @@ class FrontdbSync:
             elif cur.cursor is None or tuple(cur.cursor.split("|", 1)) < tuple(pos.split("|", 1)):
                 cur.cursor, cur.updated_at = pos, utcnow()
                 cur.records_seen = (cur.records_seen or 0) + len(batch.rows)
-            receipts = [receipt_of(r, sql_datetime(t_read.astimezone(BEIJING).replace(tzinfo=None)))
+            receipts = [receipt_of(r, sql_datetime(t_read.astimezone(CST).replace(tzinfo=None)))
                         for r in batch.rows]
             for rec in receipts:
                 s.merge(FrontdbReceipt(partner_id=self.partner.id, written=False, **rec))
@@ -325,10 +325,10 @@ class _Batch:
         self.extra_receipts: list[dict[str, Any]] = []  # receipts of earlier row states (released holds)
         self.ingest = Ingestor(s, partner_id=self.pid, writer=self.pid,
                                hold_timeout_s=sync.partner.hold_timeout_seconds,
-                               context=ValidationContext(spec="TBS-1.0", received_at=t_read.astimezone(BEIJING),
+                               context=ValidationContext(spec="TBS-1.0", received_at=t_read.astimezone(CST),
                                                          allowlist=sync.allowlist),
                                announce_as=sync.bus_id)
-        self.processed_at = sql_datetime(t_read.astimezone(BEIJING).replace(tzinfo=None))
+        self.processed_at = sql_datetime(t_read.astimezone(CST).replace(tzinfo=None))
         self.started = utcnow()
 
     # L0 -------------------------------------------------------------------------------
@@ -477,7 +477,7 @@ class _Batch:
         result = self.ingest.ingest(mapped.dataset, [mapped.record])
         rr = result.results[0]
         outcome = rr.outcome.value
-        key = jcs({m: mapped.record[m] for m in _KEY_MEMBERS[mapped.dataset] if m in mapped.record})
+        key = jcs({m: mapped.record[m] for m in SPECS[mapped.dataset].identity if m in mapped.record})
         self._attach(mapped, rr.report, outcome, key, rows)
         return outcome
 

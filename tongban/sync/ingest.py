@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tongban.model.datasets import Dataset
-from tongban.store.records import StagedRecords
+from tongban.model.datasets import SPECS, Dataset, business_key
+from tongban.store.records import RecordStore
 from tongban.store.store import utcnow
 from tongban.sync.outcome import OutcomeCounts
 from tongban.validators import ValidationContext, validate_record
@@ -40,10 +40,6 @@ class IngestResult:
     released_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # held, now stored
 
 
-_TIMESTAMP = {"catalog": "updatedAt", "case": "submittedAt", "case-event": "occurredAt",
-              "result": "issuedAt", "evaluation": "assessedAt"}
-
-
 def _raw_text(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
@@ -52,7 +48,7 @@ class Ingestor:
     def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
                  context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True,
                  announce_as: str | None = None) -> None:
-        self.records = StagedRecords(session)
+        self.records = RecordStore(session)
         self.partner_id = partner_id
         self.writer = writer
         self.hold_timeout = timedelta(seconds=hold_timeout_s)
@@ -67,9 +63,8 @@ class Ingestor:
         """Ingest ``records`` in array order (TBS-SYNC-003). ``reports`` are their stateless
         S1–S4 reports when the caller already has them (a validated envelope); otherwise each
         record is validated here (pulled pages)."""
-        ds = Dataset(dataset)
         result = IngestResult()
-        ts_member = _TIMESTAMP[dataset]
+        ts_member = Dataset(dataset).spec.timestamp
         self.records.prefetch(dataset, records)
         for offset, record in enumerate(records):
             index = start_index + offset
@@ -80,7 +75,7 @@ class Ingestor:
                                          sent_at=sent_at)
             key = None
             if isinstance(record, dict):
-                key = {m: record[m] for m in ds.key_members if m in record}
+                key = business_key(dataset, record)
             if report.errors:
                 self._quarantine(dataset, record, report, key)
                 self._count(result, RecordResult(index, Outcome.REJECTED, report, key))
@@ -118,7 +113,7 @@ class Ingestor:
                 self._release(record["caseNo"], result)
         elif outcome is Outcome.HELD:
             assert verdict.hold is not None
-            if self.records.held_count(self.partner_id) >= HOLD_CAPACITY:
+            if self.records.held_count(partner_id) >= HOLD_CAPACITY:   # the record's own sender
                 full = Report([*(f for f in report.items if f.rule_id != "TBS-SYNC-007"),
                                finding("TBS-SYNC-008", Severity.ERROR, f"/records/{index}")])
                 self._quarantine(dataset, record, full, key, partner_id=partner_id)
@@ -134,9 +129,8 @@ class Ingestor:
 
     def _hold(self, dataset: str, record: dict[str, Any], hold: Hold, expires_at: datetime | None, *,
               writer: str, partner_id: str) -> None:
-        ds = Dataset(dataset)
         self.records.hold(partner_id=partner_id, dataset=dataset,
-                          key=tuple(record[m] for m in ds.key_members), record=record, case_no=hold.case_no,
+                          key=SPECS[dataset].key_of(record), record=record, case_no=hold.case_no,
                           rule_id=hold.rule_id, location=hold.location, writer=writer,
                           expires_at=expires_at or utcnow() + self.hold_timeout)
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Hashable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongban.model.canonical import records_sha256
+from tongban.model.clock import CST
 from tongban.model.codes import parse_system_id
+from tongban.model.datasets import ANNOUNCED
 from tongban.store.schema import OutboxEvent
 from tongban.store.store import Store, dumps, utcnow
 
-ANNOUNCED = ("case-event", "evaluation")  # what the bus publishes as events (issue: MQTT binding)
-CST = timezone(timedelta(hours=8))
 
 
 def topic_for(sender: str, dataset: str) -> str:

@@ -13,13 +13,14 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import select
 
 from tongban.connectors.base import Connector
 from tongban.model.canonical import canonical_sha256, records_sha256
+from tongban.model.clock import CST
 from tongban.model.codes import region_shape
 from tongban.registry import PartnerConfig, Registry
 from tongban.store.schema import CatalogItemVersion, Publication
@@ -27,7 +28,6 @@ from tongban.store.store import Store, utcnow
 from tongban.sync import ledger
 from tongban.sync.connect import open_connector
 
-CST = timezone(timedelta(hours=8))
 MAX_RECORDS = 1000
 
 

@@ -12,13 +12,14 @@ import json
 from typing import Any, Sequence
 
 from tongban.connectors.base import ServiceError
-from tongban.registry import ROLE_DATASETS, PartnerConfig, Registry
+from tongban.model.datasets import ROLE_SENDS, SENDING_ROLE
+from tongban.registry import PartnerConfig, Registry
 from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext, validate_envelope
-from tongban.validators.receiving import ROLE_OF_DATASET, RecordOutcome, build_ack, receiver_findings
+from tongban.validators.receiving import RecordOutcome, build_ack, receiver_findings
 from tongban.validators.report import Finding, Report, Severity, render_value
 
 STORE_BUSY_RETRY_AFTER_S = 5
@@ -159,6 +160,6 @@ class BusReceiver:
             raise ServiceError(403, "FORBIDDEN", f"{sender!r} is not a registered partner authenticated as itself",
                                rule_id="TBS-SEC-002")
         dataset = env.get("dataset")
-        if dataset in ROLE_OF_DATASET and not any(dataset in ROLE_DATASETS[r] for r in partner.roles):
+        if dataset in SENDING_ROLE and not any(dataset in ROLE_SENDS.get(r.value, ()) for r in partner.roles):
             raise ServiceError(403, "FORBIDDEN", f"no role of {sender} permits dataset {dataset}",
                                rule_id="TBS-SEC-004")
