@@ -1,26 +1,25 @@
 """REST connector (TBS-1.0 §15) over httpx.
 
-Retries only what may succeed on a second try — transport errors, 5xx, 429/503 with
-``Retry-After`` — with exponential back-off; 4xx answers are final. Redirects are never
-followed (TBS-REST-001). A push checks that ``X-TB-Request-Hash`` and the acknowledgement's
-``requestHash`` equal the SHA-256 of the envelope's JCS (TBS-ENV-031).
+Retries, page and hash checks are the shared ones of :mod:`~tongban.connectors.http_client`
+(transport errors, 5xx and 429/503 retried with back-off and ``Retry-After``; 4xx final).
+Redirects are never followed (TBS-REST-001). A push checks that ``X-TB-Request-Hash`` and the
+acknowledgement's ``requestHash`` equal the SHA-256 of the envelope's JCS (TBS-ENV-031).
 """
 from __future__ import annotations
 
 import ssl
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import httpx
 
 from tongban.connectors.base import (ChangesPage, ConnectorError, CursorExpiredError, ProtocolError, PushResult,
-                                     RateLimitedError, TransportError)
+                                     TransportError)
+from tongban.connectors.http_client import (RetryPolicy, changes_page, check_request_hash, received_now, retry_after,
+                                            status_error)
 from tongban.connectors.rest import headers as H
 from tongban.model.canonical import canonical_bytes, sha256_hex
-
-RETRIABLE_STATUS = {500, 502, 503, 504, 429}
 
 
 class RestConnector:
@@ -45,10 +44,7 @@ class RestConnector:
         self.base_url = base_url.rstrip("/")
         self.sender = sender
         self.spec_version = spec_version
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._sleep = sleep
+        self.retry = RetryPolicy(retries, backoff, max_backoff, sleep)
         hdrs = {H.SENDER: sender, H.SPEC_VERSION: spec_version, "Accept": "application/json"}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -62,7 +58,11 @@ class RestConnector:
             follow_redirects=False,
             transport=transport,
         )
-        self.attempts = 0  # total HTTP attempts, for tests and run records
+
+    @property
+    def attempts(self) -> int:
+        """Total HTTP attempts, for tests and run records."""
+        return self.retry.attempts
 
     # -- protocol -------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -77,20 +77,9 @@ class RestConnector:
         if since:
             params["since"] = since
         resp = self._request("GET", f"{H.BASE_PATH}/{dataset}/changes", params=params)
-        received_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        body = self._json(resp)
-        where = str(resp.url)
-        if not isinstance(body, dict):
-            raise ProtocolError("changes response is not a JSON object (TBS-REST-003)", endpoint=where)
-        records, next_cursor, has_more = body.get("records"), body.get("nextCursor"), body.get("hasMore")
-        if not isinstance(records, list) or not isinstance(next_cursor, str) or not isinstance(has_more, bool):
-            raise ProtocolError("changes response needs records (array), nextCursor (string) and hasMore (boolean)"
-                                " (TBS-REST-003)", endpoint=where)
-        if len(records) > limit:
-            raise ProtocolError(f"changes response holds {len(records)} records, more than limit={limit}",
-                                endpoint=where)
-        return ChangesPage(records=records, next_cursor=next_cursor, has_more=has_more, raw=resp.content,
-                           received_at=received_at)
+        received_at = received_now()
+        return changes_page(self._json(resp), limit=limit, raw=resp.content, received_at=received_at,
+                            endpoint=str(resp.url), what="changes response", rule_id="TBS-REST-003")
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         body = canonical_bytes(envelope)
@@ -103,11 +92,7 @@ class RestConnector:
         )
         ack = self._json(resp)
         header_hash = resp.headers.get(H.REQUEST_HASH)
-        if header_hash != expected_hash or (isinstance(ack, dict) and ack.get("requestHash") != expected_hash):
-            raise ProtocolError(
-                f"request hash mismatch: sent {expected_hash}, header {header_hash}, "
-                f"ack {ack.get('requestHash') if isinstance(ack, dict) else None} (TBS-ENV-031)",
-                endpoint=str(resp.url))
+        check_request_hash(expected_hash, header_hash, ack, endpoint=str(resp.url))
         return PushResult(ack=ack, request_hash=header_hash, status_code=resp.status_code)
 
     def get_ack(self, message_id: str) -> dict[str, Any] | None:
@@ -130,32 +115,19 @@ class RestConnector:
 
     # -- transport ------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, accept: tuple[int, ...] = (200,), **kw: Any) -> httpx.Response:
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            self.attempts += 1
-            last = attempt == self.retries
+        def attempt() -> httpx.Response:
             try:
                 resp = self._client.request(method, path, **kw)
             except httpx.TimeoutException as exc:
-                error: ConnectorError = TransportError(f"timeout: {exc.__class__.__name__}",
-                                                       endpoint=self.base_url + path, code="TIMEOUT")
+                raise TransportError(f"timeout: {exc.__class__.__name__}", endpoint=self.base_url + path,
+                                     code="TIMEOUT") from exc
             except httpx.TransportError as exc:
-                error = TransportError(f"transport error: {exc}", endpoint=self.base_url + path,
-                                       code="UNREACHABLE")
-            else:
-                if resp.status_code in accept:
-                    return resp
-                error = _status_error(resp)
-                if not error.retriable:
-                    raise error
-            if last:
-                raise error
-            wait = delay
-            if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                wait = max(wait, error.retry_after)  # TBS-SEC-013: honour Retry-After
-            self._sleep(min(wait, self.max_backoff))
-            delay = min(delay * 2, self.max_backoff)
-        raise AssertionError("unreachable")
+                raise TransportError(f"transport error: {exc}", endpoint=self.base_url + path,
+                                     code="UNREACHABLE") from exc
+            if resp.status_code not in accept:
+                raise _status_error(resp)
+            return resp
+        return self.retry.call(attempt)
 
     @staticmethod
     def _json(resp: httpx.Response) -> Any:
@@ -180,24 +152,11 @@ def _status_error(resp: httpx.Response) -> ConnectorError:
             code, message, rule_id = body.get("code"), body.get("message", message), body.get("ruleId")
     except ValueError:
         pass
-    where = str(resp.url)
-    status = resp.status_code
+    where, status = str(resp.url), resp.status_code
     text = f"HTTP {status}: {message}"
     if status == 410:
         return CursorExpiredError(text, endpoint=where, code=code or "CURSOR_EXPIRED", status=status, rule_id=rule_id)
-    if status in RETRIABLE_STATUS:
-        retry_after = _retry_after(resp.headers.get("Retry-After"))
-        if status in (429, 503):
-            return RateLimitedError(text, retry_after=retry_after, endpoint=where, code=code, status=status,
-                                    rule_id=rule_id)
-        return TransportError(text, endpoint=where, code=code or "INTERNAL_ERROR", status=status, rule_id=rule_id)
-    return ProtocolError(text, endpoint=where, code=code, status=status, rule_id=rule_id)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    if status >= 500 and status != 503:
+        code = code or "INTERNAL_ERROR"
+    return status_error(status, text, retry_after_s=retry_after(resp.headers.get("Retry-After")), endpoint=where,
+                        code=code, rule_id=rule_id)

@@ -11,12 +11,12 @@ Faults map onto the :class:`ConnectorError` tree by the REST code in their detai
 (TBS-SOAP-005): ``soap:Server`` (5xx) and transport failures are retriable
 :class:`TransportError` s, RATE_LIMITED / ``Server.RateLimited`` a :class:`RateLimitedError` with
 ``Retry-After``, CURSOR_EXPIRED a :class:`CursorExpiredError`, other ``soap:Client`` faults a
-:class:`ProtocolError`. Redirects are never followed (TBS-REST-001).
+:class:`ProtocolError`. Retries, page and hash checks are the shared ones of
+:mod:`~tongban.connectors.http_client`. Redirects are never followed (TBS-REST-001).
 """
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +26,8 @@ import zeep.transports
 
 from tongban.connectors.base import (ChangesPage, ConnectorError, CursorExpiredError, ProtocolError, PushResult,
                                      RateLimitedError, TransportError)
+from tongban.connectors.http_client import (RetryPolicy, changes_page, check_request_hash, received_now, retry_after,
+                                            status_error)
 from tongban.connectors.rest import headers as H
 from tongban.model.canonical import canonical_bytes, sha256_hex
 from tongban.specs import spec_dir
@@ -79,7 +81,7 @@ class SoapConnector:
         """``endpoint`` is the SOAP address (``https://host/tbs/v1/soap``); a base URL gets the path added."""
         self.endpoint = endpoint if endpoint.rstrip("/").endswith("/soap") else endpoint.rstrip("/") + "/tbs/v1/soap"
         self.sender = sender
-        self.retries, self.backoff, self.max_backoff, self._sleep = retries, backoff, max_backoff, sleep
+        self.retry = RetryPolicy(retries, backoff, max_backoff, sleep)
         session = requests.Session()
         session.verify = verify
         session.cert = cert
@@ -93,9 +95,12 @@ class SoapConnector:
         self._client = zeep.Client(wsdl_path, transport=self._transport,
                                    settings=zeep.Settings(forbid_dtd=True, forbid_external=True))
         self._service = self._client.create_service(BINDING_NAME, self.endpoint)
-        binding = self._client.wsdl.bindings[BINDING_NAME]
-        self.soap_actions = {name: op.soapaction for name, op in binding._operations.items()}
-        self.attempts = 0  # total HTTP attempts, for tests and run records
+        self._push_action = self._client.wsdl.bindings[BINDING_NAME].get("PushBatch").soapaction
+
+    @property
+    def attempts(self) -> int:
+        """Total HTTP attempts, for tests and run records."""
+        return self.retry.attempts
 
     # -- protocol -------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -107,17 +112,10 @@ class SoapConnector:
 
     def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
         resp = self._call("GetChanges", dataset=dataset, since=since, limit=limit)
-        received_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        received_at = received_now()
         body, _findings = self._map(resp, lambda content: mapping.xml_to_changes(content, dataset))
-        records, next_cursor, has_more = body.get("records"), body.get("nextCursor"), body.get("hasMore")
-        if not isinstance(records, list) or not isinstance(next_cursor, str) or not isinstance(has_more, bool):
-            raise ProtocolError("GetChangesResponse needs records, nextCursor (string) and hasMore (boolean) "
-                                "(TBS-SOAP-002)", endpoint=self.endpoint)
-        if len(records) > limit:
-            raise ProtocolError(f"GetChangesResponse holds {len(records)} records, more than limit={limit}",
-                                endpoint=self.endpoint)
-        return ChangesPage(records=records, next_cursor=next_cursor, has_more=has_more, raw=resp.content,
-                           received_at=received_at)
+        return changes_page(body, limit=limit, raw=resp.content, received_at=received_at, endpoint=self.endpoint,
+                            what="GetChangesResponse", rule_id="TBS-SOAP-002")
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         try:
@@ -127,15 +125,13 @@ class SoapConnector:
         # TBS-ENV-031: the receiver hashes the JSON it maps our XML to; compute the same.
         mapped, _ = mapping.push_batch_to_envelope(body)
         expected_hash = sha256_hex(canonical_bytes(mapped))
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{self.soap_actions["PushBatch"]}"'}
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{self._push_action}"'}
         if isinstance(envelope.get("messageId"), str):
             headers[H.MESSAGE_ID] = envelope["messageId"]
         resp = self._send(lambda: self._transport.post(self.endpoint, body, headers))
         ack = self._map(resp, lambda content: mapping.xml_to_ack(content))
         header_hash = resp.headers.get(H.REQUEST_HASH)
-        if header_hash != expected_hash or ack.get("requestHash") != expected_hash:
-            raise ProtocolError(f"request hash mismatch: sent {expected_hash}, header {header_hash}, "
-                                f"ack {ack.get('requestHash')} (TBS-ENV-031)", endpoint=self.endpoint)
+        check_request_hash(expected_hash, header_hash, ack, endpoint=self.endpoint)
         return PushResult(ack=ack, request_hash=header_hash, status_code=resp.status_code)
 
     def get_ack(self, message_id: str) -> dict[str, Any] | None:
@@ -166,30 +162,18 @@ class SoapConnector:
         return self._send(send)
 
     def _send(self, send: Callable[[], requests.Response]) -> requests.Response:
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            self.attempts += 1
+        def attempt() -> requests.Response:
             try:
                 resp = send()
             except requests.exceptions.Timeout as exc:
-                error: ConnectorError = TransportError(f"timeout: {exc.__class__.__name__}", endpoint=self.endpoint,
-                                                       code="TIMEOUT")
+                raise TransportError(f"timeout: {exc.__class__.__name__}", endpoint=self.endpoint,
+                                     code="TIMEOUT") from exc
             except requests.exceptions.RequestException as exc:
-                error = TransportError(f"transport error: {exc}", endpoint=self.endpoint, code="UNREACHABLE")
-            else:
-                if resp.status_code == 200:
-                    return resp
-                error = self._error(resp)
-                if not error.retriable:
-                    raise error
-            if attempt == self.retries:
-                raise error
-            wait = delay
-            if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                wait = max(wait, error.retry_after)  # TBS-SEC-013: honour Retry-After
-            self._sleep(min(wait, self.max_backoff))
-            delay = min(delay * 2, self.max_backoff)
-        raise AssertionError("unreachable")
+                raise TransportError(f"transport error: {exc}", endpoint=self.endpoint, code="UNREACHABLE") from exc
+            if resp.status_code != 200:
+                raise self._error(resp)
+            return resp
+        return self.retry.call(attempt)
 
     def _map(self, resp: requests.Response, read: Callable[[bytes], Any]) -> Any:
         try:
@@ -207,14 +191,10 @@ class SoapConnector:
                 fault = mapping.xml_to_fault(resp.content)
             except Unmappable:
                 fault = None
-        retry_after = _retry_after(resp.headers.get("Retry-After"))
+        retry_after_s = retry_after(resp.headers.get("Retry-After"))
         if fault is None:  # not a SOAP answer at all: judge by the HTTP status
-            text = f"HTTP {status} without a SOAP fault"
-            if status in (429, 503):
-                return RateLimitedError(text, retry_after=retry_after, endpoint=self.endpoint, status=status)
-            if status >= 500:
-                return TransportError(text, endpoint=self.endpoint, status=status)
-            return ProtocolError(text, endpoint=self.endpoint, status=status)
+            return status_error(status, f"HTTP {status} without a SOAP fault", retry_after_s=retry_after_s,
+                                endpoint=self.endpoint)
         code = fault.code
         text = f"SOAP fault {fault.faultcode}: {fault.message or fault.faultstring}"
         kw: dict[str, Any] = {"endpoint": self.endpoint, "code": code, "rule_id": fault.rule_id,
@@ -223,16 +203,8 @@ class SoapConnector:
         if code == "CURSOR_EXPIRED":
             return CursorExpiredError(text, **kw)
         if code == "RATE_LIMITED" or fault.faultcode == "Server.RateLimited" or code == "UNAVAILABLE":
-            return RateLimitedError(text, retry_after=retry_after, **kw)
+            return RateLimitedError(text, retry_after=retry_after_s, **kw)
         if fault.faultcode.startswith("Server"):
             return TransportError(text, **kw)
         return ProtocolError(text, **kw)
 
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
