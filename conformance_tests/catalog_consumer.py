@@ -66,7 +66,7 @@ class ConsumerHarness:
         keys = {cfg.kit_key[0]: ("HMAC-SHA256", cfg.kit_key[1])} if cfg.kit_key else {}
         self.oracle = ReferenceReceiver(cfg.system_id, {cfg.kit_system_id: SenderProfile(("CATALOG_PROVIDER",), keys)},
                                         allowlist=cfg.allowlist)
-        self.vectors = Vectors(cfg.kit_system_id, cfg.system_id, cfg.kit_key)
+        self.vectors = Vectors(cfg.kit_system_id, cfg.system_id, cfg.kit_key, file_batches=cfg.binding == "FILE")
         self.exchanges: list[Exchange] = []
 
     def wire_form(self, envelope: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -83,10 +83,14 @@ class ConsumerHarness:
         request_hash = canonical_sha256(wire)
         ex = Exchange(name, envelope, request_hash)
         try:
+            kit = self.session.config.kit_system_id
             ex.expected_ack = self.oracle.receive(
                 copy.deepcopy(wire), binding=self.binding, request_hash=request_hash,
-                authenticated_sender=self.session.config.kit_system_id,
-                binding_dataset="catalog" if self.binding == "REST" else None, binding_findings=binding_findings)
+                # MQTT: the identity the consumer can vouch for is the topic region (TBS-MQTT-002)
+                authenticated_sender=None if self.binding == "MQTT" else kit,
+                binding_dataset="catalog" if self.binding in ("REST", "FILE", "MQTT") else None,
+                topic_region=kit.split(":")[2] if self.binding == "MQTT" else None,
+                binding_findings=binding_findings)
         except ServiceError as err:
             ex.expected_error = err
         try:
@@ -102,6 +106,16 @@ class ConsumerHarness:
     def judge(self, ex: Exchange) -> list[KitFinding]:
         out: list[KitFinding] = []
         where = {"exchange": ex.name, "messageId": ex.envelope.get("messageId")}
+        if ex.expected_error is not None and self.binding in ("FILE", "MQTT"):
+            # no HTTP status over these bindings: the refusal is a REJECTED acknowledgement naming the rule
+            err = ex.expected_error
+            rules = [i.get("ruleId") for i in ((ex.ack or {}).get("envelopeReport") or {}).get("items", [])]
+            if ex.ack is None or ex.ack.get("status") != "REJECTED" or err.rule_id not in rules:
+                got = f"status {ex.ack.get('status')}, rules {rules}" if ex.ack else f"no acknowledgement ({ex.error})"
+                out.append(KitFinding(err.rule_id or "TBS-SEC-002", f"{ex.name}: expected a REJECTED acknowledgement "
+                                      f"under {err.rule_id}, got {got}", f"{ex.name}：应以 {err.rule_id} 拒绝",
+                                      where=where))
+            return out
         if ex.expected_error is not None:
             err = ex.expected_error
             if ex.error is None or ex.error.status != err.status or ex.error.code != err.code:
@@ -165,9 +179,6 @@ class _ConsumerTest(ConformanceTest):
     roles = ("CATALOG_CONSUMER",)
 
     def run(self, session: Session) -> TestResult:
-        if session.config.binding not in ("REST", "SOAP"):
-            return TestResult.skip(f"pushing to a consumer over {session.config.binding} is not automated in suite "
-                                   "1.0.0: the testing authority runs this test by hand")
         return self.check(session)
 
     def check(self, session: Session) -> TestResult:  # pragma: no cover - abstract
@@ -181,7 +192,8 @@ class _ConsumerTest(ConformanceTest):
 class Cc01ValidEnvelope(_ConsumerTest):
     test_id = "CC-01"
     requirement_ids = ("TBS-ENV-030", "TBS-ENV-031", "TBS-ENV-032")
-    binding_requirements = {"REST": ("TBS-REST-005",), "SOAP": ("TBS-SOAP-002",)}
+    binding_requirements = {"REST": ("TBS-REST-005",), "SOAP": ("TBS-SOAP-002",), "FILE": ("TBS-FILE-007",),
+                            "MQTT": ("TBS-MQTT-007",)}
     description = ("The valid catalog envelope (B.1, with fresh codes) is acknowledged ACCEPTED with the correct "
                    "counts and requestHash.")
 
@@ -320,6 +332,71 @@ class Cc07HostileInput(_ConsumerTest):
                    "processed. MQTT: retained and foreign-addressed messages are ignored.")
 
     def check(self, session: Session) -> TestResult:
+        if session.config.binding == "MQTT":
+            return self.check_mqtt(session)
+        if session.config.binding == "FILE":
+            return self.check_file(session)
+        return self.check_soap(session)
+
+    def check_mqtt(self, session: Session) -> TestResult:
+        """An envelope addressed to another system is ignored: its records are STORED when they
+        come afterwards in an envelope for the SUT (had the SUT processed the first one, they
+        would be DUPLICATE). A retained message reaches an established subscription with RETAIN 0
+        (MQTT 3.1.1 §3.3.1.3), so the RETAIN discard is observable only on re-subscription,
+        which the suite cannot cause; the evidence says so."""
+        from tongban.connectors.filedrop.signing import sign_envelope
+
+        h = harness(session)
+        v = h.vectors
+        item = v.county_item()
+        foreign = v.envelope([item], sign=False)
+        foreign["receiver"] = "TB:county:440104:TBSCONFX"   # not the SUT, not "*"
+        if session.config.kit_key:
+            foreign = sign_envelope(foreign, key_id=session.config.kit_key[0], key=session.config.kit_key[1])
+        connector = session.connector()
+        connector.publisher.publish_envelope(foreign)
+        import time
+
+        time.sleep(2.0)   # time for a wrongly processing SUT to store it
+        after = h.push("the same records addressed to the SUT: STORED, not DUPLICATE", v.envelope([item]))
+        evidence = [{"note": "envelope addressed to another system published", "messageId": foreign["messageId"]},
+                    after.evidence(),
+                    {"note": "RETAIN: a retained message reaches an established subscription with RETAIN 0 "
+                             "(MQTT 3.1.1 §3.3.1.3); the discard of TBS-MQTT-003 applies on re-subscription only"}]
+        return TestResult.judge(list(after.findings), evidence)
+
+    def check_file(self, session: Session) -> TestResult:
+        """Partial (``.part``) files and a data file without its manifest are not processed: they
+        stay in the inbox, and their records are STORED when they come in a complete batch."""
+        from pathlib import Path
+
+        from tongban.connectors.filedrop import FileDropWriter
+
+        h = harness(session)
+        v = h.vectors
+        item = v.county_item()
+        root = Path(session.config.endpoint)
+        partial = FileDropWriter(root).write_envelope(v.envelope([item]))
+        for path in (partial.data_path, partial.manifest_path):
+            Path(path).rename(Path(str(path) + ".part"))          # both still being written
+        orphan = FileDropWriter(root).write_envelope(v.envelope([item]))
+        Path(orphan.manifest_path).unlink()                        # the manifest has not come yet
+        import time
+
+        time.sleep(2.0)   # time for a wrongly processing SUT to take them
+        after = h.push("the same records in a complete batch: STORED, not DUPLICATE", v.envelope([item]))
+        failures = list(after.findings)
+        left = [p for p in (Path(str(partial.data_path) + ".part"), Path(orphan.data_path)) if not p.exists()]
+        if left:
+            failures.append(KitFinding("TBS-FILE-005", f"incomplete batch files were taken from the inbox: "
+                                       f"{[p.name for p in left]}", "未完成的批次文件被处理", where={}))
+        for path in (Path(str(partial.data_path) + ".part"), Path(str(partial.manifest_path) + ".part")):
+            path.unlink(missing_ok=True)   # leave no debris for the data-file orphan rule (24 h)
+        evidence = [{"note": "a .part batch and a data file without manifest dropped",
+                     "batchIds": [partial.batch_id, orphan.batch_id]}, after.evidence()]
+        return TestResult.judge(failures, evidence)
+
+    def check_soap(self, session: Session) -> TestResult:
         from tongban.connectors.soap import mapping
 
         h = harness(session)

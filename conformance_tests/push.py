@@ -322,6 +322,8 @@ def com03_push(test: "ConformanceTest", session: "Session") -> TestResult:
 
 
 def com04_push(test: "ConformanceTest", session: "Session") -> TestResult:
+    if not session.provided_datasets():
+        return _com04_consumer(session)
     coll = collect(session)
     blocked = _unavailable(coll)
     if blocked:
@@ -329,6 +331,21 @@ def com04_push(test: "ConformanceTest", session: "Session") -> TestResult:
     return TestResult.judge(_envelope_errors(coll, binding_rules=True),
                             [{"note": f"{len(coll.received)} batch(es) processed, {len(coll.refused)} refused by "
                                       "the binding (TBS-FILE-003..008)"}])
+
+
+def _com04_consumer(session: "Session") -> TestResult:
+    """A consumer over FILE or MQTT sends only acknowledgements: the one for the valid catalog
+    envelope (CC-01) must come back through the binding — an ack file beside the archived batch
+    (TBS-FILE-007) or a QoS 1 message on the consumer's ack topic (TBS-MQTT-007)."""
+    from .catalog_consumer import cc01_exchange
+
+    ex = cc01_exchange(session)
+    rule = "TBS-FILE-007" if session.config.binding == "FILE" else "TBS-MQTT-007"
+    failures = []
+    if ex.ack is None:
+        failures.append(KitFinding(rule, f"no acknowledgement came back over {session.config.binding}: {ex.error}",
+                                   "未经绑定返回确认", where={"messageId": ex.envelope.get("messageId")}))
+    return TestResult.judge(failures, [ex.evidence()])
 
 
 def com05_push(test: "ConformanceTest", session: "Session") -> TestResult:

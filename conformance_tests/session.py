@@ -163,7 +163,8 @@ class Session:
         return self.once("_ssl", lambda: ssl.create_default_context(cafile=self.config.ca_file))
 
     def connector(self) -> Connector:
-        """The client connector for the SUT's binding (REST or SOAP), with exchanges recorded."""
+        """The client connector for the SUT's binding, with HTTP exchanges recorded (REST, SOAP); over
+        MQTT and FILE the suite pushes as a provider to a consumer."""
         if self._connector is None:
             self._connector = self.open_connector(token=self.config.token)
         return self._connector
@@ -188,7 +189,19 @@ class Session:
                 session.trust_env = False
                 session.hooks["response"].append(self._requests_hook)
             return conn
-        raise ValueError(f"no client connector for binding {binding}: the SUT pushes over {binding}")
+        if binding == "MQTT":   # the suite publishes to a consumer (CATALOG_CONSUMER) as a provider would
+            from tongban.connectors.mqtt import MqttConnection, MqttConnector, MqttSettings
+
+            secure = self.config.endpoint.startswith("mqtts://")
+            connection = MqttConnection(MqttSettings(self.config.endpoint, sender, persistent_session=False,
+                                                     ca_file=self.config.ca_file, password=token if secure else None))
+            return MqttConnector(connection, ack_timeout=min(self.config.wait_seconds, 15.0))
+        if binding == "FILE":   # the suite drops into the consumer's drop root for it
+            from tongban.connectors.filedrop import FileDropConnector, FileDropWriter
+
+            return FileDropConnector(FileDropWriter(self.config.endpoint), ack_timeout=min(self.config.wait_seconds,
+                                                                                          15.0), poll_interval=0.1)
+        raise ValueError(f"no client connector for binding {binding}")
 
     def _requests_hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
         req = response.request

@@ -65,6 +65,7 @@ class Vectors:
     rng: random.Random = field(default_factory=lambda: random.Random(uuid.uuid4().int))
     clock: Callable[[], datetime] = lambda: datetime.now(CST)
     _used: set[str] = field(default_factory=set)
+    file_batches: bool = False   # FILE binding: every envelope carries a fresh batch
 
     # -- items --------------------------------------------------------------------------
     def _basic(self, prefix: str) -> str:
@@ -119,6 +120,8 @@ class Vectors:
                                "sender": self.sender, "receiver": self.receiver, "dataset": "catalog",
                                "sentAt": self.stamp(sent_offset), "records": records,
                                "integrity": {"recordsSha256": records_sha256(records)}}
+        if self.file_batches:   # FILE: batch is mandatory (TBS-FILE-004), one batchId per envelope
+            env["batch"] = {"batchId": f"cc-{uuid.uuid4().hex}"}
         if sign and self.key is not None:
             env = sign_hmac_sha256(env, self.key[1], self.key[0])
         return env

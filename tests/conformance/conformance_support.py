@@ -119,3 +119,57 @@ def run_mqtt_push(system: SandboxSystem, broker_url: str, documents: Path, defec
 
 MQTT_ATTESTATIONS = {**ATTESTATIONS, "COM-01": {"result": "PASS", "statement": "TLS and broker authentication, "
                                                 "client identifier = systemCode (broker configuration)"}}
+
+
+KIT_KEY_ID, KIT_KEY = "KIT-K1", b"conformance-kit-signing-key-0123456789abcd"
+
+
+@contextlib.contextmanager
+def consumer_over(binding: str, system: SandboxSystem, place: Any, receiver: Any = None) -> Iterator[str]:
+    """A CATALOG_CONSUMER SUT over MQTT (``place``: a broker URL) or FILE (``place``: its drop
+    root): the binding's own consumer in front of a reference receiver that trusts the kit's key."""
+    receiver = receiver or ReferenceReceiver(system.system_id, {KIT: SenderProfile(
+        ("CATALOG_PROVIDER",), {KIT_KEY_ID: ("HMAC-SHA256", KIT_KEY)}, True)})
+    if binding == "MQTT":
+        from tongban.connectors.mqtt import MqttConnection, MqttSettings, MqttSubscriber
+
+        connection = MqttConnection(MqttSettings(place, system.system_id, persistent_session=False))
+        MqttSubscriber(connection, receiver, datasets=("catalog",)).start()
+        assert connection.wait_subscribed(10)
+        try:
+            yield place
+        finally:
+            connection.close()
+        return
+    from tongban.connectors.filedrop import FileDropReceiver
+
+    drops = FileDropReceiver(place, receiver, own_id=system.system_id, owner=KIT, datasets=("catalog",))
+    drops.provision()
+    stop = threading.Event()
+
+    def scan() -> None:
+        while not stop.is_set():
+            drops.scan_once()
+            stop.wait(0.1)
+
+    scanner = threading.Thread(target=scan, daemon=True)
+    scanner.start()
+    try:
+        yield str(place)
+    finally:
+        stop.set()
+        scanner.join(5)
+
+
+def run_consumer(system: SandboxSystem, binding: str, endpoint: str, documents: Path):
+    from tongban.conformance.session import Session
+    from tongban.conformance.suite import run_suite
+
+    cfg = SessionConfig(system_id=system.system_id, roles=("CATALOG_CONSUMER",), binding=binding, endpoint=endpoint,
+                        documents_dir=documents, attestations=dict(MQTT_ATTESTATIONS), kit_key=(KIT_KEY_ID, KIT_KEY),
+                        wait_seconds=10, idle_seconds=1.0)
+    session = Session(cfg)
+    try:
+        return run_suite(session)
+    finally:
+        session.close()
