@@ -27,14 +27,12 @@ def _registry(partners_file: str | None, *, required: bool = False) -> Any | Non
 
 
 def _instant(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an RFC 3339 date-time: {value!r}")
-    if t.tzinfo is None:
-        raise click.BadParameter("give an offset, e.g. 2026-11-20T12:00:00+08:00")
+    from tongban.monitoring.runs import parse_instant
+
+    t = parse_instant(value)
+    if value and t is None:
+        raise click.BadParameter(f"not an RFC 3339 date-time with an offset (e.g. 2026-11-20T12:00:00+08:00): "
+                                 f"{value!r}")
     return t
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 
-from tongban.model.clock import CST
+from tongban.model.clock import CST, parse_stamp
 from tongban.model.codes import region_shape
 from tongban.model.overdue import overdue_seconds
 from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord
@@ -114,10 +114,6 @@ def nearest_rank(values: list[float], percent: float) -> float | None:
 
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 # ---------------------------------------------------------------------------------- input
@@ -333,8 +329,8 @@ def compute_metrics(data: MetricsInput, at: datetime | None = None) -> MetricsRe
         late = overdue_seconds(case, events, at)
         if late is not None:
             overdue.append(OverdueCase(case["caseNo"], region, case["implCode"], late, conclude is not None))
-        day = _instant(case["submittedAt"]).astimezone(CST).date().isoformat()
-        hours = ((_instant(conclude["occurredAt"]) - _instant(case["submittedAt"])).total_seconds() / 3600
+        day = parse_stamp(case["submittedAt"]).astimezone(CST).date().isoformat()
+        hours = ((parse_stamp(conclude["occurredAt"]) - parse_stamp(case["submittedAt"])).total_seconds() / 3600
                  if conclude is not None else None)
         volume[case["implCode"]] += 1
         for m in rows_for(region):
