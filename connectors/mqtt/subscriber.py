@@ -8,7 +8,10 @@ For every message on ``tbs/v1/+/{dataset}`` the subscriber, in this order:
 3. silently ignores an envelope addressed to neither itself nor ``*`` (TBS-MQTT-006);
 4. deduplicates on ``messageId`` + ``requestHash`` (TBS-MQTT-005, TBS-SEC-005): the same
    pair again republishes the stored acknowledgement without reprocessing; the same
-   ``messageId`` with another hash is refused under TBS-SEC-005;
+   ``messageId`` with another hash is refused under TBS-SEC-005. Only *processed* envelopes
+   are remembered — not one refused at envelope level (binding findings, a missing or forged
+   signature …), as the REST side does: otherwise a junk message carrying a victim's
+   ``messageId`` would make the real envelope fail TBS-SEC-005 (messageId squatting);
 5. rejects at envelope level a topic region that is not the sender's (TBS-MQTT-002) or a
    topic dataset that is not the envelope's (TBS-ENV-024);
 6. hands the envelope to ``SystemService.receive(..., binding="MQTT")``;
@@ -191,7 +194,8 @@ class MqttSubscriber:
                 self.stats.deferred += 1
                 return False
             self.stats.processed += 1
-        if isinstance(message_id, str):
+        if isinstance(message_id, str) and not findings and \
+                (ack.get("envelopeReport") or {}).get("result") != "FAILURE":
             self.seen.remember(message_id, request_hash, ack)
         self._publish_ack(ack)
         return True

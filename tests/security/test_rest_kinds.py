@@ -17,7 +17,7 @@ import pytest
 
 from tongban.model.canonical import canonical_bytes, records_sha256
 
-from conftest import BUS, PROVINCE_UNREGISTERED, TOKEN, Bus, assert_no_plain_500
+from security_support import BUS, PROVINCE_UNREGISTERED, TOKEN, Bus, assert_no_plain_500
 
 Request = tuple[bytes, dict[str, str], str]  # body, headers, path
 

@@ -17,7 +17,7 @@ import pytest
 from tongban.connectors.soap import mapping
 from tongban.model.canonical import records_sha256
 
-from conftest import TOKEN, Bus, assert_no_plain_500
+from security_support import TOKEN, Bus, assert_no_plain_500
 
 Request = tuple[bytes, dict[str, str]]
 
