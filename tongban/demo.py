@@ -294,24 +294,28 @@ class _SyncWatcher:
             self.bar.remove_task(task)
 
     def _poll(self) -> None:
-        while not self._stop.wait(0.3):
+        while not self._stop.wait(0.5):
             try:
                 self._scan()
             except Exception:  # the store is busy (SQLite): the next poll catches up
                 pass
 
     def _scan(self) -> None:
+        # A Core connection, not an ORM session: Airflow's dag.test() closes every ORM session of
+        # the process (close_all_sessions) while this thread polls.
         from tongban.store.schema import SyncRun
 
-        with self.store.reading() as s:
-            runs = s.execute(select(SyncRun).where(SyncRun.started_at >= self.since)).scalars().all()
-            for r in runs:
-                if r.id not in self.rows:
-                    self.rows[r.id] = self.bar.add_task(f"  {r.partner_id.split(':')[-1]} {r.dataset}", total=1)
-                if r.status != "RUNNING" and r.id not in self.finished:
-                    self.finished[r.id] = (r.status, r.pulled, r.stored)
-                    self.bar.update(self.rows[r.id], completed=1,
-                                    description=f"  {r.partner_id.split(':')[-1]} {r.dataset}: {r.pulled} pulled")
+        t = SyncRun.__table__
+        with self.store.engine.connect() as conn:
+            runs = conn.execute(select(t.c.id, t.c.partner_id, t.c.dataset, t.c.status, t.c.pulled, t.c.stored)
+                                .where(t.c.started_at >= self.since)).all()
+        for run_id, partner_id, dataset, status, pulled, stored in runs:
+            if run_id not in self.rows:
+                self.rows[run_id] = self.bar.add_task(f"  {partner_id.split(':')[-1]} {dataset}", total=1)
+            if status != "RUNNING" and run_id not in self.finished:
+                self.finished[run_id] = (status, pulled or 0, stored or 0)
+                self.bar.update(self.rows[run_id], completed=1,
+                                description=f"  {partner_id.split(':')[-1]} {dataset}: {pulled} pulled")
 
     def summary(self) -> str:
         if not self.finished:
