@@ -26,6 +26,37 @@ def is_null(value: Any) -> bool:
     return value is None or value == "" or value == b""
 
 
+def reader(ptype: str):
+    """A reader for one profile type with fast paths for the common driver values; any
+    other value goes through :func:`read_value`."""
+    m = TYPE_RE.match(ptype)
+    if m:
+        limit = int(m.group(1))
+
+        def read_text(value: Any) -> tuple[Any, str | None]:
+            if type(value) is str and value:
+                return (value, None) if len(value) <= limit else (None, "TBS-LP-032")
+            return read_value(value, ptype)
+        return read_text
+    if ptype == "INT":
+        def read_int(value: Any) -> tuple[Any, str | None]:
+            return (value, None) if type(value) is int else read_value(value, ptype)
+        return read_int
+    if ptype == "DATETIME":
+        def read_dt(value: Any) -> tuple[Any, str | None]:
+            if type(value) is str and len(value) == 19 and value[4] == "-" and value[10] == " " \
+                    and value[7] == "-" and value[13] == ":" and value[16] == ":" and value.isascii():
+                try:
+                    return datetime.fromisoformat(value), None
+                except ValueError:
+                    return read_value(value, ptype)
+            if type(value) is datetime and value.tzinfo is None and not value.microsecond:
+                return value, None
+            return read_value(value, ptype)
+        return read_dt
+    return lambda value: read_value(value, ptype)
+
+
 def read_value(value: Any, ptype: str) -> tuple[Any, str | None]:
     """TBS-LP-012: NULL (and ``''``) is None; else the value of the profile type."""
     if is_null(value):
@@ -109,7 +140,7 @@ def read_date(value: Any) -> tuple[date | None, str | None]:
 
 def tbs_datetime(value: datetime | None) -> str | None:
     """Mapped date-times are ``YYYY-MM-DDThh:mm:ss+08:00`` (TBS-ENV-010)."""
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S") + "+08:00"
+    return None if value is None else value.isoformat(timespec="seconds") + "+08:00"
 
 
 def sql_datetime(value: datetime) -> str:

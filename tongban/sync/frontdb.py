@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tongban.connectors.frontdb.database import BatchRead, FrontDatabase, Marker
 from tongban.connectors.frontdb.mapping import MAPPERS, Candidate, Mapped, Source, code_key_valid, order_candidates, \
     region_of_code
+from tongban.connectors.frontdb.rows import read_row
 from tongban.connectors.frontdb.profile import ConfigurationError, Profile, TableSpec, load_profile
 from tongban.connectors.frontdb.values import digest_value, read_datetime, read_value, sql_datetime
 from tongban.model.canonical import canonical_bytes
@@ -381,27 +382,10 @@ class _Batch:
 
     # L1 -------------------------------------------------------------------------------
     def _l1(self, row: RowState) -> bool:
-        spec = row.spec
-        bad = False
-        for col, ptype in spec.columns.items():
-            raw = row.raw.get(col)
-            if col == spec.col("cd_time") and raw in (None, ""):
-                row.reject("TBS-LP-033", col)
-                bad = True
-                continue
-            value, err = read_value(raw, ptype)
-            if err is None and value is not None and col in spec.upper and isinstance(value, str):
-                value = "".join(c.upper() if "a" <= c <= "z" else c for c in value)
-            if err is None and col == spec.col("cd_operation") and value not in ("I", "U", "D"):
-                err = "TBS-LP-034"
-            elif err is None and value is not None and col in spec.codes and \
-                    not code_key_valid(self.p, spec.codes[col], value):
-                err = "TBS-LP-034"
-            if err:
-                row.reject(err, col)
-                bad = True
-            row.values[col] = value
-        return bad
+        row.values, errors = read_row(self.p, row.spec, row.raw)
+        for rule, column in errors:
+            row.reject(rule, column)
+        return bool(errors)
 
     # L2 -------------------------------------------------------------------------------
     def _digest(self, row: RowState) -> str:
