@@ -274,13 +274,22 @@ def _case(record: dict[str, Any], base: str, writer: str, state: StateView) -> S
     return _finish(Report())
 
 
+def _linked_case(dataset: str, record: dict[str, Any], stored: dict[str, Any] | None, base: str, state: StateView,
+                 identity_rule: str, member: str, case_rule: str) -> dict[str, Any]:
+    """Steps 1–2 of a case-linked record: its identity against the stored or held record with
+    the same business key, then its Case (held until the Case is stored)."""
+    stored = stored or state.held(dataset, SPECS[dataset].key_of(record))
+    _immutable_identity(record, stored, base, identity_rule, f"{base}/{member}", record[member])
+    case = state.case(record["caseNo"])
+    if case is None:
+        raise _hold(case_rule, f"{base}/caseNo", record["caseNo"])
+    return case
+
+
 def _case_event(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no, seq = record["caseNo"], record["seq"]
-    stored = state.case_event(case_no, seq) or state.held("case-event", (case_no, seq))
-    _immutable_identity(record, stored, base, "TBS-EVT-008", f"{base}/seq", seq)
-    case = state.case(case_no)
-    if case is None:
-        raise _hold("TBS-EVT-009", f"{base}/caseNo", case_no)
+    case = _linked_case("case-event", record, state.case_event(case_no, seq), base, state,
+                        "TBS-EVT-008", "seq", "TBS-EVT-009")
     previous = state.case_event(case_no, seq - 1) if seq > 1 else None
     if seq > 1 and previous is None:
         raise _hold("TBS-EVT-007", f"{base}/seq", case_no)
@@ -311,11 +320,8 @@ def _case_event(record: dict[str, Any], base: str, writer: str, state: StateView
 
 def _result(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no = record["caseNo"]
-    stored = state.result(case_no, record["certNo"]) or state.held("result", (case_no, record["certNo"]))
-    _immutable_identity(record, stored, base, "TBS-RES-006", f"{base}/certNo", record["certNo"])
-    case = state.case(case_no)
-    if case is None:
-        raise _hold("TBS-RES-004", f"{base}/caseNo", case_no)
+    case = _linked_case("result", record, state.result(case_no, record["certNo"]), base, state,
+                        "TBS-RES-006", "certNo", "TBS-RES-004")
     current = case_state(state.case_events(case_no))
     if current.state == "WITHDRAWN":
         raise _reject("TBS-RES-004", f"{base}/caseNo", case_no)
@@ -332,11 +338,8 @@ def _result(record: dict[str, Any], base: str, writer: str, state: StateView) ->
 
 def _evaluation(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no, assess_no = record["caseNo"], record["assessNo"]
-    stored = state.evaluation(case_no, assess_no) or state.held("evaluation", (case_no, assess_no))
-    _immutable_identity(record, stored, base, "TBS-EVAL-003", f"{base}/assessNo", assess_no)
-    case = state.case(case_no)
-    if case is None:
-        raise _hold("TBS-EVAL-006", f"{base}/caseNo", case_no)
+    case = _linked_case("evaluation", record, state.evaluation(case_no, assess_no), base, state,
+                        "TBS-EVAL-003", "assessNo", "TBS-EVAL-006")
     first = state.evaluation(case_no, 1) if assess_no == 2 else None
     if assess_no == 2 and first is None:
         raise _hold("TBS-EVAL-004", f"{base}/assessNo", case_no)
