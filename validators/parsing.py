@@ -18,7 +18,7 @@ import rfc8785
 
 from tongban.model.canonical import canonical_bytes
 
-__all__ = ["JsonParseError", "MAX_NESTING", "parse_json_strict", "jcs_bytes", "request_hash"]
+__all__ = ["JsonParseError", "MAX_NESTING", "array_member_texts", "parse_json_strict", "jcs_bytes", "request_hash"]
 
 # The deepest valid TBS text (an acknowledgement's report inside rejected[] or an ext object
 # at depth 8 inside a record) stays below 20 levels; 256 leaves room and stays far from
@@ -144,3 +144,44 @@ def request_hash(envelope: Any, raw: bytes | None) -> str:
         except (OverflowError, ValueError, TypeError, rfc8785.CanonicalizationError):
             pass
     return hashlib.sha256(raw or b"").hexdigest()
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def array_member_texts(data: bytes | str, member: str) -> list[str] | None:
+    """The exact text of each element of the array ``member`` of a JSON object text (the
+    ``records`` of a page or envelope, as received), or None when ``data`` is no such text.
+
+    Meant for a text that already passed :func:`parse_json_strict`."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        decoder = json.JSONDecoder()
+
+        def skip(i: int) -> int:
+            return _JSON_WS.match(text, i).end()  # type: ignore[union-attr]
+
+        i = skip(0)
+        if text[i] != "{":
+            return None
+        i = skip(i + 1)
+        while text[i] != "}":
+            key, i = decoder.raw_decode(text, i)
+            i = skip(skip(i) + 1)   # past ':'
+            if key == member and text[i] == "[":
+                texts: list[str] = []
+                i = skip(i + 1)
+                while text[i] != "]":
+                    _, end = decoder.raw_decode(text, i)
+                    texts.append(text[i:end])
+                    i = skip(end)
+                    if text[i] == ",":
+                        i = skip(i + 1)
+                return texts
+            _, i = decoder.raw_decode(text, i)
+            i = skip(i)
+            if text[i] == ",":
+                i = skip(i + 1)
+        return None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None

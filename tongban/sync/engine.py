@@ -188,7 +188,7 @@ class SyncEngine:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
                                       envelope_sha256=page_sha256, announce_as=self.bus_id)
-                    result = ingest.ingest(dataset, adapt(partner, dataset, page.records))
+                    result = ingest.ingest(dataset, adapt(partner, dataset, page.records), raw=page.raw)
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))
                     ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,

@@ -18,6 +18,7 @@ from tongban.store.records import RecordStore
 from tongban.store.store import utcnow
 from tongban.sync.outcome import OutcomeCounts
 from tongban.validators import ValidationContext, validate_record
+from tongban.validators.parsing import array_member_texts
 from tongban.validators.report import Finding, Report, Severity
 from tongban.validators.stateful import Hold, Outcome, evaluate_state, expired_hold_finding, finding
 
@@ -57,12 +58,18 @@ class Ingestor:
         self.keep_rejected = quarantine  # False when replaying an entry already in quarantine
         self.announce_as = announce_as  # the bus id: stored events are announced through the outbox
         self.session = session
+        self._raw_body: bytes | None = None
+        self._raw_texts: list[str] | None = None
+        self._start = 0
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
-               reports: list[Report] | None = None, sent_at: str | None = None) -> IngestResult:
+               reports: list[Report] | None = None, sent_at: str | None = None,
+               raw: bytes | None = None) -> IngestResult:
         """Ingest ``records`` in array order (TBS-SYNC-003). ``reports`` are their stateless
         S1–S4 reports when the caller already has them (a validated envelope); otherwise each
-        record is validated here (pulled pages)."""
+        record is validated here (pulled pages). ``raw`` is the JSON body whose ``records``
+        they are: a rejected record is quarantined with its text as received."""
+        self._raw_body, self._raw_texts, self._start = raw, None, start_index
         result = IngestResult()
         ts_member = Dataset(dataset).spec.timestamp
         self.records.prefetch(dataset, records)
@@ -77,7 +84,7 @@ class Ingestor:
             if isinstance(record, dict):
                 key = business_key(dataset, record)
             if report.errors:
-                self._quarantine(dataset, record, report, key)
+                self._quarantine(dataset, record, report, key, index=index)
                 self._count(result, RecordResult(index, Outcome.REJECTED, report, key))
                 continue
             stamp = record.get(ts_member)
@@ -116,13 +123,15 @@ class Ingestor:
             if self.records.held_count(partner_id) >= HOLD_CAPACITY:   # the record's own sender
                 full = Report([*(f for f in report.items if f.rule_id != "TBS-SYNC-007"),
                                finding("TBS-SYNC-008", Severity.ERROR, f"/records/{index}")])
-                self._quarantine(dataset, record, full, key, partner_id=partner_id)
+                self._quarantine(dataset, record, full, key, partner_id=partner_id,
+                                 index=None if expires_at is not None else index)
                 self._count(result, RecordResult(index, Outcome.REJECTED, full, key))
                 return
             self._hold(dataset, record, verdict.hold, expires_at, writer=writer, partner_id=partner_id)
             self._count(result, RecordResult(index, outcome, report, key))
         elif outcome is Outcome.REJECTED:
-            self._quarantine(dataset, record, report, key, partner_id=partner_id)
+            self._quarantine(dataset, record, report, key, partner_id=partner_id,
+                             index=None if expires_at is not None else index)
             self._count(result, RecordResult(index, outcome, report, key))
         else:  # DUPLICATE, STALE: nothing changes
             self._count(result, RecordResult(index, outcome, report, key))
@@ -171,12 +180,22 @@ class Ingestor:
         self.records.flush()
         return n
 
+    def _received_text(self, index: int | None) -> str | None:
+        """The text of the record at ``index`` in the body it arrived in (None: not known)."""
+        if index is None or self._raw_body is None:
+            return None
+        if self._raw_texts is None:   # split only when a record of this body is quarantined
+            self._raw_texts = array_member_texts(self._raw_body, "records") or []
+        offset = index - self._start
+        return self._raw_texts[offset] if 0 <= offset < len(self._raw_texts) else None
+
     def _quarantine(self, dataset: str, record: Any, report: Report, key: dict[str, Any] | None, *,
-                    partner_id: str | None = None) -> None:
+                    partner_id: str | None = None, index: int | None = None) -> None:
         if not self.keep_rejected:
             return
         errors: list[Finding] = [f for f in report.items if f.severity is Severity.ERROR]
-        self.records.quarantine(partner_id=partner_id or self.partner_id, dataset=dataset, raw=_raw_text(record),
+        raw = self._received_text(index) or _raw_text(record)
+        self.records.quarantine(partner_id=partner_id or self.partner_id, dataset=dataset, raw=raw,
                                 report=report.to_json(), rule_ids=[f.rule_id for f in errors],
                                 envelope_sha256=self.envelope_sha256,
                                 location=errors[0].location if errors else None,
