@@ -225,7 +225,17 @@ class Defect:
         from .sandbox_sut import FilePushingSystem
 
         return FilePushingSystem(system, drop_root, receiver_id=receiver_id, key_id=key_id, key=key,
-                                 ack_timeout=ack_timeout, tries=self.pusher_tries, extra=self.pusher_extra)
+                                 ack_timeout=ack_timeout, tries=self.pusher_tries, extra=self.pusher_extra,
+                                 records=self.records(system) if self.records else None)
+
+    def mqtt_pusher(self, system: SandboxSystem, broker_url: str, *, receiver_id: str, key_id: str, key: bytes,
+                    ack_timeout: float = 2.0) -> Any:
+        """The defective pushing SUT of ``system`` over MQTT (:class:`~.sandbox_sut.MqttPushingSystem`)."""
+        from .sandbox_sut import MqttPushingSystem
+
+        return MqttPushingSystem(system, broker_url, receiver_id=receiver_id, key_id=key_id, key=key,
+                                 ack_timeout=ack_timeout, tries=self.pusher_tries, extra=self.pusher_extra,
+                                 records=self.records(system) if self.records else None)
 
     def service(self, system: SandboxSystem, *, bindings: Sequence[str] | None = None,
                 receiver: SystemService | None = None) -> SandboxService:
@@ -313,6 +323,25 @@ def extra_forged_signature(sut: Any) -> None:
     sut.write_raw(forged, sign=False)
 
 
+def _mqtt_first_records_again(sut: Any, **members: Any) -> dict[str, Any]:
+    first = sut.sent[0]
+    return sut.envelope(first["dataset"], first["records"], **members)
+
+
+def mqtt_forged_signature(sut: Any) -> None:
+    from tongban.connectors.filedrop.signing import sign_envelope
+
+    env = _mqtt_first_records_again(sut)
+    sut.publish_raw(sign_envelope(env, key_id=sut.key_id, key=b"not-the-shared-key-" * 2))
+
+
+def mqtt_foreign_topic(sut: Any) -> None:
+    """Publishes under another county's region (a broker without the TBS-MQTT-002 ACL lets it)."""
+    env = _mqtt_first_records_again(sut)
+    own = sut.system.system_id.split(":")[2]
+    other = next(r for r in ("440104", "440105", "440106") if r != own)
+    sut.publish_raw(env, topic=f"tbs/v1/{other}/{env['dataset']}")
+
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("wrong_check_digit", "a catalog item's dept.uscc with a wrong check character",
@@ -345,6 +374,24 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            frozenset({"COM-03"}), frozenset({"TBS-ENV-028"}), binding="FILE", pusher_extra=extra_forged_signature),
     Defect("no_resend", "a pushing system that never resends a batch whose acknowledgement did not come",
            frozenset({"COM-05"}), frozenset({"TBS-SYNC-001"}), binding="FILE", pusher_tries=1),
+    Defect("file_wrong_check_digit", "a file-drop batch with a catalog item whose dept.uscc has a wrong check "
+           "character", frozenset({"COM-03", "CP-01"}), frozenset({"TBS-CODE-014"}), binding="FILE",
+           records=spoil_check_digit),
+    Defect("soap_no_authentication", "a SOAP system that accepts any caller, even without a token",
+           frozenset({"COM-01"}), frozenset({"TBS-SEC-001"}), binding="SOAP", accept_any_token=True),
+    Defect("soap_wrong_check_digit", "a SOAP feed with a catalog item whose dept.uscc has a wrong check character",
+           frozenset({"COM-03", "CP-01"}), frozenset({"TBS-CODE-014"}), binding="SOAP", records=spoil_check_digit),
+    Defect("soap_cursor_backwards", "a SOAP feed whose nextCursor designates one position before the last record",
+           frozenset({"COM-07"}), frozenset({"TBS-REST-004"}), binding="SOAP", cursor_shift=1),
+    Defect("mqtt_forged_hmac", "an MQTT envelope signed with a key that is not the shared one",
+           frozenset({"COM-03"}), frozenset({"TBS-ENV-028"}), binding="MQTT", pusher_extra=mqtt_forged_signature),
+    Defect("mqtt_foreign_topic", "an MQTT envelope published under another county's region code",
+           frozenset({"COM-04"}), frozenset({"TBS-MQTT-002"}), binding="MQTT", pusher_extra=mqtt_foreign_topic),
+    Defect("mqtt_wrong_check_digit", "an MQTT envelope with a catalog item whose dept.uscc has a wrong check "
+           "character", frozenset({"COM-03", "CP-01"}), frozenset({"TBS-CODE-014"}), binding="MQTT",
+           records=spoil_check_digit),
+    Defect("mqtt_no_resend", "an MQTT publisher that never resends an envelope whose acknowledgement did not come",
+           frozenset({"COM-05"}), frozenset({"TBS-SYNC-001"}), binding="MQTT", pusher_tries=1),
     Defect("ignores_rejections", "a consumer that stores records despite their stateless ERRORs",
            frozenset({"CC-02"}), frozenset({"TBS-CODE-014", "TBS-ENV-002"}), roles=(CONSUMER_ROLE,), level="city",
            receiver=IgnoresRejections),

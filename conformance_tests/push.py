@@ -364,8 +364,12 @@ def com05_push(test: "ConformanceTest", session: "Session") -> TestResult:
     evidence.append({"note": "resent", "messageId": coll.resent.envelope.get("messageId"), "counts": ack.get("counts")})
     counts = ack.get("counts") or {}
     failures = []
-    # identical records are DUPLICATE; versions the same batch superseded are STALE; never conflicts
-    if counts.get("duplicate", 0) + counts.get("stale", 0) != counts.get("received"):
+    # identical records are DUPLICATE; versions the same batch superseded are STALE; never conflicts.
+    # A record rejected the first time is rejected again: it was never stored, so it cannot be DUPLICATE.
+    rejected_before = ((coll.withheld.ack.get("counts") or {}).get("rejected", 0))
+    rejected = counts.get("rejected", 0)
+    if counts.get("duplicate", 0) + counts.get("stale", 0) + rejected != counts.get("received") \
+            or rejected > rejected_before:
         failures.append(KitFinding("TBS-ENV-033", f"the resent records were not all DUPLICATE (or STALE): {counts}",
                                    "重发记录未全部判为重复", where={"messageId": coll.resent.envelope.get("messageId")}))
     return TestResult.judge(failures, evidence)

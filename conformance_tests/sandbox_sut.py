@@ -28,8 +28,10 @@ Extra = Callable[["FilePushingSystem"], None]
 
 class FilePushingSystem:
     def __init__(self, system: SandboxSystem, drop_root: str | Path, *, receiver_id: str, key_id: str, key: bytes,
-                 batch_size: int = 60, ack_timeout: float = 2.0, tries: int = 3, extra: Extra | None = None) -> None:
+                 batch_size: int = 60, ack_timeout: float = 2.0, tries: int = 3, extra: Extra | None = None,
+                 records: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.system = system
+        self.records = records or {}             # per dataset: what to send instead of the system's feed
         self.drop_root = Path(drop_root)
         self.writer = FileDropWriter(self.drop_root, sender=system.system_id, receiver=receiver_id, key_id=key_id,
                                      key=key)
@@ -55,7 +57,7 @@ class FilePushingSystem:
             for dataset in DATASETS:
                 if dataset not in self.system.provides:
                     continue
-                records = self.system.records(dataset)
+                records = self.records.get(dataset) or self.system.records(dataset)
                 for start in range(0, len(records), self.batch_size):
                     self.push(dataset, records[start:start + self.batch_size])
             if self.extra is not None:
@@ -108,10 +110,11 @@ class MqttPushingSystem(FilePushingSystem):
 
     def __init__(self, system: SandboxSystem, broker_url: str, *, receiver_id: str, key_id: str, key: bytes,
                  batch_size: int = 60, ack_timeout: float = 2.0, tries: int = 3, extra: Extra | None = None,
-                 **settings: Any) -> None:
+                 records: dict[str, list[dict[str, Any]]] | None = None, **settings: Any) -> None:
         from tongban.connectors.mqtt import MqttConnection, MqttConnector, MqttSettings
 
         self.system = system
+        self.records = records or {}
         self.receiver_id = receiver_id
         self.key_id, self.key = key_id, key
         self.connector = MqttConnector(MqttConnection(MqttSettings(broker_url, system.system_id,
@@ -146,6 +149,14 @@ class MqttPushingSystem(FilePushingSystem):
             except TransportError:
                 self.unacknowledged.append(env["messageId"])
         return None
+
+    def publish_raw(self, envelope: dict[str, Any], *, topic: str | None = None) -> None:
+        """Publish ``envelope`` as it is, without waiting for an acknowledgement (defects)."""
+        from tongban.connectors.mqtt.topics import envelope_topic, region_of
+
+        topic = topic or envelope_topic(region_of(self.system.system_id), envelope["dataset"])
+        self.connector.connection.publish(topic, canonical_bytes(envelope))
+        self.sent.append(envelope)
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)

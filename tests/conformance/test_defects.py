@@ -9,7 +9,20 @@ from tongban.conformance.results import Level, Result, Verdict
 from tongban.conformance.session import Session
 from tongban.conformance.suite import run_suite
 
-from conformance_support import TOKEN, config, run_file_push, serving
+from conformance_support import TOKEN, config, run_file_push, run_mqtt_push, serving
+
+
+@pytest.fixture(scope="module")
+def broker():
+    from tongban.connectors.mqtt import EmbeddedBroker
+
+    with EmbeddedBroker() as running:
+        yield running
+
+
+def test_every_binding_has_at_least_four_defects():
+    per_binding = {b: sum(1 for d in DEFECTS.values() if d.binding == b) for b in ("REST", "SOAP", "FILE", "MQTT")}
+    assert min(per_binding.values()) >= 4, per_binding
 
 
 def test_there_are_at_least_twelve_defects_each_failing_something():
@@ -18,12 +31,15 @@ def test_there_are_at_least_twelve_defects_each_failing_something():
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))
-def test_a_defect_fails_exactly_its_tests(name, province, tls, documents, tmp_path):
+def test_a_defect_fails_exactly_its_tests(name, province, tls, documents, tmp_path, request):
     defect = DEFECTS[name]
     system = province.counties[0] if defect.level == "county" else province.cities[0]
     if defect.binding == "FILE":
         # a SUT that never resends keeps the suite waiting for the resend until the end of the wait
         run, _ = run_file_push(system, tmp_path / "drop", documents, defect,
+                               wait=6.0 if defect.pusher_tries == 1 else 40.0)
+    elif defect.binding == "MQTT":
+        run, _ = run_mqtt_push(system, request.getfixturevalue("broker").url, documents, defect,
                                wait=6.0 if defect.pusher_tries == 1 else 40.0)
     else:
         service = defect.service(system)
