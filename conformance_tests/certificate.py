@@ -188,13 +188,6 @@ def verify_directory(folder: Path, *, trusted_key: Any = None) -> list[str]:
     return certificate_problems(certificate, report, trusted_key=trusted_key)
 
 
-def verdict_of(certificate: dict[str, Any], role: str) -> Verdict | None:
-    for entry in certificate.get("roles", []):
-        if entry.get("role") == role:
-            return Verdict(entry["verdict"])
-    return None
-
-
 def is_current(certificate: dict[str, Any], today: date | None = None) -> bool:
     """Within its validity period (a certificate without one is current)."""
     today = today or datetime.now(CST).date()

@@ -77,10 +77,6 @@ class FeedRead:
     def end_cursor(self) -> str | None:
         return self.pages[-1].next_cursor if self.pages else None
 
-    @property
-    def complete(self) -> bool:
-        return self.error is None and bool(self.pages) and not self.pages[-1].has_more
-
 
 def _problem(rule: str, en: str, zh: str, **where: Any) -> KitFinding:
     return KitFinding(rule, en, zh, where=where)

@@ -294,6 +294,3 @@ class _RecordingTransport(httpx.BaseTransport):
     def close(self) -> None:
         self._inner.close()
 
-
-def token_from_env(name: str | None) -> str | None:
-    return os.environ.get(name) if name else None

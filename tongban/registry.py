@@ -343,8 +343,6 @@ class Registry:
         wanted = {Role(r) for r in roles}
         return [p for p in self.partners if wanted & set(p.roles)]
 
-    def providing(self, dataset: str) -> list[PartnerConfig]:
-        return [p for p in self.partners if dataset in p.datasets]
 
 
 def registry_path(path: str | os.PathLike[str] | None = None) -> Path:

@@ -35,10 +35,6 @@ def rule_catalog(spec: str = "TBS-1.0") -> dict[str, dict[str, str]]:
     return json.loads(path.read_text(encoding="utf-8"))["requirements"]
 
 
-def severity_of(rule_id: str, spec: str = "TBS-1.0") -> Severity:
-    return Severity(rule_catalog(spec)[rule_id]["severity"])
-
-
 def mask_parties(value: Any) -> Any:
     """A copy of ``value`` with the ``idNo`` of every non-ORG party masked (TBS-SEC-012)."""
     if isinstance(value, dict):

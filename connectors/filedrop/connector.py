@@ -6,7 +6,6 @@ is :class:`~tongban.connectors.filedrop.inbox.FileDropInbox`.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from tongban.connectors.base import ProtocolError, PushResult, TransportError
@@ -33,10 +32,6 @@ class FileDropConnector:
         self.writer = writer
         self.ack_timeout = ack_timeout
         self.poll_interval = poll_interval
-
-    @classmethod
-    def for_drop_root(cls, drop_root: str | Path, *, key_id: str, key: bytes, **kw: Any) -> "FileDropConnector":
-        return cls(FileDropWriter(drop_root, key_id=key_id, key=key), **kw)
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         if not isinstance(envelope.get("batch"), dict):

@@ -423,10 +423,6 @@ def get_changes_request(dataset: str, since: str | None = None, limit: int | Non
                                                  ("limit", limit, "integer")]))
 
 
-def get_ack_request(message_id: str) -> bytes:
-    return soap_envelope(_wrapper("GetAck", [("messageId", message_id, "string")]))
-
-
 def meta_to_xml(meta: dict[str, Any]) -> bytes:
     """``GetMetaResponse{meta}`` (TBS-SOAP-002)."""
     return soap_envelope(_wrapper("GetMetaResponse", [("meta", meta, "Meta")]))

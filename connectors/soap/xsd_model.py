@@ -76,9 +76,6 @@ class SchemaModel:
     def type(self, name: str) -> XType:
         return self.types[name]
 
-    def element_type(self, element_name: str) -> XType:
-        return self.types[self.elements[element_name]]
-
     def record_type(self, dataset: str | None) -> XType | None:
         name = RECORD_TYPE_BY_DATASET.get(dataset or "")
         return self.types[name] if name else None

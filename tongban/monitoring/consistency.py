@@ -223,17 +223,6 @@ def store_catalog(store: Store) -> list[dict[str, Any]]:
             .order_by(CatalogItemVersion.impl_code)).scalars()]
 
 
-def store_catalog_by_source(store: Store) -> dict[str, list[dict[str, Any]]]:
-    """Current catalog versions grouped by the partner they were stored from."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with store.reading() as s:
-        for source, content in s.execute(select(CatalogItemVersion.source, CatalogItemVersion.content)
-                                         .where(CatalogItemVersion.is_current.is_(True))
-                                         .order_by(CatalogItemVersion.impl_code)):
-            out[source].append(json.loads(content))
-    return dict(out)
-
-
 def quarantined_catalog(store: Store, rule_ids: Iterable[str] = CONFLICT_RULES) -> dict[str, list[dict[str, Any]]]:
     """Open quarantined catalog records rejected as conflicting with the stored item, per partner."""
     wanted = set(rule_ids)

@@ -274,11 +274,3 @@ def partner_statuses(store: Store, registry: Any, *, now: datetime | None = None
                                  p.transport.value if p else None, cert, by_partner.get(partner_id, [])))
     return out
 
-
-def totals_by_feed(statuses: Iterable[FeedStatus]) -> dict[str, int]:
-    """Outcome totals over every feed (for the dashboard headline)."""
-    total = {c: 0 for c in OUTCOME_COLUMNS}
-    for st in statuses:
-        for c in OUTCOME_COLUMNS:
-            total[c] += st.totals.get(c, 0)
-    return total
