@@ -223,6 +223,19 @@ class BusConfig(BaseModel):
                                        "certificate for it (TBS-CONF-008); off: development only")
     hmac_key_env: str | None = Field(None, description="the bus's own HMAC key, for the envelopes it publishes")
     key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    ledger_key_env: str | None = Field(None, description="name of the environment variable holding the key the "
+                                       "ledger's chain head is authenticated with (HMAC-SHA256)")
+    ledger_anchor_file: str | None = Field(None, description="append-only file the chain head is anchored to after "
+                                           "every sync run; keep it where the bus cannot rewrite it")
+
+    @field_validator("ledger_key_env")
+    @classmethod
+    def _ledger_env(cls, v: str | None) -> str | None:
+        return Credentials._env_name(v)
+
+    def ledger_key(self) -> bytes | None:
+        value = os.environ.get(self.ledger_key_env) if self.ledger_key_env else None
+        return value.encode("utf-8") if value else None
 
     @field_validator("uscc_allowlist")
     @classmethod

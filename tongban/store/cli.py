@@ -8,11 +8,22 @@ from tongban.console import fail, out
 from tongban.store.store import Store, StoreError
 
 
+def _registry_ledger_key() -> bytes | None:
+    """The bus's ledger key when the registry names one (entries the CLI appends stay authenticated)."""
+    from tongban.registry import load_registry
+
+    try:
+        return load_registry().bus.ledger_key()
+    except Exception:  # no registry here: the commands that need one say so themselves
+        return None
+
+
 def open_store() -> Store:
     """The configured store, migrated; a clear message and exit 2 when it cannot be opened."""
     try:
         store = Store()
         store.ensure_schema()
+        store.ledger_key = _registry_ledger_key()
         return store
     except StoreError as exc:
         fail(str(exc))

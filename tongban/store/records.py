@@ -49,6 +49,14 @@ class HeldEntry:
     id: int | None = None  # None while only staged
 
 
+PENDING = "tongban.ledger.pending"
+
+
+def note_stored(session: Session, dataset: str, key: tuple[Any, ...], digest: str) -> None:
+    """Remember a stored record for the ledger entry this transaction appends (its coverage)."""
+    session.info.setdefault(PENDING, []).append((dataset, key_text(key), digest))
+
+
 def _loads(text: str) -> Any:
     """Our own stored canonical JSON: trusted, so the fast parser will do."""
     return orjson.loads(text)
@@ -220,6 +228,7 @@ class RecordStore:
         spec = _spec(dataset)
         content, digest = _validated_text(record)
         key = spec.key_of(record)
+        note_stored(self.session, dataset, key, digest)
         self._get(dataset, key)   # loads what is stored under the key
         row = {**spec.row(record), "source": source, "content": content, "sha256": digest}
         if spec.keeps_history:   # every version a row; the newest one current

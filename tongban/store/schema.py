@@ -175,9 +175,34 @@ class LedgerEntry(Base):
     record_count: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[str] = mapped_column(String(16))
     counts: Mapped[str] = mapped_column(Text)  # canonical JSON of the outcome counts
+    # sha256 of the (dataset, business key, record sha256) list this entry stored, in order:
+    # what ties stored content to the chain (NULL: the entry stored nothing, or predates it)
+    records_sha256: Mapped[str | None] = mapped_column(String(64))
     # unique: two writers chaining onto the same predecessor cannot both commit (no forks)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LedgerRecord(Base):
+    """One record a ledger entry stored: its dataset, business key and content hash."""
+
+    __tablename__ = "ledger_records"
+    id: Mapped[int] = _id()
+    entry_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    dataset: Mapped[str] = mapped_column(String(16))
+    record_key: Mapped[str] = mapped_column(Text)  # JSON list of the business key's values
+    sha256: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_ledger_records_key", "dataset", "record_key"),)
+
+
+class LedgerHead(Base):
+    """The newest entry of the chain with an HMAC under the bus's ledger key (one row)."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class SyncRun(Base):

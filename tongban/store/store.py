@@ -50,6 +50,9 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The bus's ledger key (from the environment variable the registry names): the ledger
+        # authenticates its chain head with it. None: the head is written without an HMAC.
+        self.ledger_key: bytes | None = None
 
     @property
     def display_url(self) -> str:
@@ -104,6 +107,7 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any exception."""
         with self._sessions.begin() as session:
+            session.info["tongban.ledger.key"] = self.ledger_key
             yield session
 
     @contextmanager

@@ -74,16 +74,55 @@ def ledger() -> None:
 
 
 @ledger.command("verify")
-def ledger_verify() -> None:
-    """Recompute the hash chain; name the first entry that does not hold."""
+@click.option("--chain-only", is_flag=True, help="check only the hash chain, not the stored records against it")
+@click.option("--anchors", "anchor_file", type=click.Path(dir_okay=False), default=None,
+              help="anchor file to check (default: bus.ledger_anchor_file of the registry)")
+def ledger_verify(chain_only: bool, anchor_file: str | None) -> None:
+    """Recompute the hash chain, check the authenticated head, the anchors and every stored record."""
     from tongban.sync.ledger import verify
 
-    result = verify(open_store())
+    store = open_store()
+    try:
+        bus = load_registry().bus
+        anchor_file = anchor_file or bus.ledger_anchor_file
+        if bus.ledger_key_env and not bus.ledger_key():
+            fail(f"the registry names the ledger key {bus.ledger_key_env}, which is not set")
+    except RegistryError:
+        pass
+    if anchor_file and not os.path.exists(anchor_file):
+        anchor_file = None
+    result = verify(store, key=store.ledger_key, records=not chain_only, anchors=anchor_file)
     if result.ok:
-        out.print(f"[green]ledger ok[/]: {result.entries} entries, chain intact")
+        out.print(f"[green]ledger ok[/]: {result.entries} entries, chain intact; head {result.head}; "
+                  f"{result.anchors} anchor(s) found in the chain"
+                  + ("" if chain_only else f"; {result.records} stored records explained by the ledger"))
         return
-    out.print(f"[red]ledger broken[/] at entry {result.first_bad_seq}: {result.problem}")
+    where = f" at entry {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+    out.print(f"[red]ledger broken[/]{where}: {escape(result.problem)}")
+    for extra in result.problems[1:]:
+        out.print(f"  also: {escape(extra)}")
     raise SystemExit(1)
+
+
+@ledger.command("anchor")
+@click.option("--to", "anchor_file", type=click.Path(dir_okay=False), default=None,
+              help="append the head here (default: bus.ledger_anchor_file of the registry)")
+def ledger_anchor(anchor_file: str | None) -> None:
+    """Append the chain head (seq, hash, HMAC) to an anchor file kept outside the store."""
+    from tongban.sync.ledger import anchor
+
+    if anchor_file is None:
+        try:
+            anchor_file = load_registry().bus.ledger_anchor_file
+        except RegistryError as exc:
+            fail(str(exc))
+    if not anchor_file:
+        fail("no anchor file: give --to FILE or set bus.ledger_anchor_file in the registry")
+    line = anchor(open_store(), anchor_file)
+    if line is None:
+        out.print("the ledger is empty: nothing to anchor")
+        return
+    out.print(f"anchored entry {line['seq']} ({line['entryHash'][:16]}…) to {escape(anchor_file)}")
 
 
 @ledger.command("list")

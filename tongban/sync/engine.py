@@ -88,6 +88,7 @@ class SyncEngine:
                  admission: Admission | None = None) -> None:
         self.store = store
         self.registry = registry
+        store.ledger_key = registry.bus.ledger_key() or store.ledger_key
         self.trigger = trigger
         self._connect = connector_factory
         self._admission = admission
@@ -306,6 +307,11 @@ class SyncEngine:
             pass
         raise SyncFailed(report) from None
 
+    def _anchor(self) -> None:
+        """Append the chain head to the registry's anchor file after every run (when set)."""
+        if self.registry.bus.ledger_anchor_file:
+            ledger.anchor(self.store, self.registry.bus.ledger_anchor_file)
+
     def _finish(self, report: SyncReport, newest: str | None) -> None:
         with self.store.transaction() as s:
             run = s.get(SyncRun, report.run_id)
@@ -318,6 +324,7 @@ class SyncEngine:
             run.cursor_after = report.cursor_after
             run.newest_source_at = newest
             run.error, run.error_code, run.error_hop = report.error, report.error_code, report.error_hop
+        self._anchor()
 
 
 STALE_RUN = "STALE_RUN"

@@ -3,10 +3,27 @@
 Each entry's hash covers its own fields and the previous entry's hash, so editing,
 deleting or reordering any entry breaks the chain at a point :func:`verify` names. The
 ``prev_hash`` column is unique, so two concurrent writers can never fork the chain.
+
+Coverage of stored content: every record a transaction stores is noted (dataset, business
+key, sha256 of its canonical JSON) and the entry appended in that transaction lists them in
+``ledger_records``, with their digest (``records_sha256``) inside the entry's hash. So
+:func:`verify` can prove each stored row is the content some entry stored (or, for a Case,
+the last version stored), that no ledgered record was deleted, and that no row's content
+differs from its hash.
+
+The chain head (newest seq and hash) carries an HMAC under the bus's ledger key, so a chain
+recomputed by someone without the key is detected; :func:`anchor` appends the head to a file
+outside the store, so a recomputation by someone holding the key is detected against every
+anchor written before it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -14,7 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tongban.model.canonical import canonical_bytes, sha256_hex
-from tongban.store.schema import LedgerEntry
+from tongban.store.schema import Base
+from tongban.store.records import PENDING, key_text
+from tongban.store.schema import LedgerEntry, LedgerHead, LedgerRecord
 from tongban.store.store import Store, dumps
 
 GENESIS = "0" * 64
@@ -23,22 +42,45 @@ HASHED_FIELDS = ("recorded_at", "direction", "sender", "receiver", "dataset", "b
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
-    return sha256_hex(canonical_bytes({k: fields[k] for k in HASHED_FIELDS}))
+    hashed = {k: fields[k] for k in HASHED_FIELDS}
+    if fields.get("records_sha256") is not None:  # entries before coverage keep their hash
+        hashed["records_sha256"] = fields["records_sha256"]
+    return sha256_hex(canonical_bytes(hashed))
+
+
+def records_digest(records: list[tuple[str, str, str]]) -> str:
+    return sha256_hex(canonical_bytes([list(r) for r in records]))
+
+
+def head_mac(key: bytes, seq: int, entry_hash_: str) -> str:
+    return hmac.new(key, f"tongban-ledger-head\n{seq}\n{entry_hash_}".encode(), hashlib.sha256).hexdigest()
 
 
 def append(session: Session, *, direction: str, sender: str, receiver: str, dataset: str, binding: str,
            envelope_sha256: str, record_count: int, verdict: str, counts: dict[str, int],
            message_id: str | None = None, recorded_at: datetime | None = None) -> LedgerEntry:
     last = session.execute(select(LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc()).limit(1)).scalar()
+    stored = session.info.pop(PENDING, None) or []
     fields = {
         "recorded_at": (recorded_at or datetime.now(timezone.utc)).isoformat(timespec="microseconds"),
         "direction": direction, "sender": sender, "receiver": receiver, "dataset": dataset,
         "binding": binding, "message_id": message_id, "envelope_sha256": envelope_sha256,
         "record_count": record_count, "verdict": verdict, "counts": dumps(counts),
-        "prev_hash": last or GENESIS,
+        "prev_hash": last or GENESIS, "records_sha256": records_digest(stored) if stored else None,
     }
     entry = LedgerEntry(**fields, entry_hash=entry_hash(fields))
     session.add(entry)
+    session.flush()
+    if stored:
+        session.execute(LedgerRecord.__table__.insert(), [
+            {"entry_seq": entry.seq, "dataset": d, "record_key": k, "sha256": h} for d, k, h in stored])
+    key = session.info.get("tongban.ledger.key")
+    head = session.get(LedgerHead, 1)
+    if head is None:
+        head = LedgerHead(id=1)
+        session.add(head)
+    head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    head.mac = head_mac(key, entry.seq, entry.entry_hash) if key else None
     session.flush()
     return entry
 
@@ -49,6 +91,10 @@ class VerifyResult:
     entries: int
     first_bad_seq: int | None = None
     problem: str = ""
+    records: int = 0  # stored rows checked against the ledger (0 when not asked)
+    head: str = "not checked"  # authenticated | not authenticated (no key) | …
+    anchors: int = 0
+    problems: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _entries(session: Session, batch: int = 5000) -> Iterator[LedgerEntry]:
@@ -62,19 +108,138 @@ def _entries(session: Session, batch: int = 5000) -> Iterator[LedgerEntry]:
         last = rows[-1].seq
 
 
-def verify(store: Store) -> VerifyResult:
-    """Walk the chain in ``seq`` order; stop at the first entry that does not hold."""
+def _bad(count: int, seq: int | None, problem: str, **kw: Any) -> VerifyResult:
+    return VerifyResult(False, count, seq, problem, **kw)
+
+
+def verify(store: Store, *, key: bytes | None = None, records: bool = False,
+           anchors: str | os.PathLike[str] | None = None) -> VerifyResult:
+    """Walk the chain in ``seq`` order; stop at the first entry that does not hold.
+
+    ``key``: check the head's HMAC (a recomputed chain is detected). ``records``: check every
+    stored row against the per-record hashes of the entries that stored it. ``anchors``: check
+    every head written to that anchor file is still in the chain.
+    """
     prev = GENESIS
     count = 0
+    hashes: dict[int, str] = {}
     with store.reading() as s:
+        by_entry: dict[int, list[tuple[str, str, str]]] = {}
+        for seq, d, k, h in s.execute(select(LedgerRecord.entry_seq, LedgerRecord.dataset, LedgerRecord.record_key,
+                                             LedgerRecord.sha256).order_by(LedgerRecord.id)):
+            by_entry.setdefault(seq, []).append((d, k, h))
         for e in _entries(s):
             count += 1
             fields = {k: getattr(e, k) for k in HASHED_FIELDS}
+            fields["records_sha256"] = e.records_sha256
             if e.prev_hash != prev:
-                return VerifyResult(False, count, e.seq, f"entry {e.seq}: prev_hash does not match the entry before"
-                                    " it (an entry was deleted, inserted or reordered)")
+                return _bad(count, e.seq, f"entry {e.seq}: prev_hash does not match the entry before"
+                            " it (an entry was deleted, inserted or reordered)")
             if entry_hash(fields) != e.entry_hash:
-                return VerifyResult(False, count, e.seq, f"entry {e.seq}: content does not match its hash "
-                                    "(the entry was edited)")
+                return _bad(count, e.seq, f"entry {e.seq}: content does not match its hash (the entry was edited)")
+            listed = by_entry.pop(e.seq, [])
+            if (records_digest(listed) if listed else None) != e.records_sha256:
+                return _bad(count, e.seq, f"entry {e.seq}: its list of stored records does not match "
+                            "records_sha256 (ledger_records was edited)")
             prev = e.entry_hash
-    return VerifyResult(True, count)
+            hashes[e.seq] = e.entry_hash
+        if by_entry:
+            seq = min(by_entry)
+            return _bad(count, seq, f"ledger_records lists records of entry {seq}, which is not in the chain")
+        head = s.get(LedgerHead, 1)
+        last_seq = max(hashes) if hashes else None
+        head_state = "not checked"
+        if key is not None:
+            if last_seq is None and head is None:
+                head_state = "empty ledger"
+            elif head is None or head.mac is None:
+                return _bad(count, last_seq, "the chain head carries no HMAC under the ledger key (written "
+                            "without the key, or stripped)", head="not authenticated")
+            elif not hmac.compare_digest(head.mac, head_mac(key, head.seq, head.entry_hash)):
+                return _bad(count, head.seq, "the chain head's HMAC does not verify under the ledger key (the "
+                            "head was rewritten, e.g. after recomputing the chain)", head="forged")
+            elif head.seq != last_seq or hashes.get(head.seq) != head.entry_hash:
+                return _bad(count, head.seq, f"the authenticated head (entry {head.seq}) is not the chain's last "
+                            f"entry {last_seq} with that hash: the chain was recomputed, truncated or extended",
+                            head="mismatch")
+            else:
+                head_state = "authenticated"
+        elif head is not None:
+            head_state = "not authenticated (no ledger key given)"
+        checked_anchors = 0
+        if anchors is not None:
+            for n, line in enumerate(Path(anchors).read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    a = json.loads(line)
+                    seq, h = int(a["seq"]), str(a["entryHash"])
+                except (ValueError, KeyError, TypeError):
+                    return _bad(count, None, f"{Path(anchors).name}:{n}: not an anchor line", head=head_state)
+                if hashes.get(seq) != h:
+                    return _bad(count, seq, f"anchor {Path(anchors).name}:{n} (entry {seq}, {h[:16]}…) is not in the "
+                                "chain: the chain was rewritten after it was anchored", head=head_state)
+                checked_anchors += 1
+        checked = 0
+        if records:
+            checked, problems = _check_records(s)
+            if problems:
+                return _bad(count, None, problems[0], records=checked, head=head_state, anchors=checked_anchors,
+                            problems=tuple(problems))
+    return VerifyResult(True, count, records=checked, head=head_state, anchors=checked_anchors)
+
+
+def _check_records(s: Session, limit: int = 20) -> tuple[int, list[str]]:
+    """Every stored row explained by the ledger; every ledgered record still stored."""
+    problems: list[str] = []
+    checked = 0
+    from tongban.model.datasets import SPECS
+    from tongban.store.records import _key_columns
+
+    for dataset, spec in SPECS.items():
+        table, cols = Base.metadata.tables[spec.table], _key_columns(spec)
+        latest_only = spec.versioned and not spec.keeps_history  # a Case: its last stored version
+        ledgered: dict[str, list[str]] = {}
+        for k, h in s.execute(select(LedgerRecord.record_key, LedgerRecord.sha256)
+                              .where(LedgerRecord.dataset == dataset).order_by(LedgerRecord.entry_seq,
+                                                                                LedgerRecord.id)):
+            ledgered.setdefault(k, []).append(h)
+        present: set[str] = set()
+        columns = [table.c[c] for c in cols]
+        for row in s.execute(select(*columns, table.c.content, table.c.sha256)):
+            checked += 1
+            key = key_text(tuple(row[:len(cols)]))
+            content, digest = row[len(cols)], row[len(cols) + 1]
+            present.add(key)
+            where = f"{table.name} {key}"
+            if sha256_hex(content.encode("utf-8")) != digest:
+                problems.append(f"{where}: content does not match its sha256 (the stored record was edited)")
+            elif key not in ledgered:
+                problems.append(f"{where}: stored by no ledger entry (inserted outside the ledger)")
+            elif (digest != ledgered[key][-1]) if latest_only else (digest not in ledgered[key]):
+                problems.append(f"{where}: content differs from what the ledger says was stored (edited)")
+        for key in ledgered:
+            if key not in present:
+                problems.append(f"{table.name} {key}: ledgered as stored but missing (deleted)")
+        if len(problems) >= limit:
+            break
+    return checked, problems[:limit]
+
+
+def anchor(store: Store, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Append the chain head to ``path`` (one JSON line; opened for appending only)."""
+    with store.reading() as s:
+        head = s.execute(select(LedgerEntry.seq, LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc())
+                         .limit(1)).first()
+        stored_head = s.get(LedgerHead, 1)
+    if head is None:
+        return None
+    line = {"seq": head.seq, "entryHash": head.entry_hash,
+            "mac": stored_head.mac if stored_head is not None and stored_head.seq == head.seq else None,
+            "anchoredAt": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return line

@@ -32,6 +32,7 @@ class BusReceiver:
         self.store = store
         self.registry = registry
         self.clock = clock
+        store.ledger_key = registry.bus.ledger_key() or store.ledger_key
 
     @property
     def system_id(self) -> str:

@@ -14,6 +14,8 @@ from tongban.store.store import Store, utcnow
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext
 from tongban.validators.stateful import Outcome
+from tongban.model.canonical import sha256_hex
+from tongban.sync import ledger
 
 
 @dataclass
@@ -56,4 +58,9 @@ def replay(store: Store, registry: Registry, *, ids: list[int] | None = None, pa
             else:
                 entry.status, entry.resolved_at = "RELEASED", utcnow()
                 result.released.append(entry_id)
+                # What replay stores is ledgered like any other store (its coverage, TBS-SYNC-012).
+                ledger.append(s, direction="IN", sender=partner.id, receiver=registry.bus.system_id,
+                              dataset=entry.dataset, binding="REPLAY",
+                              envelope_sha256=entry.envelope_sha256 or sha256_hex(entry.raw.encode("utf-8")),
+                              record_count=1, verdict=outcome.outcome.value, counts={"quarantineEntry": entry_id})
     return result
