@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "quarantine": "tongban.sync.cli:quarantine",
     "ledger": "tongban.sync.cli:ledger",
     "case": "tongban.sync.cli:case",
-    "validate": "tongban.validators.cli:validate_command",
+    "validate": "tongban.sync.validate_frontdb:validate_command",
     "sandbox": "tongban.sandbox.cli:sandbox",
     "conformance": "tongban.conformance.cli:conformance",
     "status": "tongban.monitoring.cli:status_command",

@@ -138,7 +138,7 @@ class FrontdbSync:
 
     def __init__(self, store: Store, registry: Registry | None, partner: PartnerConfig, *,
                  front: FrontDatabase | None = None, clock: Callable[[], datetime] | None = None,
-                 after_batch: Callable[[str], None] | None = None) -> None:
+                 after_batch: Callable[[str], None] | None = None, write_receipts: bool = True) -> None:
         self.store = store
         self.partner = partner
         self.allowlist = frozenset(registry.bus.uscc_allowlist) if registry else frozenset()
@@ -156,6 +156,7 @@ class FrontdbSync:
         self.lookback = timedelta(seconds=parse_duration(partner.lookback))
         self.hold_timeout = timedelta(seconds=partner.hold_timeout_seconds)
         self.after_batch = after_batch  # test hook: called after a batch's commit, before its receipts
+        self.writes_receipts = write_receipts  # False: a dry run (tongban validate --profile) leaves tb_receipt alone
 
     # --- the poll ---------------------------------------------------------------------
     def poll(self) -> PollReport:
@@ -211,6 +212,8 @@ class FrontdbSync:
 
     def write_pending_receipts(self) -> int:
         """TBS-LP-052: receipts committed with their batch, written after it."""
+        if not self.writes_receipts:
+            return 0
         with self.store.reading() as s:
             pending = list(s.execute(select(FrontdbReceipt).where(
                 FrontdbReceipt.partner_id == self.partner.id, FrontdbReceipt.written.is_(False))).scalars())
