@@ -1,0 +1,1 @@
+INSERT INTO dn_task_directory (row_guid, cd_operation, cd_time, cd_batch, data_source, version, catalog_code, task_name, task_type, task_state, task_version, use_level, by_law) VALUES ('c1030ca38076f1cface41a5768899a13', 'I', '2026-11-28 10:00:03', 'TB20261128100003001', 'TBS', 1, '440120012002', '公共场所卫生许可（新证）', '01', '1', 5, '2', '《公共场所卫生管理条例》第四条');
