@@ -192,9 +192,8 @@ class IgnoresRejections(ReferenceReceiver):
 class IgnoresSignatures(ReferenceReceiver):
     """Never verifies ``integrity.signature`` (TBS-ENV-028 unenforced)."""
 
-    def _receiver_rules(self, env: dict[str, Any], report: Report, t_ref: Any, binding: str,
-                        profile: SenderProfile | None) -> list[Any]:
-        return [f for f in super()._receiver_rules(env, report, t_ref, binding, profile) if f.rule_id != "TBS-ENV-028"]
+    def _receiver_rules(self, env: dict[str, Any], report: Report, **kw: Any) -> list[Any]:
+        return [f for f in super()._receiver_rules(env, report, **kw) if f.rule_id != "TBS-ENV-028"]
 
 
 # -- the catalogue of defects --------------------------------------------------------------------

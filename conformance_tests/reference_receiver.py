@@ -14,35 +14,20 @@ TBS-SYNC-003). Held records stay held (``final`` false); this receiver does not 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from tongban.connectors.base import ServiceError
 from tongban.model.canonical import canonical_sha256
 from tongban.model.datasets import Dataset
-from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext, validate_envelope
-from tongban.model.datasets import SENDING_ROLE
-from tongban.validators.receiving import RecordOutcome, build_ack, receiver_findings
+from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
+from tongban.validators.receiving import (MemoryReplay, SenderProfile, receive_envelope, receiver_findings)
 from tongban.validators.report import Finding, Report
 from tongban.validators.stateful import MemoryState, Outcome, evaluate_state
 
-
-
-@dataclass
-class SenderProfile:
-    """What the receiver's partner profile says about one sender."""
-
-    roles: tuple[str, ...] = ("CATALOG_PROVIDER",)
-    keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # keyId -> (alg, key)
-    require_signature: bool = False
-
-
-def _is_uuid(value: Any) -> bool:
-    import re
-
-    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-                                                   value) is not None
+__all__ = ["ReferenceReceiver", "SenderProfile", "AckDifference", "ack_differences", "record_outcomes",
+           "request_hash_of"]
 
 
 class ReferenceReceiver:
@@ -55,7 +40,7 @@ class ReferenceReceiver:
         self.allowlist = allowlist if allowlist is not None else REFERENCE_ALLOWLIST
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.state = MemoryState()
-        self.acks: dict[str, tuple[str, str, dict[str, Any]]] = {}  # messageId -> (requestHash, sender, ack)
+        self.replay = MemoryReplay()
         self._lock = threading.Lock()
 
     # -- SystemService ----------------------------------------------------------------------
@@ -68,73 +53,30 @@ class ReferenceReceiver:
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
         with self._lock:
-            entry = self.acks.get(message_id)
-        return entry[2] if entry is not None and entry[1] == caller else None
+            entry = self.replay.recall(message_id)
+        return entry.ack if entry is not None and entry.sender == caller else None
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
                 topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
         with self._lock:
-            return self._receive(envelope, binding, request_hash, authenticated_sender, binding_dataset,
-                                 topic_region, tuple(binding_findings))
+            return receive_envelope(
+                envelope, own_id=self.own_id, profiles=self.senders, memory=self.replay, state=self,
+                t_ref=self.clock(), binding=binding, request_hash=request_hash,
+                authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
+                topic_region=topic_region, binding_findings=tuple(binding_findings), allowlist=self.allowlist,
+                envelope_rules=self._receiver_rules).ack
 
-    # -- the work ---------------------------------------------------------------------------
-    def _receive(self, envelope: Any, binding: str, request_hash: str, caller: str | None,
-                 binding_dataset: str | None, topic_region: str | None,
-                 binding_findings: tuple[Finding, ...]) -> dict[str, Any]:
-        t_ref = self.clock()
-        env = envelope if isinstance(envelope, dict) else {}
-        message_id, sender = env.get("messageId"), env.get("sender")
-        if _is_uuid(message_id) and message_id in self.acks:            # TBS-SEC-005
-            stored_hash, stored_sender, ack = self.acks[message_id]
-            if stored_hash == request_hash and stored_sender == sender:
-                return ack
-            raise ServiceError(409, "MESSAGE_ID_CONFLICT", "messageId already used with another request hash",
-                               rule_id="TBS-SEC-005")
-        if caller is not None and isinstance(sender, str) and caller != sender:  # TBS-SEC-002
-            raise ServiceError(403, "FORBIDDEN", "the envelope sender is not the authenticated system",
-                               rule_id="TBS-SEC-002")
-        profile = self.senders.get(sender) if isinstance(sender, str) else None
-        dataset = env.get("dataset")
-        if isinstance(dataset, str) and dataset in SENDING_ROLE and (
-                profile is None or SENDING_ROLE[dataset] not in profile.roles):    # TBS-SEC-004
-            raise ServiceError(403, "FORBIDDEN", f"no role of {sender} permits dataset {dataset}",
-                               rule_id="TBS-SEC-004")
-        keys = {(sender, k): v for k, v in profile.keys.items()} if profile is not None else {}
-        signature_required = bool(profile and profile.require_signature) or binding in ("FILE", "MQTT")
-        context = ValidationContext(allowlist=self.allowlist, keys=keys, binding=binding,
-                                    binding_dataset=binding_dataset, topic_region=topic_region,
-                                    require_signature=signature_required)
-        verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
-        env_report = Report(list(verdict.envelope_report.items))
-        if isinstance(envelope, dict):
-            env_report.extend(self._receiver_rules(envelope, env_report, t_ref, binding, profile))
-        records = env.get("records") if isinstance(env.get("records"), list) else []
-        if env_report.errors:
-            ack = build_ack(env, own_id=self.own_id, request_hash=request_hash, t_ref=t_ref,
-                            envelope_report=env_report, received=min(len(records), 1000), outcomes=None)
-        else:
-            ack = self._records(env, verdict.record_reports, request_hash, t_ref, env_report)
-        if _is_uuid(message_id):
-            self.acks[message_id] = (request_hash, sender if isinstance(sender, str) else "", ack)
-        return ack
+    # -- the pipeline's record state (RecordState) ------------------------------------------
+    def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
+               sent_at: str,
+               request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+        return [self._decide(dataset, record, index, writer, report)
+                for index, (record, report) in enumerate(zip(records, reports))]
 
-    def _receiver_rules(self, env: dict[str, Any], report: Report, t_ref: datetime, binding: str,
-                        profile: SenderProfile | None) -> list[Finding]:
-        """The stateful envelope rules (shared with the bus's receiver); defects override this."""
-        return receiver_findings(env, report, own_id=self.own_id, binding=binding, t_ref=t_ref,
-                                 sender_has_keys=bool(profile and profile.keys))
-
-    def _records(self, env: dict[str, Any], reports: list[Report], request_hash: str, t_ref: datetime,
-                 env_report: Report) -> dict[str, Any]:
-        dataset = env["dataset"]
-        writer = env.get("origin", env["sender"])
-        outcomes = []
-        for index, (record, report) in enumerate(zip(env["records"], reports)):
-            outcome, merged = self._decide(dataset, record, index, writer, report)
-            outcomes.append(RecordOutcome(index, outcome, merged, _valid_key(dataset, record, index, merged)))
-        return build_ack(env, own_id=self.own_id, request_hash=request_hash, t_ref=t_ref, envelope_report=env_report,
-                         received=len(env["records"]), outcomes=outcomes)
+    def _receiver_rules(self, env: dict[str, Any], report: Report, **kw: Any) -> list[Finding]:
+        """The stateful envelope rules of the pipeline; defects override this."""
+        return receiver_findings(env, report, **kw)
 
     def _decide(self, dataset: str, record: Any, index: int, writer: str,
                 report: Report) -> tuple[Outcome, Report]:
@@ -150,16 +92,6 @@ class ReferenceReceiver:
         elif verdict.outcome is Outcome.HELD:
             self.state.hold(dataset, tuple(record[m] for m in Dataset(dataset).key_members), record)
         return verdict.outcome, merged
-
-
-def _valid_key(dataset: str, record: Any, index: int, report: Report) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        return {}
-    members = Dataset(dataset).key_members
-    bad = {f.location for f in report.items if f.severity.value == "ERROR"}
-    if all(m in record and f"/records/{index}/{m}" not in bad for m in members):
-        return {m: record[m] for m in members}
-    return {}
 
 
 # -- TBS-RPT-010 ------------------------------------------------------------------------------

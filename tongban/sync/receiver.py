@@ -9,18 +9,21 @@ the acknowledgement is returned only after that commit (TBS-SYNC-012).
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from datetime import datetime
+from typing import Any, Iterator, Mapping, Sequence
+
+from sqlalchemy.orm import Session
 
 from tongban.connectors.base import ServiceError
-from tongban.model.datasets import ROLE_SENDS, SENDING_ROLE
 from tongban.registry import PartnerConfig, Registry
 from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
-from tongban.validators import ValidationContext, validate_envelope
-from tongban.validators.receiving import RecordOutcome, build_ack, receiver_findings
-from tongban.validators.report import Finding, Report, Severity, render_value
+from tongban.validators import ValidationContext
+from tongban.validators.receiving import Remembered, SenderProfile, receive_envelope
+from tongban.validators.report import Finding, Report
+from tongban.validators.stateful import Outcome
 
 STORE_BUSY_RETRY_AFTER_S = 5
 
@@ -33,6 +36,7 @@ class BusReceiver:
         self.registry = registry
         self.clock = clock
         store.ledger_key = registry.bus.ledger_key() or store.ledger_key
+        self.profiles = RegistryProfiles(registry)
 
     @property
     def system_id(self) -> str:
@@ -72,95 +76,82 @@ class BusReceiver:
                  authenticated_sender: str | None, binding_dataset: str | None,
                  topic_region: str | None, binding_findings: Sequence[Finding]) -> dict[str, Any]:
         t_ref = self.clock()
-        sender = envelope.get("sender") if isinstance(envelope, dict) else None
-        partner = self._partner(sender)
-        message_id = envelope.get("messageId") if isinstance(envelope, dict) else None
         with self.store.transaction() as s:
-            if isinstance(message_id, str):
-                seen = s.get(SeenMessage, message_id)
-                if seen is not None:  # TBS-SEC-005: replay
-                    if seen.request_hash == request_hash:
-                        return json.loads(seen.ack)
-                    raise ServiceError(409, "MESSAGE_ID_CONFLICT", "messageId already used for another request",
-                                       rule_id="TBS-SEC-005")
-            self._authorize(envelope, partner, authenticated_sender)
-            context = ValidationContext(
-                spec=partner.spec_version if partner else "TBS-1.0", keys=self._keys(partner), binding=binding,
-                binding_dataset=binding_dataset, topic_region=topic_region,
-                allowlist=frozenset(self.registry.bus.uscc_allowlist),
-                require_signature=binding in ("FILE", "MQTT"))
-            verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
-            env_report = Report(list(verdict.envelope_report.items))
-            if verdict.envelope is not None:
-                env_report.extend(receiver_findings(verdict.envelope, env_report, own_id=self.system_id,
-                                                    binding=binding, t_ref=t_ref,
-                                                    sender_has_keys=bool(context.keys)))
-                env_report.extend(self._origin_findings(verdict.envelope, env_report))
-            records = envelope.get("records") if isinstance(envelope, dict) else None
-            received = min(len(records), 1000) if isinstance(records, list) else 0
-            outcomes = None
-            if not env_report.errors and partner is not None:
-                ingest = Ingestor(s, partner_id=partner.id, writer=envelope.get("origin") or sender,
-                                  hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                                  envelope_sha256=request_hash, announce_as=self.system_id)
-                result = ingest.ingest(envelope["dataset"], records, reports=verdict.record_reports,
-                                       sent_at=envelope["sentAt"])
-                outcomes = [RecordOutcome(r.index, r.outcome, r.report, r.key) for r in result.results]
-            ack = build_ack(envelope, own_id=self.system_id, request_hash=request_hash, t_ref=t_ref,
-                            envelope_report=env_report, received=received, outcomes=outcomes)
-            ledger.append(s, direction="IN", sender=sender if isinstance(sender, str) else "?",
-                          receiver=self.system_id, binding=binding,
-                          dataset=str(envelope.get("dataset", "?"))[:16] if isinstance(envelope, dict) else "?",
-                          envelope_sha256=request_hash, record_count=received, verdict=ack["status"],
-                          counts=ack["counts"], message_id=message_id if isinstance(message_id, str) else None)
-            if isinstance(message_id, str) and isinstance(sender, str) and not env_report.errors:
-                s.add(SeenMessage(message_id=message_id, sender=sender, request_hash=request_hash, ack=dumps(ack),
-                                  received_at=t_ref))
-        return ack
+            reception = receive_envelope(
+                envelope, own_id=self.system_id, profiles=self.profiles, memory=StoreReplay(s),
+                state=StoreRecords(s, self.registry, announce_as=self.system_id), t_ref=t_ref, binding=binding,
+                request_hash=request_hash, authenticated_sender=authenticated_sender,
+                binding_dataset=binding_dataset, topic_region=topic_region, binding_findings=binding_findings,
+                allowlist=frozenset(self.registry.bus.uscc_allowlist))
+            if not reception.replayed:
+                env = envelope if isinstance(envelope, dict) else {}
+                sender, message_id = env.get("sender"), env.get("messageId")
+                ack = reception.ack
+                ledger.append(s, direction="IN", sender=sender if isinstance(sender, str) else "?",
+                              receiver=self.system_id, dataset=str(env.get("dataset", "?"))[:16], binding=binding,
+                              envelope_sha256=request_hash, record_count=reception.received, verdict=ack["status"],
+                              counts=ack["counts"], message_id=message_id if isinstance(message_id, str) else None)
+        return reception.ack
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _partner(self, sender: Any) -> PartnerConfig | None:
-        if not isinstance(sender, str):
-            return None
+
+# -- the store behind the receiving pipeline's small interfaces --------------------------------
+class RegistryProfiles(Mapping[str, SenderProfile]):
+    """The registry's partners as the pipeline's sender profiles."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __getitem__(self, sender: str) -> SenderProfile:
         try:
-            return self.registry.get(sender)
+            return profile_of(self.registry.get(sender), self.registry)
         except KeyError:
-            return None
+            raise KeyError(sender) from None
 
-    @staticmethod
-    def _keys(partner: PartnerConfig | None) -> dict[tuple[str, str], tuple[str, bytes]]:
-        if partner is None or not partner.credentials.key_id:
-            return {}
-        key = partner.credentials.hmac_key()
-        return {(partner.id, partner.credentials.key_id): ("HMAC-SHA256", key)} if key else {}
+    def __iter__(self) -> Iterator[str]:
+        return iter(p.id for p in self.registry.partners)
 
-    def _origin_findings(self, env: dict[str, Any], report: Report) -> list[Finding]:
-        """TBS-SEC-011 read with the registry: ``origin`` may only name a system the registry
-        says the sender relays for (:meth:`Registry.relays_for`); an unknown ``origin`` is
-        refused. Without this a county could claim a province ``origin`` and write outside its
-        region (TBS-SEC-003) or fields it does not own (TBS-SYNC-009)."""
-        origin, sender = env.get("origin"), env.get("sender")
-        if not isinstance(origin, str) or not isinstance(sender, str):
-            return []
-        if any(f.rule_id == "TBS-SEC-011" and f.severity is Severity.ERROR for f in report.items):
-            return []  # already refused statelessly (origin equals sender, other branch)
-        if self.registry.relays_for(sender, origin):
-            return []
-        known = any(p.id == origin for p in self.registry.partners)
-        why = (f"the registry has no relay relation: {sender} does not relay for {origin}" if known
-               else f"{origin} is not a registered system")
-        return [Finding(Severity.ERROR, "TBS-SEC-011", "/origin", f"origin 不是发送方可代为转发的系统：{why}",
-                        f"origin is not a system the sender relays for: {why}", render_value(origin))]
+    def __len__(self) -> int:
+        return len(self.registry.partners)
 
-    def _authorize(self, env: Any, partner: PartnerConfig | None, authenticated: str | None) -> None:
-        """TBS-SEC-002 and -004: REST and SOAP answer 403 before any content is processed."""
-        sender = env.get("sender") if isinstance(env, dict) else None
-        if not isinstance(sender, str):
-            return  # no sender to judge: the envelope's own findings reject it
-        if partner is None or (authenticated is not None and authenticated != sender):
-            raise ServiceError(403, "FORBIDDEN", f"{sender!r} is not a registered partner authenticated as itself",
-                               rule_id="TBS-SEC-002")
-        dataset = env.get("dataset")
-        if dataset in SENDING_ROLE and not any(dataset in ROLE_SENDS.get(r.value, ()) for r in partner.roles):
-            raise ServiceError(403, "FORBIDDEN", f"no role of {sender} permits dataset {dataset}",
-                               rule_id="TBS-SEC-004")
+
+def profile_of(partner: PartnerConfig, registry: Registry) -> SenderProfile:
+    """A partner's profile; it relays for the systems whose relay chain reaches it
+    (:meth:`Registry.relays_for`, TBS-SEC-011)."""
+    key = partner.credentials.hmac_key() if partner.credentials.key_id else None
+    keys = {partner.credentials.key_id: ("HMAC-SHA256", key)} if key else {}
+    relays_for = frozenset(p.id for p in registry.partners if registry.relays_for(partner.id, p.id))
+    return SenderProfile(tuple(getattr(r, "value", r) for r in partner.roles), keys, spec_version=partner.spec_version, relays_for=relays_for)
+
+
+class StoreReplay:
+    """The pipeline's replay memory in ``seen_messages`` (TBS-SEC-005)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def recall(self, message_id: str) -> Remembered | None:
+        row = self.session.get(SeenMessage, message_id)
+        return Remembered(row.sender, row.request_hash, json.loads(row.ack)) if row is not None else None
+
+    def remember(self, message_id: str, entry: Remembered, t_ref: datetime) -> None:
+        self.session.add(SeenMessage(message_id=message_id, sender=entry.sender[:64],
+                                     request_hash=entry.request_hash, ack=dumps(entry.ack), received_at=t_ref))
+
+
+class StoreRecords:
+    """The pipeline's record state: the ingestor (S5, holds, quarantine, announcements)."""
+
+    def __init__(self, session: Session, registry: Registry, *, announce_as: str) -> None:
+        self.session = session
+        self.registry = registry
+        self.announce_as = announce_as
+
+    def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
+               sent_at: str,
+               request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+        partner = self.registry.get(sender)
+        ingest = Ingestor(self.session, partner_id=partner.id, writer=writer,
+                          hold_timeout_s=partner.hold_timeout_seconds, context=context,
+                          envelope_sha256=request_hash, announce_as=self.announce_as)
+        result = ingest.ingest(dataset, records, reports=reports, sent_at=sent_at)
+        return [(r.outcome, r.report) for r in result.results]
