@@ -110,7 +110,9 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
                      envelope_rules: EnvelopeRules | None = None) -> Reception:
     """One envelope through the pipeline. Refusals before any content is processed raise
     :class:`ServiceError` (TBS-SEC-002, -004: 403; TBS-SEC-005: 409); everything else is
-    answered with an acknowledgement, which is remembered under its messageId."""
+    answered with an acknowledgement. The acknowledgement of an envelope not refused at envelope
+    level is remembered under its messageId: a refused one (a forged signature, a wrong binding)
+    must not squat the messageId of the real envelope."""
     env = envelope if isinstance(envelope, dict) else {}
     message_id, sender = env.get("messageId"), env.get("sender")
     # decide: replay, then the identity and the roles of the sender
@@ -147,10 +149,10 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
                                sent_at=env["sentAt"], request_hash=request_hash, context=context)
         outcomes = [RecordOutcome(i, outcome, report, valid_key(dataset, records[i], i, report))
                     for i, (outcome, report) in enumerate(decided)]
-    # acknowledge, and remember it (TBS-SEC-005: every processed messageId)
+    # acknowledge, and remember it (TBS-SEC-005: processed = not refused at envelope level)
     ack = build_ack(env, own_id=own_id, request_hash=request_hash, t_ref=t_ref, envelope_report=env_report,
                     received=received, outcomes=outcomes)
-    if is_uuid(message_id):
+    if is_uuid(message_id) and not env_report.errors:
         memory.remember(message_id, Remembered(sender if isinstance(sender, str) else "", request_hash, ack), t_ref)
     return Reception(ack, False, received)
 
