@@ -67,6 +67,16 @@ def guard_app(app: Any, edge_error: EdgeError = json_edge_error) -> None:
     app.add_middleware(HeaderLimit, edge_error=edge_error)
 
 
+def _with_client_certificate(app: Any, der: bytes) -> Any:
+    async def with_certificate(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            extensions = dict(scope.get("extensions") or {})
+            extensions["tls"] = {**extensions.get("tls", {}), "client_cert_der": der}
+            scope = {**scope, "extensions": extensions}
+        await app(scope, receive, send)
+    return with_certificate
+
+
 def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11Protocol]:
     class GuardedH11Protocol(H11Protocol):
         """h11 with a size limit and a deadline on each request head."""
@@ -98,6 +108,15 @@ def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11P
             self._cancel_head_timer()
             super().connection_lost(exc)
 
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # Mutual TLS (tongban.connectors.mtls): the client certificate of this connection
+            # travels with each of its requests.
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if der:
+                self.app = _with_client_certificate(self.app, der)
+
         def send_400_response(self, msg: str) -> None:
             # h11 could not parse the request, or its head outgrew h11's buffer
             self._refuse(400, "BAD_HEADER", f"not a valid HTTP/1.1 request (or its head is over "
@@ -122,6 +141,7 @@ class TlsFiles:
     cert_file: Path
     key_file: Path
     ca_file: Path
+    client_ca_file: Path | None = None   # mutual TLS: ask clients for a certificate of this CA
 
 
 def make_local_ca(folder: Path, hostnames: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TlsFiles:
@@ -133,12 +153,30 @@ def make_local_ca(folder: Path, hostnames: tuple[str, ...] = ("127.0.0.1", "loca
     cert = ca.issue_cert(*hostnames)
     files = TlsFiles(folder / "server.pem", folder / "server.key", folder / "ca.pem")
     cert.private_key_pem.write_to_path(str(files.key_file))
+    ca.private_key_pem.write_to_path(str(folder / "ca.key"))   # to issue client certificates later
+    (folder / "ca.key").chmod(0o600)
     with open(files.cert_file, "wb") as fh:
         for blob in cert.cert_chain_pems:
             fh.write(blob.bytes())
     ca.cert_pem.write_to_path(str(files.ca_file))
     files.key_file.chmod(0o600)
     return files
+
+
+def issue_client_certificate(folder: Path, common_name: str, *, name: str | None = None,
+                             not_before: Any = None, not_after: Any = None) -> tuple[Path, Path]:
+    """A client certificate (mutual TLS) from the local CA of :func:`make_local_ca` in ``folder``:
+    ``(certificate, key)`` PEM files named after ``name`` (default the common name)."""
+    import trustme
+
+    ca = trustme.CA.from_pem((folder / "ca.pem").read_bytes(), (folder / "ca.key").read_bytes())
+    issued = ca.issue_cert(common_name=common_name, not_before=not_before, not_after=not_after)
+    stem = folder / f"client-{name or common_name}"
+    cert_file, key_file = stem.with_suffix(".pem"), stem.with_suffix(".key")
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    issued.private_key_pem.write_to_path(str(key_file))
+    key_file.chmod(0o600)
+    return cert_file, key_file
 
 
 class ServerThread:
@@ -156,6 +194,11 @@ class ServerThread:
         kwargs: dict[str, Any] = {}
         if tls is not None:
             kwargs.update(ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file))
+            if tls.client_ca_file is not None:
+                import ssl
+
+                # optional: a partner without a certificate may still present a bearer token
+                kwargs.update(ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_ca_certs=str(tls.client_ca_file))
         edge_error = getattr(getattr(app, "state", None), "edge_error", None) or json_edge_error
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=2,

@@ -33,6 +33,7 @@ class RestConnector:
         token: str | None = None,
         spec_version: str = "TBS-1.0",
         verify: bool | str | ssl.SSLContext = True,
+        cert: tuple[str, str] | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         retries: int = 3,
@@ -50,6 +51,10 @@ class RestConnector:
             hdrs["Authorization"] = f"Bearer {token}"
         if isinstance(verify, str):  # a CA file to trust (the partner's or the sandbox's local CA)
             verify = ssl.create_default_context(cafile=verify)
+        if cert is not None:  # mutual TLS (TBS-SEC-001): our client certificate and its key
+            if not isinstance(verify, ssl.SSLContext):
+                verify = ssl.create_default_context() if verify else ssl._create_unverified_context()
+            verify.load_cert_chain(*cert)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=hdrs,

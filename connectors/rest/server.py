@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.mtls import caller_of as identify_caller
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app, json_edge_error
 from tongban.model.canonical import canonical_bytes, sha256_hex
@@ -88,9 +89,9 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
     def authenticated(request: Request) -> str | Response:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        caller = authenticate(token)
+        caller = identify_caller(authenticate, token, request.scope)   # a client certificate, or the token
         if caller is None:
-            return refuse(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token",
+            return refuse(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token or client certificate",
                                        rule_id="TBS-SEC-001"))
         return caller
 

@@ -28,6 +28,7 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.mtls import caller_of as identify_caller
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app
 from tongban.model.canonical import canonical_bytes, sha256_hex
@@ -124,9 +125,9 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         # TBS-SEC-001: authentication first; nothing of the body is read for a stranger.
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        caller = authenticate(token)
+        caller = identify_caller(authenticate, token, request.scope)   # a client certificate, or the token
         if caller is None:
-            return fault(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token",
+            return fault(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token or client certificate",
                                       rule_id="TBS-SEC-001"))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
