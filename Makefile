@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # (that one message only; every other packaging warning still shows, tests/test_packaging.py).
 EDITABLE_NOTE := ignore:Editable installation:UserWarning
 
-.PHONY: demo test venv constraints clean benchmarks ci
+.PHONY: demo test venv constraints clean benchmarks ci fuzz
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The parsers' property-based fuzzing, long profile (20 000 examples per property; minutes).
+# CI runs the same properties with a bounded number of examples as part of `make test`.
+fuzz: venv
+	TONGBAN_FUZZ=long $(BIN)/python -m pytest tests/faults/test_fuzz_parsers.py -q
 
 benchmarks: venv
 	$(BIN)/python benchmarks/validate.py
