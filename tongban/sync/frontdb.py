@@ -131,6 +131,7 @@ class PollReport:
     skipped_future: int = 0
     counts: OutcomeCounts = field(default_factory=OutcomeCounts)
     outcomes: dict[str, int] = field(default_factory=dict)
+    dn_rows: int = 0
 
 
 class FrontdbSync:
@@ -200,7 +201,59 @@ class FrontdbSync:
             if self.after_batch:
                 self.after_batch(m.cd_batch)
             report.receipts += self.write_pending_receipts()
+        if "CATALOG_CONSUMER" in self.roles:
+            report.dn_rows = self.write_dn()
         return report
+
+    # --- dn_task_directory (TBS-LP-057, -058, -115) -------------------------------------
+    def write_dn(self) -> int:
+        """Keep one ``dn_task_directory`` row per itemCode of the province's own items."""
+        from tongban.store.schema import CatalogItemVersion
+
+        region = self.partner.system_region
+        with self.store.reading() as s:
+            items = [json.loads(c) for c in s.execute(select(CatalogItemVersion.content).where(
+                CatalogItemVersion.is_current.is_(True))).scalars()]
+            written = {o.row_guid: o for o in s.execute(select(FrontdbOrigin).where(
+                FrontdbOrigin.partner_id == self.partner.id, FrontdbOrigin.table_name == "#dn")).scalars()}
+        source: dict[str, dict[str, Any]] = {}
+        for item in sorted(items, key=lambda i: i["implCode"]):
+            rc = item.get("regionCode", "")
+            if not (rc.endswith("0000") and rc[:2] == region[:2]):
+                continue
+            best = source.get(item["itemCode"])
+            if best is None or (best["status"] == "REVOKED" and item["status"] != "REVOKED"):
+                source[item["itemCode"]] = item
+        last_time = max((json.loads(o.source_row)["cd_time"] for o in written.values()), default="")
+        seq = 0
+        n = 0
+        for code in sorted(source):
+            item = source[code]
+            content = {"catalog_code": item["itemCode"], "task_name": item.get("name"),
+                       "task_type": item.get("itemType"),
+                       "task_state": {"ACTIVE": "1", "SUSPENDED": "2", "REVOKED": "3"}.get(item.get("status")),
+                       "task_version": item.get("version"), "use_level": item.get("level"),
+                       "by_law": item.get("legalBasis")}
+            prior = written.get(code)
+            before = json.loads(prior.source_row) if prior else None
+            if before is not None and before["content"] == content:
+                continue
+            now = self.clock().astimezone(CST).replace(tzinfo=None, microsecond=0)
+            at = max(sql_datetime(now), last_time)
+            seq += 1
+            version = 1 if before is None else before["version"] + 1
+            row = {"row_guid": hashlib.sha256(f"dn_task_directory|{code}".encode()).hexdigest()[:32],
+                   "cd_operation": "I" if before is None else "D" if content["task_state"] == "3" else "U",
+                   "cd_time": at, "cd_batch": f"TB{at.replace('-', '').replace(' ', '').replace(':', '')}{seq:03d}",
+                   "data_source": self.partner.dn_data_source, "version": version, **content}
+            self.front.write_dn_rows([row])
+            last_time = at
+            with self.store.transaction() as s:
+                s.merge(FrontdbOrigin(partner_id=self.partner.id, table_name="#dn", row_guid=code, part="DN",
+                                      case_no=code, seq=version,
+                                      source_row=jcs({"content": content, "version": version, "cd_time": at})))
+            n += 1
+        return n
 
     def _cursor(self) -> tuple[str, str] | None:
         with self.store.reading() as s:
