@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from typing import Any, Callable
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.connectors.base import ServiceError, SystemService
-from tongban.connectors.mtls import caller_of as identify_caller
+from tongban.connectors.edge import Authenticate, EdgeChecks, Refusal
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app, json_edge_error
 from tongban.model.canonical import canonical_bytes, sha256_hex
@@ -33,8 +33,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 SPEC_VERSION = "TBS-1.0"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-Authenticate = Callable[[str | None], str | None]
-"""Bearer token (or None) → the authenticated system id, or None when refused."""
+__all__ = ["Authenticate", "create_rest_app", "token_table"]
 
 
 def _json_response(status: int, body: Any, *, request_hash: str | None = None,
@@ -86,43 +85,18 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
         return _error(err, **kw)
 
-    def authenticated(request: Request) -> str | Response:
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        caller = identify_caller(authenticate, token, request.scope)   # a client certificate, or the token
-        if caller is None:
-            return refuse(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token or client certificate",
-                                       rule_id="TBS-SEC-001"))
-        return caller
+    edge = EdgeChecks(authenticate, max_body_bytes)
 
-    def caller_of(request: Request, *, raw_hash: str | None = None) -> str | Response:
-        caller = authenticated(request)
-        if isinstance(caller, Response):
-            return caller
-        return checked_headers(request, caller, raw_hash=raw_hash)
-
-    def checked_headers(request: Request, caller: str, *, raw_hash: str | None = None) -> str | Response:
-        sender = request.headers.get(H.SENDER)
-        if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
-            return refuse(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
-                                       "required", rule_id="TBS-REST-006"), request_hash=raw_hash)
-        if sender != caller:
-            return refuse(ServiceError(403, "FORBIDDEN", f"{H.SENDER} {sender} is not the authenticated system",
-                                       rule_id="TBS-SEC-002"), request_hash=raw_hash)
-        return caller
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        return refuse(exc.error, request_hash=exc.request_hash, message_id=exc.message_id)
 
     @app.get(f"{H.BASE_PATH}/meta")
-    def meta(request: Request) -> Response:
-        caller = caller_of(request)
-        if isinstance(caller, Response):
-            return caller
+    def meta(caller: str = Depends(edge.identified_caller)) -> Response:
         return _json_response(200, service.meta())
 
     @app.get(H.BASE_PATH + "/{dataset}/changes")
-    def changes(dataset: str, request: Request) -> Response:
-        caller = caller_of(request)
-        if isinstance(caller, Response):
-            return caller
+    def changes(dataset: str, request: Request, caller: str = Depends(edge.identified_caller)) -> Response:
         since = request.query_params.get("since")
         raw_limit = request.query_params.get("limit", "100")
         if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= 1000:
@@ -134,10 +108,7 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
             return refuse(err)
 
     @app.get(H.BASE_PATH + "/acks/{message_id}")
-    def get_ack(message_id: str, request: Request) -> Response:
-        caller = caller_of(request)
-        if isinstance(caller, Response):
-            return caller
+    def get_ack(message_id: str, caller: str = Depends(edge.identified_caller)) -> Response:
         ack = service.get_ack(message_id, caller)
         if ack is None:
             return refuse(ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
@@ -146,26 +117,13 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
 
     @app.post(H.BASE_PATH + "/{dataset}")
     async def push(dataset: str, request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
-                                       rule_id="TBS-SEC-009"))
+        edge.check_declared_size(request)
         # Authentication before the body is read or parsed (TBS-SEC-001); every later refusal
         # carries the request hash (TBS-REST-007), so the body is read before headers are judged.
-        caller = authenticated(request)
-        if isinstance(caller, Response):
-            return caller
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_body_bytes:
-                return refuse(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
-                                           rule_id="TBS-SEC-009"))
-        raw = bytes(body)
+        caller = edge.caller(request)
+        raw = await edge.body(request)
         raw_hash = sha256_hex(raw)
-        checked = checked_headers(request, caller, raw_hash=raw_hash)
-        if isinstance(checked, Response):
-            return checked
+        edge.check_sender(request, caller, request_hash=raw_hash)
         if dataset not in DATASETS:  # TBS-REST-008: a dataset the system does not accept
             return refuse(ServiceError(404, "NOT_FOUND", f"no dataset {dataset[:64]!r} is accepted here "
                                        f"(one of {', '.join(DATASETS)})", rule_id="TBS-REST-005"),

@@ -28,7 +28,7 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from tongban.connectors.base import ServiceError, SystemService
-from tongban.connectors.mtls import caller_of as identify_caller
+from tongban.connectors.edge import Authenticate, EdgeChecks, Refusal
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app
 from tongban.model.canonical import canonical_bytes, sha256_hex
@@ -46,8 +46,7 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
 
-Authenticate = Callable[[str | None], str | None]
-"""Bearer token (or None) → the authenticated system id, or None when refused."""
+__all__ = ["Authenticate", "create_soap_app", "normative_wsdl", "normative_xsd", "wsdl_for"]
 
 
 def _faultcode(err: ServiceError) -> str:
@@ -109,6 +108,12 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
         return _xml_response(body, status=500, request_hash=request_hash, extra=extra)
 
+    edge = EdgeChecks(authenticate, max_body_bytes)
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        return fault(exc.error, request_hash=exc.request_hash, message_id=exc.message_id)
+
     @app.get(SOAP_PATH)
     def describe(request: Request) -> Response:
         if "wsdl" not in {k.lower() for k in request.query_params}:
@@ -123,30 +128,10 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
     @app.post(SOAP_PATH)
     async def call(request: Request) -> Response:
         # TBS-SEC-001: authentication first; nothing of the body is read for a stranger.
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        caller = identify_caller(authenticate, token, request.scope)   # a client certificate, or the token
-        if caller is None:
-            return fault(ServiceError(401, "UNAUTHENTICATED", "missing or invalid bearer token or client certificate",
-                                      rule_id="TBS-SEC-001"))
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            return fault(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
-                                      rule_id="TBS-SEC-009"))
-        sender = request.headers.get(H.SENDER)
-        if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
-            return fault(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
-                                      "required", rule_id="TBS-REST-006"))
-        if sender != caller:
-            return fault(ServiceError(403, "FORBIDDEN", f"{H.SENDER} {sender} is not the authenticated system",
-                                      rule_id="TBS-SEC-002"))
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_body_bytes:
-                return fault(ServiceError(413, "PAYLOAD_TOO_LARGE", f"body over {max_body_bytes} bytes",
-                                          rule_id="TBS-SEC-009"))
-        raw = bytes(body)
+        caller = edge.caller(request)
+        edge.check_declared_size(request)
+        edge.check_sender(request, caller)
+        raw = await edge.body(request)
         raw_hash = sha256_hex(raw)
         media, _, params = request.headers.get("content-type", "").partition(";")
         charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params or "")
