@@ -39,6 +39,7 @@ class RunningSystem:
     sftp_url: str | None = None  # a file-drop system that drops over SFTP: its account on the gateway
     service: Any = None  # the SandboxService behind a REST/SOAP server (feeds a demo step appends to)
     hold_timeout: str | None = None  # written into its registry entry when set
+    registry_extra: dict[str, Any] = field(default_factory=dict)  # frontdb: database_url_env, profile, dialect
 
 
 def _secret(name: str) -> str:
@@ -193,8 +194,14 @@ def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: 
 
 FILE_BATCH = 200
 
+def _frontdb(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
+    from tongban.sandbox.frontdb import start_frontdb
+
+    return start_frontdb(system, folder, tls, relay)
+
+
 STARTERS: dict[str, Callable[..., RunningSystem]] = {
-    "rest": _rest, "soap": _soap, "filedrop": _filedrop, "sftp": _sftp,
+    "rest": _rest, "soap": _soap, "filedrop": _filedrop, "sftp": _sftp, "frontdb": _frontdb,
 }
 
 
@@ -218,6 +225,9 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
         "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
         "direct": r.direct, "page_size": 200, "retries": 1,
     }
+    if r.transport == "frontdb":  # the URL stays in the environment (secrets.env), never in the file
+        entry.update({k: v for k, v in r.registry_extra.items() if v is not None})
+        entry.pop("credentials")
     if r.documents_dir:
         entry["documents_dir"] = r.documents_dir
     if r.hold_timeout:
@@ -291,7 +301,8 @@ class Sandbox:
                                       encoding="utf-8")
         secrets_file = self.folder / "secrets.env"
         secrets_file.touch(mode=0o600)
-        names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")] + [BUS_KEY_ENV]
+        names = [n for r in self.running for k, n in [*r.credentials.items(), *r.registry_extra.items()]
+                 if k.endswith("_env")] + [BUS_KEY_ENV]
         secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
 
     def plant_unhappy_paths(self, hold_timeout: str = "PT1M"):

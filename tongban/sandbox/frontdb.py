@@ -1,0 +1,134 @@
+"""A sandbox system that publishes only through a front database (前置库, TBS-LP-1.0): its
+records are written as NATIONAL-EXCHANGE legacy rows, batch by batch, into a SQLite file
+under the sandbox folder or, when ``TONGBAN_SANDBOX_MARIADB_URL`` names a MariaDB/MySQL
+server, into a database of its own there. The bus reads it like any FRONTDB partner.
+
+Besides its records, the writer leaves what real front databases hold: an item updated in
+place, a case deleted at its source, a step written before its case, a torn batch and a few
+bad rows — so that the receipts show rejections.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Collection
+
+import sqlalchemy as sa
+
+from tongban.connectors.frontdb.database import FrontDatabase
+from tongban.connectors.frontdb.profile import load_profile
+from tongban.connectors.frontdb.writer import Batch, NationalExchangeWriter, guid
+from tongban.sandbox.systems import SandboxSystem
+
+MARIADB_ENV = "TONGBAN_SANDBOX_MARIADB_URL"
+DIALECT = "HCP-NATIONAL"
+
+
+def front_url(system: SandboxSystem, folder: Path) -> str:
+    code = system.system_id.rsplit(":", 1)[1].lower()
+    server = os.environ.get(MARIADB_ENV)
+    if not server:
+        (folder / "frontdb").mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'frontdb' / f'{code}.db'}"
+    name = f"tongban_frontdb_{code}"
+    admin = sa.create_engine(server)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    admin.dispose()
+    return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def legacy_writer(system: SandboxSystem) -> NationalExchangeWriter:
+    """The system's records as legacy batches (cases with their events and results)."""
+    w = NationalExchangeWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
+    for item in system.records("catalog"):
+        w.item(item)
+    cases: dict[str, tuple[list, list, list]] = {}
+    for c in system.records("case"):
+        cases.setdefault(c["caseNo"], ([], [], []))[0].append(c)
+    for e in system.records("case-event"):
+        cases.setdefault(e["caseNo"], ([], [], []))[1].append(e)
+    for r in system.records("result"):
+        cases.setdefault(r["caseNo"], ([], [], []))[2].append(r)
+    for versions, events, results in cases.values():
+        if not versions:
+            continue
+        if results:
+            org = (results[0]["issuer"]["uscc"], results[0]["issuer"].get("name"))
+        else:
+            units = [e["handler"]["deptUscc"] for e in events if e.get("handler")]
+            org = (units[-1] if units else None, None)
+        w.case(versions, events, results, org_code=org[0], org_name=org[1])
+    w.evaluations(system.records("evaluation"))
+    plant_legacy_faults(w, system)
+    return w
+
+
+def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> None:
+    """What the receipts are for: a step before its case (held, then stored), a deleted case,
+    bad rows (unknown codes, a deletion of an unknown row) and a torn
+    batch (its manifest lists a row that was never written)."""
+    if not w.batches:
+        return
+    last = max(b.at for b in w.batches)
+    case = next((c for c in system.records("case")), None)
+    if case is None:
+        return
+    bad = Batch()
+    step = {"row_guid": guid("sandbox", "bad-step"), "cd_operation": "I", "cd_time": last, "data_source": "001",
+            "project_no": case["caseNo"], "process_name": "复核", "event_name": "4", "handle_user_name": "王五",
+            "event_start_time": last}
+    bad.add("up_pro_process", step)
+    bad.add("up_pro_process", {**step, "row_guid": guid("sandbox", "never-stored"), "event_name": "1",
+                                "cd_operation": "D"})  # a deletion of a row the bus never saw
+    bad.add("up_pro_evaluate", {"row_guid": guid("sandbox", "bad-pf"), "cd_operation": "I", "cd_time": last,
+                                "data_source": "001", "project_no": case["caseNo"], "pf": "8", "satisfaction": "5",
+                                "assess_time": last, "assess_number": 1})
+    w.batches.append(bad)
+    early = Batch()  # a step of a case that arrives later
+    orphan = case["caseNo"][:-4] + "9999"
+    early.add("up_pro_process", {"row_guid": guid("sandbox", "early-step"), "cd_operation": "I", "cd_time": last,
+                                 "data_source": "001", "project_no": orphan, "process_name": "审查",
+                                 "event_name": "1", "handle_user_name": "王五", "event_start_time": last})
+    w.batches.append(early)
+    torn = Batch()
+    torn.add("up_pro_process", {**step, "row_guid": guid("sandbox", "torn-step"), "event_name": "1"})
+    torn.torn = True  # type: ignore[attr-defined]
+    w.batches.append(torn)
+
+
+def publish(system: SandboxSystem, folder: Path) -> tuple[str, int]:
+    """Create the front database (once) and write the batches not yet written."""
+    url = front_url(system, folder)
+    profile = load_profile("NATIONAL-EXCHANGE")
+    db = FrontDatabase(url, profile, profile.tables_for(set(system.roles)))
+    try:
+        if "tb_batch" not in sa.inspect(db.engine).get_table_names():
+            db.create_schema()
+        with db.engine.connect() as conn:
+            done = conn.execute(sa.text("SELECT COUNT(*) FROM tb_batch")).scalar_one()
+        w = legacy_writer(system)
+        written = w.write(db.engine, start=done) if done < len(w.batches) else 0
+        for i, b in enumerate(w.batches):  # the torn batch: its manifest names a row never written
+            if getattr(b, "torn", False) and i >= done:
+                with db.engine.begin() as conn:
+                    conn.execute(sa.text("INSERT INTO tb_batch_row (cd_batch, table_name, row_guid) "
+                                         "VALUES (:b, 'up_pro_process', 'never-written')"),
+                                 {"b": f"{w.prefix}{i + 1:08d}"})
+                    conn.execute(sa.text("UPDATE tb_batch SET row_count = row_count + 1 WHERE cd_batch = :b"),
+                                 {"b": f"{w.prefix}{i + 1:08d}"})
+    finally:
+        db.close()
+    return url, written
+
+
+def start_frontdb(system: SandboxSystem, folder: Path, tls, relay: Collection[str] = ()):
+    from tongban.sandbox.runtime import RunningSystem
+
+    url, _ = publish(system, folder)
+    env = "TONGBAN_FRONTDB_" + system.system_id.rsplit(":", 1)[1].replace("-", "_").upper()
+    os.environ[env] = url
+    running = RunningSystem(system, "frontdb", "", {})
+    running.registry_extra = {"database_url_env": env, "profile": "NATIONAL-EXCHANGE 1.0",
+                              "evaluation_dialect": DIALECT if "EVALUATION_REPORTER" in system.roles else None}
+    return running
