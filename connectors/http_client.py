@@ -5,6 +5,8 @@
   else is final. Each client maps its library's exceptions and answers onto the
   :mod:`~tongban.connectors.base` error tree; the policy only decides whether and when to
   try again.
+- :class:`RetryingClient` — the base of the REST and SOAP client connectors (the policy, its
+  attempt count, closing as a context manager).
 - :func:`status_error` — the error an HTTP status stands for when the answer carries no
   binding-level error of its own.
 - :func:`changes_page` — the checks every changes page passes (TBS-REST-003, TBS-SOAP-002).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Self, TypeVar
 
 from .base import ChangesPage, ConnectorError, ProtocolError, RateLimitedError, TransportError
 
@@ -54,6 +56,24 @@ class RetryPolicy:
                 self.sleep(min(wait, self.max_backoff))
                 delay = min(delay * 2, self.max_backoff)
         raise AssertionError("unreachable")
+
+
+class RetryingClient:
+    """What the HTTP client connectors have in common: a :class:`RetryPolicy` (``retry``), its
+    attempt count, and use as a context manager that calls the subclass's ``close``."""
+
+    retry: RetryPolicy
+
+    @property
+    def attempts(self) -> int:
+        """Total HTTP attempts, for tests and run records."""
+        return self.retry.attempts
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 def retry_after(value: str | None) -> float | None:

@@ -16,13 +16,13 @@ import httpx
 
 from tongban.connectors.base import (ChangesPage, ConnectorError, CursorExpiredError, ProtocolError, PushResult,
                                      TransportError)
-from tongban.connectors.http_client import (RetryPolicy, changes_page, check_request_hash, received_now, retry_after,
-                                            status_error)
+from tongban.connectors.http_client import (RetryingClient, RetryPolicy, changes_page, check_request_hash,
+                                            received_now, retry_after, status_error)
 from tongban.connectors.rest import headers as H
 from tongban.model.canonical import canonical_bytes, sha256_hex
 
 
-class RestConnector:
+class RestConnector(RetryingClient):
     binding = "REST"
 
     def __init__(
@@ -63,11 +63,6 @@ class RestConnector:
             follow_redirects=False,
             transport=transport,
         )
-
-    @property
-    def attempts(self) -> int:
-        """Total HTTP attempts, for tests and run records."""
-        return self.retry.attempts
 
     # -- protocol -------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -111,12 +106,6 @@ class RestConnector:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> "RestConnector":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- transport ------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, accept: tuple[int, ...] = (200,), **kw: Any) -> httpx.Response:

@@ -26,8 +26,8 @@ import zeep.transports
 
 from tongban.connectors.base import (ChangesPage, ConnectorError, CursorExpiredError, ProtocolError, PushResult,
                                      RateLimitedError, TransportError)
-from tongban.connectors.http_client import (RetryPolicy, changes_page, check_request_hash, received_now, retry_after,
-                                            status_error)
+from tongban.connectors.http_client import (RetryingClient, RetryPolicy, changes_page, check_request_hash,
+                                            received_now, retry_after, status_error)
 from tongban.connectors.rest import headers as H
 from tongban.model.canonical import canonical_bytes, sha256_hex
 from tongban.specs import spec_dir
@@ -56,7 +56,7 @@ class _Transport(zeep.transports.Transport):
                                  allow_redirects=False, verify=self.session.verify)
 
 
-class SoapConnector:
+class SoapConnector(RetryingClient):
     """:class:`~tongban.connectors.base.Connector` for a partner's ``{base}/tbs/v1/soap`` endpoint."""
 
     binding = "SOAP"
@@ -96,11 +96,6 @@ class SoapConnector:
                                    settings=zeep.Settings(forbid_dtd=True, forbid_external=True))
         self._service = self._client.create_service(BINDING_NAME, self.endpoint)
         self._push_action = self._client.wsdl.bindings[BINDING_NAME].get("PushBatch").soapaction
-
-    @property
-    def attempts(self) -> int:
-        """Total HTTP attempts, for tests and run records."""
-        return self.retry.attempts
 
     # -- protocol -------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -146,12 +141,6 @@ class SoapConnector:
 
     def close(self) -> None:
         self._transport.session.close()
-
-    def __enter__(self) -> "SoapConnector":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- transport ------------------------------------------------------------------------
     def _call(self, operation: str, **params: Any) -> requests.Response:
