@@ -72,3 +72,30 @@ def test_a_partner_killed_mid_push_then_pushing_again_is_stored_once(store, faul
     assert again.ack == first.ack, "the resend is answered from replay memory"
     assert_exactly_once(store, "case", envelope["records"])
     assert verify(store, records=True).ok
+
+
+@pytest.mark.timeout(60)
+def test_clock_skew_refuses_the_push_with_its_rule_and_nothing_is_lost_once_clocks_agree(store, fault_tls, tmp_path,
+                                                                                        monkeypatch):
+    """The bus's clock two hours behind the sender's: the envelope is refused under TBS-SEC-006
+    (its sentAt is outside the window), nothing is stored; once the clocks agree the same
+    envelope is stored once."""
+    monkeypatch.setenv("TONGBAN_TEST_LW_HMAC", "tbs-1.0-demo-key-440103-LWZWFW!!")
+    path = tmp_path / "partners.yaml"
+    path.write_text(yaml.safe_dump({"bus": {"system_id": CITY}, "partners": [
+        {"id": COUNTY, "parent": CITY, "transport": "rest", "endpoint": "https://127.0.0.1:1",
+         "credentials": {"hmac_key_env": "TONGBAN_TEST_LW_HMAC", "key_id": "LWZWFW-K1"},
+         "roles": ["CASE_REPORTER"]}]}))
+    envelope = json.loads((ANNEX_B / "B.2.json").read_text(encoding="utf-8"))
+    clock = {"now": datetime.fromisoformat("2026-11-02T08:05:02+08:00")}  # two hours behind
+    receiver = BusReceiver(store, load_registry(path), clock=lambda: clock["now"])
+    with ServerThread(create_rest_app(receiver, authenticate=token_table({TOKEN: COUNTY})), tls=fault_tls) as srv:
+        with RestConnector(srv.url, sender=COUNTY, token=TOKEN, verify=str(fault_tls.ca_file), retries=0) as client:
+            skewed = client.push(envelope)
+            assert skewed.ack["status"] == "REJECTED"
+            assert "TBS-SEC-006" in {i["ruleId"] for i in skewed.ack["envelopeReport"]["items"]}
+            assert count(store, CaseRecord) == 0
+            clock["now"] = datetime.fromisoformat("2026-11-02T10:05:02+08:00")
+            fixed = client.push(envelope)
+    assert fixed.ack["status"] == "ACCEPTED"
+    assert_exactly_once(store, "case", envelope["records"])
