@@ -106,6 +106,12 @@ class PartnerConfig(BaseModel):
                                    "the next run continues from the committed cursor")
     max_run_seconds: int = Field(3600, ge=1, description="a sync run reads no new page after this many seconds")
     ca_file: str | None = None
+    client_certificates: tuple[str, ...] = Field((), description="mutual TLS (TBS-SEC-001): the partner's client "
+                                                 "certificates bound to its id, each a sha256:<hex> fingerprint or "
+                                                 "an RFC 4514 subject; two during a rotation")
+    client_cert_file: str | None = Field(None, description="mutual TLS: the bus's own client certificate (PEM) "
+                                         "presented to this partner")
+    client_key_file: str | None = Field(None, description="the key of client_cert_file")
     documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
                                       "(TBS-RES-003: the bus checks sha256 and size against the Result)")
     allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
@@ -130,6 +136,14 @@ class PartnerConfig(BaseModel):
                 "not a TBS-1.0 system identifier TB:{province|city|county|department}:{6-digit region}:{CODE} "
                 "whose region shape fits the level (TBS-CODE-001)"
             )
+        return v
+
+    @field_validator("client_certificates")
+    @classmethod
+    def _certificates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for name in v:
+            if not (re.fullmatch(r"sha256:[0-9a-fA-F]{64}", name) or re.fullmatch(r"[A-Za-z.0-9]+=.+", name)):
+                raise ValueError(f"not a sha256:<64 hex> fingerprint or an RFC 4514 subject like CN=…: {name!r}")
         return v
 
     @field_validator("hold_timeout")
@@ -175,6 +189,8 @@ class PartnerConfig(BaseModel):
         if not 360 <= parse_duration(self.lookback) <= 86400:
             raise ValueError("lookback must lie between PT6M and PT24H (TBS-LP-026)")
         parse_duration(self.poll_interval)
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
         return self
 
     @property

@@ -70,8 +70,23 @@ def _serve(system: SandboxSystem, app_factory, folder: Path, tls: TlsFiles | Non
 
     service = SandboxService(system, bindings=(binding,), include_relayed=tuple(relay),
                              receiver=_consumer_receiver(system))
-    server = ServerThread(app_factory(service, authenticate=token_table({token: BUS_ID})), tls=tls).start()
+    authenticate = token_table({token: BUS_ID})
+    if tls is not None and tls.client_ca_file is not None:
+        # mutual TLS (TBS-SEC-001): the bus's client certificate of the local CA names it
+        import ssl
+
+        from tongban.connectors.mtls import ClientCertificates, MutualTlsAuthenticator, fingerprint
+
+        bus_der = ssl.PEM_cert_to_DER_cert(bus_client_cert(tls)[0].read_text())
+        authenticate = MutualTlsAuthenticator(ClientCertificates({BUS_ID: [fingerprint(bus_der)]}), authenticate)
+    server = ServerThread(app_factory(service, authenticate=authenticate), tls=tls).start()
     return RunningSystem(system, "", server.url + path, {"token_env": env}, server.stop, service=service)
+
+
+def bus_client_cert(tls: TlsFiles) -> tuple[Path, Path]:
+    """The bus's client certificate and key, issued by the sandbox's local CA (mutual TLS)."""
+    folder = tls.ca_file.parent
+    return folder / "client-bus.pem", folder / "client-bus.key"
 
 
 def _rest(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
@@ -235,6 +250,9 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
     if r.transport in ("rest", "soap"):
         if tls:
             entry["ca_file"] = str(tls.ca_file)
+            if tls.client_ca_file is not None:   # the bus presents its client certificate (mutual TLS)
+                cert, key = bus_client_cert(tls)
+                entry["client_cert_file"], entry["client_key_file"] = str(cert), str(key)
         else:
             entry["allow_insecure_http"] = True
     return entry
@@ -262,7 +280,7 @@ class Sandbox:
             raise ValueError(f"sandbox transports not available: {sorted(unknown)}; choose from {sorted(STARTERS)}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data = generate_province(self.seed, cities=self.cities, counties_per_city=self.counties)
-        self.tls = None if self.insecure_http else make_local_ca(self.folder / "tls")
+        self.tls = None if self.insecure_http else self._local_ca()
         if self.hierarchy not in ("direct", "relay", "mixed"):
             raise ValueError(f"hierarchy must be direct, relay or mixed, not {self.hierarchy!r}")
         cities = [s.system_id for s in self.data.cities]
@@ -283,6 +301,16 @@ class Sandbox:
             raise
         self._write_files()
         return self
+
+    def _local_ca(self) -> TlsFiles:
+        """The local CA: server certificates, and the bus's client certificate (mutual TLS)."""
+        from dataclasses import replace
+
+        from tongban.connectors.serving import issue_client_certificate
+
+        tls = make_local_ca(self.folder / "tls")
+        issue_client_certificate(tls.ca_file.parent, "TONGBAN", name="bus")
+        return replace(tls, client_ca_file=tls.ca_file)
 
     @property
     def registry_file(self) -> Path:

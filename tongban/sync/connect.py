@@ -20,14 +20,22 @@ def _rest(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
 
     kw.setdefault("retries", partner.retries)
     return RestConnector(partner.endpoint, sender=bus_id, token=partner.credentials.token(),
-                         spec_version=partner.spec_version, verify=partner.ca_file or True, **kw)
+                         spec_version=partner.spec_version, verify=partner.ca_file or True,
+                         cert=_client_cert(partner), **kw)
+
+
+def _client_cert(partner: PartnerConfig) -> tuple[str, str] | None:
+    """The bus's client certificate for this partner (mutual TLS, TBS-SEC-001), if configured."""
+    if partner.client_cert_file and partner.client_key_file:
+        return partner.client_cert_file, partner.client_key_file
+    return None
 
 
 def _soap(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
     module = importlib.import_module("tongban.connectors.soap.client")
     kw.setdefault("retries", partner.retries)
     return module.SoapConnector(partner.endpoint, sender=bus_id, token=partner.credentials.token(),
-                                verify=partner.ca_file or True, **kw)
+                                verify=partner.ca_file or True, cert=_client_cert(partner), **kw)
 
 
 def _filedrop(partner: PartnerConfig, bus_id: str, **kw: Any) -> Inbox:
