@@ -9,7 +9,8 @@ stateless validator (S0–S4) plus what only a receiver knows: its own identity 
 the authenticated caller (TBS-SEC-002), the caller's roles (TBS-SEC-004), replay (TBS-SEC-005),
 freshness (TBS-SEC-006), required signatures and unknown keys (TBS-SEC-007, TBS-ENV-028), and
 S5 against a :class:`~tongban.validators.stateful.MemoryState` (records in array order,
-TBS-SYNC-003). Held records stay held (``final`` false); this receiver does not time holds out.
+TBS-SYNC-003). Held records are released when their prerequisite is stored (TBS-SYNC-007);
+this receiver does not time holds out.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tongban.connectors.base import ServiceError
 from tongban.model.canonical import canonical_sha256
-from tongban.model.datasets import Dataset
+from tongban.model.datasets import RELEASE_ORDER, Dataset
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
 from tongban.validators.receiving import (MemoryReplay, SenderProfile, receive_envelope, receiver_findings)
 from tongban.validators.report import Finding, Report
@@ -41,6 +42,7 @@ class ReferenceReceiver:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.state = MemoryState()
         self.replay = MemoryReplay()
+        self.held_from: dict[tuple[str, tuple[Any, ...]], tuple[str, int]] = {}  # held -> (writer, index)
         self._lock = threading.Lock()
 
     # -- SystemService ----------------------------------------------------------------------
@@ -89,9 +91,29 @@ class ReferenceReceiver:
         merged.extend(verdict.report.items)
         if verdict.outcome is Outcome.STORED:
             self.state.store(dataset, record)
+            if "caseNo" in record:  # every prerequisite is case-linked (TBS-SYNC-007)
+                self._release(record["caseNo"])
         elif verdict.outcome is Outcome.HELD:
-            self.state.hold(dataset, tuple(record[m] for m in Dataset(dataset).key_members), record)
+            key = tuple(record[m] for m in Dataset(dataset).key_members)
+            self.state.hold(dataset, key, record)
+            self.held_from[(dataset, key)] = (writer, index)
         return verdict.outcome, merged
+
+    def _release(self, case_no: str) -> None:
+        """Re-evaluate the records held for ``case_no`` in business-key order until nothing more
+        can be stored (TBS-SYNC-007), as the bus's ingestor does."""
+        progress = True
+        while progress:
+            progress = False
+            waiting = sorted((k for k, r in self.state.holds.items() if r.get("caseNo") == case_no),
+                             key=lambda k: (RELEASE_ORDER.get(k[0], 9), k[1]))
+            for dataset, key in waiting:
+                record = self.state.holds[(dataset, key)]
+                writer, index = self.held_from.pop((dataset, key))
+                self.state.release(dataset, key)
+                if self._decide(dataset, record, index, writer, Report())[0] is not Outcome.HELD:
+                    progress = True
+                    break  # the held set changed; read it again in key order
 
 
 # -- TBS-RPT-010 ------------------------------------------------------------------------------
