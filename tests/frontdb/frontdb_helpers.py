@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from tongban.sync.frontdb import FrontdbSync
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "frontdb"
 MARIADB_URL = os.environ.get("TONGBAN_TEST_MARIADB_URL")
+PG_URL = os.environ.get("TONGBAN_TEST_PG_URL")
 EXPECTED = json.loads((DATA / "expected_records.json").read_text(encoding="utf-8"))
 LW = "TB:county:440103:LWZWFW"
 JN = "TB:county:370102:LXZWFW"
@@ -63,6 +65,8 @@ class Front:
         self.sync = FrontdbSync(store, None, self.partner, front=self.db, clock=lambda: self.now)
 
     def execute(self, sql: str) -> None:
+        if self.db.dialect == "postgresql":  # §8: compact time literals written as YYYY-MM-DD hh:mm:ss there
+            sql = re.sub(r"'(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})'", r"'\1-\2-\3 \4:\5:\6'", sql)
         with self.db.engine.begin() as conn:
             for stmt in split_sql(sql):
                 conn.exec_driver_sql(stmt.replace("%", "%%") if self.db.dialect == "mysql" else stmt)
@@ -121,3 +125,18 @@ class Writer:
         self.pending = []
         self.batch = self._next()
         return batch
+
+
+def postgresql_schema() -> tuple[str, callable]:
+    """A new schema on the PostgreSQL test server; returns a URL that uses it and a dropper."""
+    admin = sa.create_engine(PG_URL)
+    name = f"tfdb_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        admin.dispose()
+    return url.render_as_string(hide_password=False), drop

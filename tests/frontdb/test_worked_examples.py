@@ -7,15 +7,22 @@ import json
 
 import pytest
 
-from frontdb_helpers import EXPECTED, JN, LW, MARIADB_URL, Front, mariadb_database
+from frontdb_helpers import EXPECTED, JN, LW, MARIADB_URL, PG_URL, Front, mariadb_database, postgresql_schema
 
 NE_ROLES = ["CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER"]
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def front_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'front.db'}"
+        return
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("TONGBAN_TEST_PG_URL is not set: PostgreSQL front-database tests run in CI (.ci/run)")
+        url, drop = postgresql_schema()
+        yield url
+        drop()
         return
     if not MARIADB_URL:
         pytest.skip("TONGBAN_TEST_MARIADB_URL is not set: MariaDB front-database tests run in CI (.ci/run)")
