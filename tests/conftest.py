@@ -7,6 +7,7 @@ dags/ folder, no examples. tongban's own state goes to a per-session temporary f
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -34,11 +35,19 @@ MQTT_URL = os.environ.get("TONGBAN_TEST_MQTT_URL")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """A migrated, empty store on SQLite and, where TONGBAN_TEST_PG_URL is set, PostgreSQL."""
+    with migrated_store(request.param, tmp_path) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def migrated_store(kind: str, tmp_path):
+    """A migrated, empty store of ``kind`` ("sqlite" or "postgresql", skipped without
+    TONGBAN_TEST_PG_URL), dropped afterwards."""
     from sqlalchemy import create_engine, text
 
     from tongban.store import Store
 
-    if request.param == "sqlite":
+    if kind == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'store.db'}")
         s.upgrade()
         yield s
@@ -53,8 +62,10 @@ def store(request, tmp_path):
     engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     s = Store(PG_URL, engine=engine)
     s.upgrade()
-    yield s
-    s.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield s
+    finally:
+        s.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

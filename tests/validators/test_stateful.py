@@ -1,13 +1,18 @@
-"""Stage S5 (stateful rules) against an in-memory state: the stateful rows of Annex C and
-the rules of §10, §11, §12 and §13 that need receiver state."""
+"""Stage S5 (stateful rules): the stateful rows of Annex C and the rules of §10, §11, §12 and §13
+that need receiver state, each run against the in-memory state and against the store (SQLite,
+and PostgreSQL where TONGBAN_TEST_PG_URL is set) with the same expected findings."""
 from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conftest import migrated_store
+from tongban.store.records import RecordStore
 from tongban.validators.report import Severity
 from tongban.validators.stateful import (CaseState, MemoryState, Outcome, case_state, evaluate_state,
                                          transition_allowed)
@@ -22,7 +27,50 @@ def annex(name: str) -> dict:
     return json.loads((ANNEX_B / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def run(state: MemoryState, dataset: str, records: list[dict], writer: str = COUNTY):
+class StoreState:
+    """The store as S5's state: every read is a fresh session on the committed rows, every write
+    a committed transaction through the store's one write path."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def _read(self, name: str, *args: Any) -> Any:
+        with self.db.reading() as s:
+            return getattr(RecordStore(s), name)(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("catalog_current", "case", "case_events", "case_event", "result", "evaluation", "held"):
+            return lambda *args: self._read(name, *args)
+        raise AttributeError(name)
+
+    def store(self, dataset: str, record: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            records = RecordStore(s)
+            records.prefetch(dataset, [record])
+            records.store(dataset, record, source=COUNTY)
+            records.flush()
+
+    def hold(self, dataset: str, key: tuple[Any, ...], record: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            records = RecordStore(s)
+            records.prefetch(dataset, [record])
+            records.hold(partner_id=COUNTY, dataset=dataset, key=key, record=record, case_no=record["caseNo"],
+                         rule_id="TBS-SYNC-007", location="/records/0", writer=COUNTY,
+                         expires_at=datetime.now(timezone.utc) + timedelta(days=1))
+            records.flush()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def fresh_state(request, tmp_path):
+    """An empty S5 state: in memory, or the store on SQLite or PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    with migrated_store(request.param, tmp_path) as store:
+        yield StoreState(store)
+
+
+def run(state: MemoryState | StoreState, dataset: str, records: list[dict], writer: str = COUNTY):
     """Process records in array order (TBS-SYNC-003), applying STORED and HELD to the state."""
     verdicts = []
     for i, rec in enumerate(records):
@@ -41,8 +89,8 @@ def items(v):
 
 
 @pytest.fixture
-def with_cases():
-    state = MemoryState()
+def with_cases(fresh_state):
+    state = fresh_state
     assert [v.outcome for v in run(state, "case", annex("B.2")["records"])] == [Outcome.STORED] * 2
     return state
 
@@ -85,8 +133,8 @@ def test_c16_follow_up_without_first_is_held(with_cases):
     assert v.hold.rule_id == "TBS-EVAL-004"
 
 
-def test_c17_lower_version_is_stale():
-    state = MemoryState()
+def test_c17_lower_version_is_stale(fresh_state):
+    state = fresh_state
     item = annex("B.1")["records"][0]
     assert run(state, "catalog", [item])[0].outcome is Outcome.STORED
     [v] = run(state, "catalog", [{**item, "version": 2}])
@@ -112,16 +160,16 @@ def test_c19_certificate_for_not_permitted_case(with_cases):
     assert v.outcome is Outcome.REJECTED and items(v) == [("ERROR", "TBS-RES-005", "/records/0/resultType")]
 
 
-def test_equal_version_with_other_content_is_a_conflict():
-    state = MemoryState()
+def test_equal_version_with_other_content_is_a_conflict(fresh_state):
+    state = fresh_state
     item = annex("B.1")["records"][0]
     run(state, "catalog", [item])
     [v] = run(state, "catalog", [{**item, "name": "公共场所卫生许可"}])
     assert v.outcome is Outcome.REJECTED and items(v) == [("ERROR", "TBS-SYNC-005", "/records/0/version")]
 
 
-def test_field_authority_county_cannot_change_basic_fields():
-    state = MemoryState()
+def test_field_authority_county_cannot_change_basic_fields(fresh_state):
+    state = fresh_state
     item = annex("B.1")["records"][0]
     run(state, "catalog", [item])
     newer = {**item, "version": 4, "name": "改名后的事项", "legalBasis": "另一依据", "onlineDepth": 3,
@@ -137,8 +185,8 @@ def test_field_authority_county_cannot_change_basic_fields():
                            ("ERROR", "TBS-SYNC-009", "/records/0/onlineDepth")]
 
 
-def test_revoked_is_final_and_updated_at_should_not_go_back():
-    state = MemoryState()
+def test_revoked_is_final_and_updated_at_should_not_go_back(fresh_state):
+    state = fresh_state
     item = annex("B.1")["records"][0]
     run(state, "catalog", [{**item, "status": "REVOKED"}])
     [v] = run(state, "catalog", [{**item, "version": 4, "updatedAt": "2026-11-01T00:00:00+08:00"}])
@@ -146,8 +194,8 @@ def test_revoked_is_final_and_updated_at_should_not_go_back():
                         ("WARNING", "TBS-SYNC-011", "/records/0/updatedAt")]
 
 
-def test_events_before_their_case_are_held_and_results_wait_for_conclusion():
-    state = MemoryState()
+def test_events_before_their_case_are_held_and_results_wait_for_conclusion(fresh_state):
+    state = fresh_state
     [ev] = run(state, "case-event", annex("B.3")["records"][:1])
     assert ev.outcome is Outcome.HELD and ev.hold.rule_id == "TBS-EVT-009"
     assert items(ev) == [("INFO", "TBS-SYNC-007", "/records/0/caseNo")]
