@@ -61,7 +61,7 @@ def conformance() -> None:
 @click.option("--transport", type=click.Choice(["rest", "soap", "file", "filedrop", "mqtt"]),
               help="binding tested  [default: rest, or the partner's]")
 @click.option("--endpoint", help="REST base URL, SOAP endpoint, drop root (file) or broker URL (mqtt)")
-@click.option("--credential-env", metavar="VAR", help="environment variable holding the bearer token the suite presents")
+@click.option("--credential-env", metavar="VAR", help="environment variable holding the bearer token the suite presents (mqtts: its broker password)")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="PEM file trusted for the SUT's TLS")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="folder for report.json, certificate.json, "
