@@ -26,10 +26,12 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The parsers' property-based fuzzing, long profile (20 000 examples per property; minutes).
-# CI runs the same properties with a bounded number of examples as part of `make test`.
+# The long property-based runs (minutes): the parsers' properties (20 000 examples each) and
+# schemathesis against the bus's OpenAPI document (500 random examples per operation, the
+# authenticated push included). `make test` runs both with a bounded number of examples.
 fuzz: venv
 	TONGBAN_FUZZ=long $(BIN)/python -m pytest tests/faults/test_fuzz_parsers.py -q
+	TONGBAN_FUZZ_EXAMPLES=500 TONGBAN_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/security/test_openapi_fuzz.py -q
 
 benchmarks: venv
 	$(BIN)/python benchmarks/validate.py
