@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from . import attribution as A
 from .catalog_provider import version_rules
-from .common import _event_order, capped
-from .results import KitFinding, Level, TestResult
+from .common import _event_order
+from .results import KitFinding, Level, TestResult, capped
 from .session import Session
 from .sweep import RecordVerdict
 from .testkit import ConformanceTest

@@ -460,3 +460,16 @@ def _reports(ack: Any) -> list[dict[str, Any]]:
 
 CATALOG_CONSUMER_TESTS = (Cc01ValidEnvelope, Cc02NegativeVectors, Cc03Versions, Cc04AuthorityAndTombstone,
                           Cc05RefusedEnvelopes, Cc06ResumeAfterCut, Cc07HostileInput, Cc08Bilingual)
+
+
+def com04_consumer_push(session: Session) -> TestResult:
+    """A consumer over FILE or MQTT sends only acknowledgements: the one for the valid catalog
+    envelope (CC-01) must come back through the binding — an ack file beside the archived batch
+    (TBS-FILE-007) or a QoS 1 message on the consumer's ack topic (TBS-MQTT-007)."""
+    ex = cc01_exchange(session)
+    rule = "TBS-FILE-007" if session.config.binding == "FILE" else "TBS-MQTT-007"
+    failures = []
+    if ex.ack is None:
+        failures.append(KitFinding(rule, f"no acknowledgement came back over {session.config.binding}: {ex.error}",
+                                   "未经绑定返回确认", where={"messageId": ex.envelope.get("messageId")}))
+    return TestResult.judge(failures, [ex.evidence()])

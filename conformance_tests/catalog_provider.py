@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import attribution as A
-from .common import PULL, capped
-from .results import KitFinding, Level, TestResult
+from .common import PULL
+from .results import KitFinding, Level, TestResult, capped
 from .session import Session
 from .testkit import ConformanceTest
 

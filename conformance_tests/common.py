@@ -14,8 +14,10 @@ from tongban.model.canonical import canonical_bytes
 from tongban.model.datasets import DATASETS, ROLE_DATASETS, Dataset, business_key
 
 from . import probes
+from .catalog_consumer import com04_consumer_push
 from .feeds import read_feed
-from .results import KitFinding, Level, TestResult
+from .push import com01_push, com03_push, com04_push, com05_push
+from .results import KitFinding, Level, TestResult, capped
 from .schemas import schema_errors
 from .session import Session
 from .testkit import ConformanceTest
@@ -25,19 +27,6 @@ PUSH = ("FILE", "MQTT")
 OTHER_SYSTEM = "TB:county:110101:TBSCONFTEST"   # a well-formed identity the suite is not
 BAD_CURSOR = "tbs-conformance-not-a-cursor"     # cursor syntax, but no feed position
 TIMESTAMP_MEMBERS = ("submittedAt", "occurredAt", "issuedAt", "assessedAt", "updatedAt", "promisedBy")
-MAX_LISTED = 40  # findings listed per test; the count says how many there were
-
-
-def capped(findings: list[KitFinding], what: str) -> list[KitFinding]:
-    """At most :data:`MAX_LISTED` findings, plus one saying how many were left out."""
-    if len(findings) <= MAX_LISTED:
-        return findings
-    rest = len(findings) - MAX_LISTED
-    last = findings[MAX_LISTED]
-    return findings[:MAX_LISTED] + [KitFinding(last.requirement_id, f"… and {rest} more {what}",
-                                               f"……另有 {rest} 条{what}", last.severity)]
-
-
 def pushes(session: Session) -> bool:
     return session.config.binding in PUSH
 
@@ -67,7 +56,6 @@ class Com01Authentication(ConformanceTest):
 
     def run(self, session: Session) -> TestResult:
         if pushes(session):
-            from .push import com01_push
             return com01_push(self, session)
         token = session.config.token
         kit = session.config.kit_system_id
@@ -158,7 +146,6 @@ class Com03StatelessValid(ConformanceTest):
 
     def run(self, session: Session) -> TestResult:
         if pushes(session):
-            from .push import com03_push
             return com03_push(self, session)
         failures: list[KitFinding] = []
         evidence: list[dict[str, Any]] = []
@@ -196,7 +183,8 @@ class Com04BindingProtocol(ConformanceTest):
             return self._rest(session)
         if binding == "SOAP":
             return self._soap(session)
-        from .push import com04_push
+        if not session.provided_datasets():  # a consumer over FILE/MQTT sends only acknowledgements
+            return com04_consumer_push(session)
         return com04_push(self, session)
 
     def _rest(self, session: Session) -> TestResult:
@@ -353,7 +341,6 @@ class Com05Resend(ConformanceTest):
         return None
 
     def run(self, session: Session) -> TestResult:
-        from .push import com05_push
         return com05_push(self, session)
 
 

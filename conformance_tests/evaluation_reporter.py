@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import attribution as A
-from .common import capped
-from .results import KitFinding, Level, Result, TestResult
+from .results import KitFinding, Level, Result, TestResult, attestation, capped
 from .session import Session
 from .testkit import ConformanceTest
 
@@ -46,7 +45,7 @@ class Er02SatisfactionDirection(_EvaluationTest):
                    "feed (an attestation of the tester's inputs may stand in).")
 
     def run(self, session: Session) -> TestResult:
-        attested = attestation(session, self.test_id)
+        attested = attestation(session.config.attestations, self.test_id)
         if attested is not None:
             return attested
         values = {v.record.get("satisfaction") for v in self.verdicts(session) if _ok(v) and isinstance(v.record, dict)}
@@ -78,7 +77,7 @@ class Er04NoDefaultEvaluations(_EvaluationTest):
     description = "No system default evaluations are sent (attestation, TBS-CONF-009)."
 
     def run(self, session: Session) -> TestResult:
-        attested = attestation(session, self.test_id)
+        attested = attestation(session.config.attestations, self.test_id)
         if attested is not None:
             return attested
         return TestResult.skip("TBS-EVAL-008 cannot be observed automatically: an attestation is required "
@@ -102,20 +101,6 @@ class Er05HallDimensions(_EvaluationTest):
         return TestResult.judge(capped(failures, "evaluations"), [{"note": f"{len(hall)} hall evaluation(s)"}])
 
 
-def attestation(session: Session, test_id: str) -> TestResult | None:
-    """The testing authority's record of an attestation (TBS-CONF-009), or None."""
-    entry = session.config.attestations.get(test_id)
-    if not entry:
-        return None
-    result = str(entry.get("result", "")).upper()
-    evidence = [{"note": "attestation", "statement": entry.get("statement", ""), "evidence": entry.get("evidence", "")}]
-    if result == "PASS":
-        return TestResult(Result.PASS, evidence)
-    return TestResult(Result.FAIL, evidence, [KitFinding(next(iter(_ATTESTED.get(test_id, ("TBS-CONF-009",)))),
-                                                         "the attestation records FAIL", "声明记录为不通过")])
-
-
-_ATTESTED = {"ER-04": ("TBS-EVAL-008",), "ER-02": ("TBS-EVAL-007",)}
 
 EVALUATION_REPORTER_TESTS = (Er01EvaluationsValid, Er02SatisfactionDirection, Er03FollowUp, Er04NoDefaultEvaluations,
                              Er05HallDimensions)

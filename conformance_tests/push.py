@@ -33,7 +33,7 @@ from tongban.model.canonical import canonical_bytes
 
 from .feeds import FedRecord
 from .reference_receiver import ReferenceReceiver, SenderProfile
-from .results import KitFinding, Result, TestResult
+from .results import KitFinding, Result, TestResult, attestation, capped
 
 if TYPE_CHECKING:
     from .session import Session
@@ -277,9 +277,7 @@ def _unavailable(coll: Collection) -> TestResult | None:
 def com01_push(test: "ConformanceTest", session: "Session") -> TestResult:
     """TBS-SEC-001/-002 on FILE: the drop root's SFTP account is outside what the suite observes;
     the attestation of the testing authority stands in (TBS-CONF-009)."""
-    from .evaluation_reporter import attestation
-
-    attested = attestation(session, test.test_id)
+    attested = attestation(session.config.attestations, test.test_id)
     if attested is not None:
         return attested
     return TestResult.skip(f"authentication over {session.config.binding} (SFTP account, broker credentials) "
@@ -307,8 +305,6 @@ def _envelope_errors(coll: Collection, binding_rules: bool) -> list[KitFinding]:
 def com03_push(test: "ConformanceTest", session: "Session") -> TestResult:
     """Every envelope passes stateless validation: envelope level (hash, signature, SEC-007) from
     the acknowledgements, record level from the replay."""
-    from .common import capped
-
     coll = collect(session)
     blocked = _unavailable(coll)
     if blocked:
@@ -322,8 +318,6 @@ def com03_push(test: "ConformanceTest", session: "Session") -> TestResult:
 
 
 def com04_push(test: "ConformanceTest", session: "Session") -> TestResult:
-    if not session.provided_datasets():
-        return _com04_consumer(session)
     coll = collect(session)
     blocked = _unavailable(coll)
     if blocked:
@@ -331,21 +325,6 @@ def com04_push(test: "ConformanceTest", session: "Session") -> TestResult:
     return TestResult.judge(_envelope_errors(coll, binding_rules=True),
                             [{"note": f"{len(coll.received)} batch(es) processed, {len(coll.refused)} refused by "
                                       "the binding (TBS-FILE-003..008)"}])
-
-
-def _com04_consumer(session: "Session") -> TestResult:
-    """A consumer over FILE or MQTT sends only acknowledgements: the one for the valid catalog
-    envelope (CC-01) must come back through the binding — an ack file beside the archived batch
-    (TBS-FILE-007) or a QoS 1 message on the consumer's ack topic (TBS-MQTT-007)."""
-    from .catalog_consumer import cc01_exchange
-
-    ex = cc01_exchange(session)
-    rule = "TBS-FILE-007" if session.config.binding == "FILE" else "TBS-MQTT-007"
-    failures = []
-    if ex.ack is None:
-        failures.append(KitFinding(rule, f"no acknowledgement came back over {session.config.binding}: {ex.error}",
-                                   "未经绑定返回确认", where={"messageId": ex.envelope.get("messageId")}))
-    return TestResult.judge(failures, [ex.evidence()])
 
 
 def com05_push(test: "ConformanceTest", session: "Session") -> TestResult:

@@ -8,9 +8,9 @@ from typing import Any
 from tongban.model.canonical import canonical_bytes, canonical_sha256
 
 from . import attribution as A
-from .common import PUSH, capped
+from .common import PUSH
 from .feeds import read_feed
-from .results import KitFinding, TestResult
+from .results import KitFinding, TestResult, capped
 from .session import Session
 from .testkit import ConformanceTest
 

@@ -122,3 +122,33 @@ class TestResult:
         if failures:
             return cls(Result.FAIL, evidence, findings, f"{len(failures)} failure(s)")
         return cls(Result.PASS, evidence, findings)
+
+
+MAX_LISTED = 40  # findings listed per test; the count says how many there were
+
+
+def capped(findings: list[KitFinding], what: str) -> list[KitFinding]:
+    """At most :data:`MAX_LISTED` findings, plus one saying how many were left out."""
+    if len(findings) <= MAX_LISTED:
+        return findings
+    rest = len(findings) - MAX_LISTED
+    last = findings[MAX_LISTED]
+    return findings[:MAX_LISTED] + [KitFinding(last.requirement_id, f"… and {rest} more {what}",
+                                               f"……另有 {rest} 条{what}", last.severity)]
+
+
+def attestation(attestations: dict[str, dict[str, Any]], test_id: str) -> TestResult | None:
+    """The testing authority's record of an attestation of ``test_id`` (TBS-CONF-009), or None;
+    ``attestations`` is the session's (:attr:`SessionConfig.attestations`)."""
+    entry = attestations.get(test_id)
+    if not entry:
+        return None
+    result = str(entry.get("result", "")).upper()
+    evidence = [{"note": "attestation", "statement": entry.get("statement", ""), "evidence": entry.get("evidence", "")}]
+    if result == "PASS":
+        return TestResult(Result.PASS, evidence)
+    return TestResult(Result.FAIL, evidence, [KitFinding(next(iter(_ATTESTED.get(test_id, ("TBS-CONF-009",)))),
+                                                         "the attestation records FAIL", "声明记录为不通过")])
+
+
+_ATTESTED = {"ER-04": ("TBS-EVAL-008",), "ER-02": ("TBS-EVAL-007",)}

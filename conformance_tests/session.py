@@ -23,6 +23,7 @@ from tongban.model.datasets import CASE_LINKED, PROVIDER_ROLES, ROLE_DATASETS, R
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
 
 from .feeds import FeedRead, FedRecord, read_feed
+from .push import pushed_records
 from .sweep import Sweep, sweep
 
 SUITE_VERSION = "1.0.0"
@@ -248,8 +249,6 @@ class Session:
         if "records" in self.cache:
             return self.cache["records"]
         if self.config.binding in ("FILE", "MQTT"):
-            from .push import pushed_records
-
             return self.once("records", lambda: pushed_records(self))
         out = {ds: self.feed(ds).records for ds in self.provided_datasets()}
         for ds in self.context_datasets():
