@@ -42,7 +42,7 @@ def test_the_onboarding_walkthrough_runs_as_written(tmp_path):
         (tmp_path / name).write_text(content, encoding="utf-8")
     script = "\n".join(f"{c}\necho '{MARK}' $? {i}" for i, c in enumerate(commands))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", COLUMNS="120", NO_COLOR="1")
+    env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", COLUMNS="140", NO_COLOR="1")
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     output = done.stdout + done.stderr
     try:

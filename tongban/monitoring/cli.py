@@ -57,12 +57,14 @@ def status_command(partners_file: str | None, fmt: str) -> None:
     table = Table(title=f"tongban status · store {store.display_url}")
     # identifiers are never cut: partner ids and dataset names keep their width, the rest wraps
     id_width = max([len(p.partner_id) for p in partners] + [7])
+    cert_width = max([len(r) + 3 for p in partners for r in (p.certification or {})] + [9])   # "ROLE ✓,"
     for col, justify in (("partner", "left"), ("certified", "left"), ("dataset", "left"), ("last success", "left"),
                          ("lag", "right"), ("failures 24h", "left"), ("quarantine", "right"), ("held", "right"),
                          ("stored", "right")):
         table.add_column(col, justify=justify,  # type: ignore[arg-type]
                          no_wrap=col in ("partner", "dataset"),
-                         min_width=id_width if col == "partner" else 10 if col == "dataset" else None)
+                         min_width=id_width if col == "partner" else 10 if col == "dataset" else
+                         cert_width if col == "certified" else None)
     marks = {"CONFORMANT": "✓", "NOT_CONFORMANT": "✗"}
     for p in partners:
         cert = "—" if not p.certification else ", ".join(f"{r} {marks.get(v, v)}"

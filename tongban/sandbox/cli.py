@@ -20,7 +20,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from tongban.sandbox.serve import READY_FILE
 
@@ -131,13 +130,13 @@ def _show(ready: dict[str, Any], folder: Path, fmt: str = "text") -> None:
     if fmt == "json":
         click.echo(json.dumps({**ready, "log": str(folder / LOG_FILE)}, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"sandbox (seed {ready['seed']}, pid {ready['pid']})")
-    for column in ("system id", "level", "transport"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("endpoint", overflow="fold")  # a path or URL is copied whole, never cut
-    for s in ready["systems"]:
-        table.add_row(s["id"], s["level"], s["transport"], escape(s["endpoint"]))
-    out.print(table)
+    from tongban.console import ID, OPTIONAL, TEXT, fitted_table
+
+    # identifiers and endpoints are copied into the next command: never cut inside
+    out.print(fitted_table(f"sandbox (seed {ready['seed']}, pid {ready['pid']})",
+                           [("system id", ID), ("transport", TEXT), ("endpoint", ID), ("level", OPTIONAL)],
+                           [[s["id"], s["transport"], s["endpoint"], s["level"]] for s in ready["systems"]],
+                           console=out))
     out.print(f"registry:  {ready['registry']}")
     out.print(f"secrets:   {ready['secrets']}")
     if ready.get("caFile"):
