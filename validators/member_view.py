@@ -46,17 +46,8 @@ class MemberView:
 
     def ok(self, *paths: str) -> bool:
         """Every path is present, not null, and free of ERRORs at or below it."""
-        errors = self.errors
-        for path in paths:
-            value = self.get(path)
-            if value is MISSING or value is None:
-                return False
-            if errors:
-                where = self.loc(path)
-                prefix = where + "/"
-                if where in errors or any(e.startswith(prefix) for e in errors):
-                    return False
-        return True
+        value = self.value
+        return all(value(path) is not MISSING for path in paths)
 
     def value(self, path: str) -> Any:
         """The value at ``path`` when :meth:`ok` holds for it, else MISSING."""
@@ -73,20 +64,8 @@ class MemberView:
 
     def values(self, *paths: str) -> tuple[Any, ...] | None:
         """The values at ``paths`` when :meth:`ok` holds for all of them, else None."""
-        out = []
-        root = self.root
-        errors = self.errors
-        for path in paths:
-            value = root.get(path, MISSING) if "/" not in path and type(root) is dict else self.get(path)
-            if value is MISSING or value is None:
-                return None
-            if errors:
-                where = self.loc(path)
-                prefix = where + "/"
-                if where in errors or any(e.startswith(prefix) for e in errors):
-                    return None
-            out.append(value)
-        return tuple(out)
+        out = tuple(map(self.value, paths))
+        return None if MISSING in out else out
 
     def report(self, rule_id: str, path: str | None, en: str = "", zh: str = "", value: Any = MISSING,
                mask: bool = False) -> None:
