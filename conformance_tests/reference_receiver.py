@@ -71,8 +71,7 @@ class ReferenceReceiver:
 
     # -- the pipeline's record state (RecordState) ------------------------------------------
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str,
-               request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
         return [self._decide(dataset, record, index, writer, report)
                 for index, (record, report) in enumerate(zip(records, reports))]
 

@@ -73,8 +73,7 @@ class RecordState(Protocol):
     ``reports`` are the records' stateless S1–S4 reports."""
 
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str,
-               request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]: ...
+               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]: ...
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """The bus's receiving side: the :class:`SystemService` every inbound server (REST POST, SOAP
 PushBatch, file drop, MQTT) hands envelopes to.
 
-One envelope, one transaction: stateless S0–S4 (the validators), the stateful envelope rules
-(TBS-ENV-023, TBS-SEC-002, -004, -005, -006), S5 per record through the ingestor, the
-acknowledgement (§7.2), the replay memory and the ledger entry are committed together, and
-the acknowledgement is returned only after that commit (TBS-SYNC-012).
+The receiving pipeline is the one the conformance kit's reference receiver runs
+(:func:`tongban.validators.receiving.receive_envelope`); this module only adapts the store to
+its small interfaces: the registry as sender profiles, ``seen_messages`` as the replay memory,
+the ingestor as the record state. One envelope, one transaction: S5 per record, the
+acknowledgement (§7.2), the replay memory and the ledger entry are committed together, and the
+acknowledgement is returned only after that commit (TBS-SYNC-012).
 """
 from __future__ import annotations
 
@@ -147,8 +149,7 @@ class StoreRecords:
         self.announce_as = announce_as
 
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str,
-               request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
         partner = self.registry.get(sender)
         ingest = Ingestor(self.session, partner_id=partner.id, writer=writer,
                           hold_timeout_s=partner.hold_timeout_seconds, context=context,
