@@ -344,8 +344,8 @@ class FileDropReceiver:
                                      f"the data file is {kind}, not a regular file; the batch is refused",
                                      data_name(batch.batch_id)))
         if any(f.severity is Severity.ERROR for f in findings):
-            ack = rejection_ack(findings, acknowledger=self.own_id, request_hash=request_hash,
-                                request=envelope or batch.manifest)
+            ack = self._binding_rejection(envelope, findings, dataset, request_hash) or rejection_ack(
+                findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope or batch.manifest)
             self._file_away(dataset, batch.batch_id, files, REJECTED, ack, stats)
             return
 
@@ -375,6 +375,26 @@ class FileDropReceiver:
             # Marked after the move: a crash before it re-offers the batch, which the
             # service answers from its replay memory (TBS-SEC-005) instead of refusing it.
             self.processed.mark_processed(self.owner, dataset, batch.batch_id)
+
+    def _binding_rejection(self, envelope: dict[str, Any] | None, findings: list[Finding], dataset: str,
+                           request_hash: str) -> dict[str, Any] | None:
+        """A batch refused at the binding level whose envelope could still be built is handed to
+        the service with the binding's findings, so the refusal is ledgered and counted like any
+        other; None when there is no envelope or the service did not reject it."""
+        if envelope is None:
+            return None
+        try:
+            ack = self.service.receive(envelope, binding="FILE", request_hash=request_hash,
+                                       authenticated_sender=self.owner, binding_dataset=dataset,
+                                       binding_findings=tuple(findings))
+        except Exception:  # noqa: BLE001 - the binding's own report still rejects the batch
+            log.warning("service did not take the binding-level rejection of a %s batch", dataset)
+            return None
+        report = ack.get("envelopeReport") or {}
+        reported = {item.get("ruleId") for item in report.get("items") or []}
+        if report.get("result") != "FAILURE" or not {f.rule_id for f in findings} <= reported:
+            return None  # a service that ignored the binding's findings: its own report stands
+        return ack
 
     def _reject_orphan(self, dataset: str, batch_id: str, stats: ScanStats) -> None:
         """TBS-FILE-005: a data file without its manifest for too long goes to ``rejected/``."""

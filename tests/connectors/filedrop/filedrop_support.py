@@ -57,7 +57,8 @@ class RecordingService:
         if self.fail_with is not None:
             raise self.fail_with
         self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash,
-                           "authenticated_sender": authenticated_sender, "binding_dataset": binding_dataset})
+                           "authenticated_sender": authenticated_sender, "binding_dataset": binding_dataset,
+                           "binding_findings": tuple(binding_findings)})
         findings = []
         if envelope["integrity"]["recordsSha256"] != records_sha256(envelope["records"]):
             findings.append({"severity": "ERROR", "ruleId": "TBS-ENV-027", "location": "/integrity/recordsSha256",

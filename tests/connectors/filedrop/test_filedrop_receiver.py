@@ -161,7 +161,8 @@ def test_manifest_mismatch_is_rejected_with_the_file_rule(writer, receiver, serv
     if rule_location is None:
         assert stats.archived == 1
         return
-    assert stats.rejected == 1 and service.calls == []
+    # the service sees the batch only with the binding's findings (to ledger and count the refusal)
+    assert stats.rejected == 1 and all(c["binding_findings"] for c in service.calls)
     rules = report_rules(tmp_path / "drop/rejected" / DS / "t-1.report.json")
     assert rule_location in rules
     if rule_location[1] == "/file/count":
@@ -197,7 +198,7 @@ def test_dataset_must_match_the_drop_directory(writer, receiver, service, tmp_pa
     for path in (written.data_path, written.manifest_path):
         shutil.move(path, tmp_path / "drop/inbox" / DS / path.name)
     receiver.scan_once()
-    assert service.calls == []
+    assert all(c["binding_findings"] for c in service.calls)
     assert report_rules(tmp_path / "drop/rejected" / DS / "wrongdir.report.json") == {("TBS-ENV-024", "/dataset")}
 
 

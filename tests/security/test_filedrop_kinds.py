@@ -1,0 +1,144 @@
+"""Bad input over the file-drop binding (TBS-1.0 §17): one case per kind.
+
+Each kind drops one batch (written by the real writer, then damaged as a hostile or broken
+sender would) and lets the bus scan its drop root. The batch must go to ``rejected/`` with a
+report naming the rule, be counted in the scan's rejected rules, leave nothing in the store,
+and a valid batch dropped right afterwards must be archived and stored whole.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tongban.connectors.filedrop.writer import WrittenBatch
+from tongban.model.canonical import canonical_bytes
+
+from security_support import PROVINCE_UNREGISTERED, Bus
+
+
+@dataclass(frozen=True)
+class Kind:
+    id: str
+    drop: Callable[[Bus], WrittenBatch]
+    rule_id: str
+    finding: str = ""
+
+
+def _batch(bus: Bus, **members: Any) -> WrittenBatch:
+    writer = bus.writer()
+    envelope = writer.build_envelope("case", bus.fresh_cases(2))
+    envelope.update(members)
+    return writer.write_envelope(envelope)
+
+
+def _damage_data(edit: Callable[[bytes], bytes]) -> Callable[[Bus], WrittenBatch]:
+    def drop(bus: Bus) -> WrittenBatch:
+        batch = _batch(bus)
+        path = Path(batch.data_path)
+        path.write_bytes(edit(path.read_bytes()))
+        return batch
+    return drop
+
+
+def _damage_manifest(edit: Callable[[bytes], bytes]) -> Callable[[Bus], WrittenBatch]:
+    def drop(bus: Bus) -> WrittenBatch:
+        batch = _batch(bus)
+        path = Path(batch.manifest_path)
+        path.write_bytes(edit(path.read_bytes()))
+        return batch
+    return drop
+
+
+def _manifest_member(**changes: Any) -> Callable[[bytes], bytes]:
+    def edit(raw: bytes) -> bytes:
+        manifest = json.loads(raw)
+        manifest.update(changes)
+        return canonical_bytes(manifest)
+    return edit
+
+
+def _file_member(**changes: Any) -> Callable[[bytes], bytes]:
+    def edit(raw: bytes) -> bytes:
+        manifest = json.loads(raw)
+        manifest["file"].update(changes)
+        return canonical_bytes(manifest)
+    return edit
+
+
+def _reused_batch_id(bus: Bus) -> WrittenBatch:
+    first = _batch(bus)
+    _, stats = bus.scan()
+    assert stats.archived == 1
+    bus._reused = True  # type: ignore[attr-defined]
+    return _batch(bus, batch={"batchId": first.batch_id})
+
+
+def _same_size_other_byte(raw: bytes) -> bytes:
+    i = raw.index(b'"caseNo":"') + 12
+    return raw[:i] + (b"9" if raw[i:i + 1] != b"9" else b"8") + raw[i + 1:]
+
+
+KINDS = [
+    # -- the data file (TBS-FILE-003, -006) ---------------------------------------------------
+    Kind("data-crlf-line-ends", _damage_data(lambda d: d.replace(b"\n", b"\r\n")), "TBS-FILE-003"),
+    Kind("data-empty-line", _damage_data(lambda d: d + b"\n"), "TBS-FILE-003"),
+    Kind("data-utf8-bom", _damage_data(lambda d: b"\xef\xbb\xbf" + d), "TBS-FILE-003"),
+    Kind("data-invalid-utf8", _damage_data(lambda d: d.replace(b'"caseNo"', b'"case\xffNo"', 1)), "TBS-FILE-003"),
+    Kind("data-line-not-object", _damage_data(lambda d: b"[1,2]\n" + d.split(b"\n", 1)[1]), "TBS-FILE-003"),
+    Kind("data-last-line-without-lf", _damage_data(lambda d: d[:-1]), "TBS-FILE-003"),
+    Kind("data-extra-line", _damage_data(lambda d: d + d.split(b"\n", 1)[0] + b"\n"), "TBS-FILE-006"),
+    Kind("data-same-size-other-content", _damage_data(_same_size_other_byte), "TBS-FILE-006"),
+    # -- the manifest (TBS-ENV-001, TBS-FILE-006) ----------------------------------------------
+    Kind("manifest-not-json", _damage_manifest(lambda m: b"not json"), "TBS-ENV-001"),
+    Kind("manifest-truncated", _damage_manifest(lambda m: m[:-10]), "TBS-ENV-001"),
+    Kind("manifest-utf8-bom", _damage_manifest(lambda m: b"\xef\xbb\xbf" + m), "TBS-ENV-001"),
+    Kind("manifest-duplicate-member", _damage_manifest(lambda m: m[:-1] + b',"dataset":"case"}'), "TBS-ENV-001"),
+    Kind("manifest-top-level-array", _damage_manifest(lambda m: b"[" + m + b"]"), "TBS-FILE-004"),
+    Kind("manifest-file-size-wrong", _damage_manifest(_file_member(size=1)), "TBS-FILE-006", finding="9"),
+    Kind("manifest-file-count-wrong", _damage_manifest(_file_member(count=7)), "TBS-FILE-006"),
+    Kind("manifest-file-sha-wrong", _damage_manifest(_file_member(sha256="0" * 64)), "TBS-FILE-006"),
+    # -- the envelope it makes (TBS-SEC-006, -007, -011, TBS-ENV-023, -024, -028) ---------------
+    Kind("unsigned", lambda b: b.writer().__class__(b.drop_roots["LW"], sender=b.id("LW"),
+                                                    receiver=b.receiver.system_id).write_batch("case",
+                                                                                               b.fresh_cases(2)),
+         "TBS-SEC-007"),
+    Kind("forged-key", lambda b: b.writer(key="forged-key-0123456789abcdef0123456789").write_batch(
+        "case", b.fresh_cases(2)), "TBS-ENV-028"),
+    Kind("unknown-key-id", lambda b: b.writer(key_id="LW-K9").write_batch("case", b.fresh_cases(2)), "TBS-ENV-028"),
+    Kind("wrong-receiver", lambda b: _batch(b, receiver="TB:province:440000:OTHERBUS"), "TBS-ENV-023"),
+    Kind("sent-over-24h-ago", lambda b: _batch(b, sentAt="2020-01-01T00:00:00+08:00"), "TBS-SEC-006"),
+    Kind("origin-unregistered-province", lambda b: b.writer().write_batch("case", b.fresh_cases(1, "YX"),
+                                                                          origin=PROVINCE_UNREGISTERED),
+         "TBS-SEC-011", finding="1"),
+    Kind("origin-sibling-county", lambda b: b.writer().write_batch("case", b.fresh_cases(1, "YX"),
+                                                                   origin=b.id("YX")), "TBS-SEC-011", finding="1"),
+    Kind("reused-batch-id", _reused_batch_id, "TBS-FILE-008", finding="9"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
+def test_filedrop_kind(bus, kind):
+    batch = kind.drop(bus)
+    before = bus.snapshot()
+    ledger_before = bus.ledger_size()
+    counting, stats = bus.scan()
+    assert stats.rejected == 1 and stats.archived == 0, stats
+    assert stats.rejected_rules[kind.rule_id] >= 1, stats.rejected_rules
+    report_path = bus.drop_roots["LW"] / "rejected" / "case"
+    reports = sorted(report_path.glob(f"{batch.batch_id}*.report.json"))
+    assert reports, list(report_path.iterdir())
+    report = json.loads(reports[-1].read_bytes())
+    assert report["status"] == "REJECTED"
+    assert kind.rule_id in [i["ruleId"] for i in report["envelopeReport"]["items"]], report
+    assert not list((bus.drop_roots["LW"] / "inbox" / "case").glob(f"{batch.batch_id}*"))  # moved aside
+    assert bus.snapshot() == before, "nothing of a rejected batch may be stored"
+    if kind.id.startswith(("manifest-file-", "reused-")):
+        # a binding-level rejection whose envelope could be built is ledgered and counted (finding 9)
+        assert bus.ledger_size() == ledger_before + 1
+        assert bus.last_ledger().verdict == "REJECTED"
+        assert counting.envelopes == 1 and counting.counts.rejected == counting.received
+    bus.still_stores("filedrop")
