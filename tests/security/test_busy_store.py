@@ -20,6 +20,7 @@ from tongban.store import Store
 from tongban.sync.receiver import BusReceiver
 
 from security_support import HMAC, TOKEN, Bus, registry_doc
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 HOLD_LOCK = """
 import sqlite3, sys, time

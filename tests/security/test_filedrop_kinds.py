@@ -18,6 +18,7 @@ from tongban.connectors.filedrop.writer import WrittenBatch
 from tongban.model.canonical import canonical_bytes
 
 from security_support import PROVINCE_UNREGISTERED, Bus
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 
 @dataclass(frozen=True)

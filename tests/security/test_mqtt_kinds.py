@@ -26,6 +26,7 @@ from tongban.connectors.mqtt import EmbeddedBroker, MqttConnection, MqttSettings
 from tongban.model.canonical import canonical_bytes, records_sha256
 
 from security_support import HMAC, PROVINCE_UNREGISTERED, Bus, make_bus
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 MQTT_URL = os.environ.get("TONGBAN_TEST_MQTT_URL")
 BUS_ID = f"TB:province:440000:B{uuid.uuid4().hex[:7].upper()}"  # unique: the broker may be shared

@@ -26,6 +26,7 @@ from schemathesis.checks import not_a_server_error
 from tongban.specs import spec_dir
 
 from security_support import TOKEN, Bus
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 LONG_RUN = "TONGBAN_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("TONGBAN_FUZZ_EXAMPLES", "5"))

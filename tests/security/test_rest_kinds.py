@@ -18,6 +18,7 @@ import pytest
 from tongban.model.canonical import canonical_bytes, records_sha256
 
 from security_support import BUS, PROVINCE_UNREGISTERED, TOKEN, Bus, assert_no_plain_500
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 Request = tuple[bytes, dict[str, str], str]  # body, headers, path
 

@@ -11,6 +11,7 @@ from tongban.connectors.serving import ServerThread
 from tongban.model.canonical import canonical_bytes
 
 from security_support import TOKEN, Bus
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 
 def test_trickled_request_heads_are_closed_at_the_deadline_and_valid_pushes_pass(bus: Bus):

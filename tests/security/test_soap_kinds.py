@@ -18,6 +18,7 @@ from tongban.connectors.soap import mapping
 from tongban.model.canonical import records_sha256
 
 from security_support import TOKEN, Bus, assert_no_plain_500
+from security_support import bus, province  # noqa: F401 - pytest fixtures
 
 Request = tuple[bytes, dict[str, str]]
 
