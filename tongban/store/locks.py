@@ -33,8 +33,9 @@ def feed_lock(store, partner_id: str, dataset: str) -> Iterator[None]:
     busy = AlreadyRunning(f"a sync of {partner_id} {dataset} is already running; try again when it has finished")
     engine = store.engine
     if engine.dialect.name == "postgresql":
-        key = _key(partner_id, dataset)
         with engine.connect() as conn:
+            # advisory locks are database-wide: the schema names the store within it
+            key = _key(f"{conn.execute(text('SELECT current_schema()')).scalar()}\0{partner_id}", dataset)
             if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 conn.rollback()
                 raise busy
