@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import migrated_store
+from store_support import migrated_store
 from tongban.store.records import RecordStore
 from tongban.validators.report import Severity
 from tongban.validators.stateful import (CaseState, MemoryState, Outcome, case_state, evaluate_state,
