@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
@@ -87,13 +87,25 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
 
     edge = EdgeChecks(authenticate, max_body_bytes)
 
+    def answered(call: Callable[[], Response], what: str) -> Response:
+        """``call``'s answer; a ServiceError is refused as itself, anything else as a TBS 500.
+        An exception let through to the server would also cost the keep-alive connection
+        (uvicorn closes it once the 500 is sent), and a client reusing it sees a dropped request."""
+        try:
+            return call()
+        except ServiceError as err:
+            return refuse(err)
+        except Exception:  # noqa: BLE001 - the edge answers every failure in the TBS format
+            log.exception("%s failed", what)
+            return refuse(ServiceError(500, "INTERNAL_ERROR", "internal error"))
+
     @app.exception_handler(Refusal)
     async def refused(request: Request, exc: Refusal) -> Response:
         return refuse(exc.error, request_hash=exc.request_hash, message_id=exc.message_id)
 
     @app.get(f"{H.BASE_PATH}/meta")
     def meta(caller: str = Depends(edge.identified_caller)) -> Response:
-        return _json_response(200, service.meta())
+        return answered(lambda: _json_response(200, service.meta()), "meta")
 
     @app.get(H.BASE_PATH + "/{dataset}/changes")
     def changes(dataset: str, request: Request, caller: str = Depends(edge.identified_caller)) -> Response:
@@ -102,14 +114,16 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= 1000:
             return refuse(ServiceError(400, "BAD_PARAMETER", "limit must be an integer from 1 to 1000",
                                        rule_id="TBS-REST-003"))
-        try:
-            return _json_response(200, service.changes(dataset, since, int(raw_limit)))
-        except ServiceError as err:
-            return refuse(err)
+        return answered(lambda: _json_response(200, service.changes(dataset, since, int(raw_limit))),
+                        f"changes of {dataset[:64]!r}")
 
     @app.get(H.BASE_PATH + "/acks/{message_id}")
     def get_ack(message_id: str, caller: str = Depends(edge.identified_caller)) -> Response:
-        ack = service.get_ack(message_id, caller)
+        try:
+            ack = service.get_ack(message_id, caller)
+        except Exception:  # noqa: BLE001 - the edge answers every failure in the TBS format
+            log.exception("acknowledgement lookup of %s failed", message_id[:64])
+            return refuse(ServiceError(500, "INTERNAL_ERROR", "internal error"))
         if ack is None:
             return refuse(ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
                                        rule_id="TBS-REST-010"))

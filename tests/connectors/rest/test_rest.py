@@ -124,6 +124,24 @@ def test_server_error_then_recovery_is_retried(server, tls, system):
         assert len(page.records) == 5 and c.attempts == 3
 
 
+def test_a_crash_in_the_service_is_a_tbs_500_on_a_connection_kept_alive(server, tls, system):
+    # Let through to the server, the crash would cost the connection as well: uvicorn closes it
+    # after the 500, and a client reusing it from its pool sees a dropped request.
+    system.fail_next = 1
+    peers = set()
+
+    def remember_peer(response):
+        peers.add(response.extensions["network_stream"].get_extra_info("client_addr"))
+
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-TB-Sender": BUS, "X-TB-Spec-Version": "TBS-1.0"}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(tls.ca_file)), event_hooks={"response": [remember_peer]}) as client:
+        crashed = client.get(f"{server.url}/tbs/v1/case-event/changes", headers=headers)
+        after = client.get(f"{server.url}/tbs/v1/case-event/changes", headers=headers)
+    assert crashed.status_code == 500 and crashed.json()["code"] == "INTERNAL_ERROR"
+    assert crashed.headers.get("connection", "").lower() != "close"
+    assert after.status_code == 200 and len(peers) == 1  # the second request rode the same connection
+
+
 def test_server_error_beyond_retries_is_a_transport_error(server, tls, system):
     system.fail_next = 5
     with connector(server, tls, retries=1) as c:
