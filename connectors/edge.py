@@ -79,10 +79,18 @@ class EdgeChecks:
             raise self._too_large()
 
     async def body(self, request: Request) -> bytes:
-        """The request body, refused as soon as it outgrows the limit (TBS-SEC-009)."""
+        """The request body, refused as soon as it outgrows the limit (TBS-SEC-009). A client
+        gone before its body was complete (or cut off by the server's body deadline) is a
+        refusal whose answer nobody reads, not an error of the server."""
+        from starlette.requests import ClientDisconnect
+
         body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > self.max_body_bytes:
-                raise self._too_large()
+        try:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > self.max_body_bytes:
+                    raise self._too_large()
+        except ClientDisconnect:
+            raise Refusal(ServiceError(400, "BAD_PARAMETER", "the client closed the connection or was cut off "
+                                       "before its request body was complete", rule_id="TBS-REST-008")) from None
         return bytes(body)

@@ -4,8 +4,9 @@ Used by the sandbox, the conformance kit's server role and the tests: a real uvi
 server on a free port, optionally over TLS with a certificate from a local CA.
 
 The HTTP protocol is h11 with edge guards uvicorn does not have by itself: a request head must
-arrive within :data:`HEADER_TIMEOUT_S` of its first byte, or the connection is closed (a client
-trickling headers, slowloris, cannot hold a connection), and h11 buffers at most 256 KiB of it.
+arrive within :data:`HEADER_TIMEOUT_S` of its first byte and its body within
+:data:`BODY_TIMEOUT_S` of the end of the head, or the connection is closed (a client trickling
+headers or a body, slowloris, cannot hold a connection), and h11 buffers at most 256 KiB of a head.
 :class:`HeaderLimit` (installed by :func:`guard_app`) answers 431 to headers over
 :data:`MAX_HEADER_BYTES`. The answers are in the binding's own error format when the app says
 how (``app.state.edge_error``).
@@ -23,6 +24,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MAX_HEADER_BYTES = 32 * 1024
 HEADER_TIMEOUT_S = 10.0
+# TBS-REST-011: a server should answer a POST within 30 s; a body still arriving by then is cut off.
+BODY_TIMEOUT_S = 30.0
 _HARD_HEAD_LIMIT = 256 * 1024  # h11's own buffer cap, far above what the guard allows
 
 EdgeError = Callable[[int, str, str, str], tuple[int, bytes, str]]
@@ -77,14 +80,22 @@ def _with_client_certificate(app: Any, der: bytes) -> Any:
     return with_certificate
 
 
-def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11Protocol]:
+def _guarded_protocol(edge_error: EdgeError, header_timeout: float,
+                      body_timeout: float = BODY_TIMEOUT_S) -> type[H11Protocol]:
     class GuardedH11Protocol(H11Protocol):
-        """h11 with a size limit and a deadline on each request head."""
+        """h11 with a size limit and a deadline on each request head, and a deadline on each
+        request body (from the end of its head)."""
 
         _head_timer: Any = None
+        _body_timer: Any = None
+        _body_cycle: Any = None   # the request whose body the body timer watches
 
         def _awaiting_head(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
+
+        def _awaiting_body(self) -> bool:
+            cycle = self.cycle
+            return cycle is not None and cycle.more_body and not cycle.response_complete
 
         def data_received(self, data: bytes) -> None:
             waiting = self._awaiting_head()
@@ -93,19 +104,46 @@ def _guarded_protocol(edge_error: EdgeError, header_timeout: float) -> type[H11P
             super().data_received(data)
             if not self._awaiting_head() or self.transport.is_closing():
                 self._cancel_head_timer()
+            self._watch_body()
+
+        def _watch_body(self) -> None:
+            """Arm the body deadline once per request whose body is still to come; disarm it
+            when the body is complete, the answer is out or the connection is closing."""
+            if self.transport.is_closing() or not self._awaiting_body():
+                self._cancel_body_timer()
+            elif self._body_cycle is not self.cycle:
+                self._cancel_body_timer()
+                self._body_cycle = self.cycle
+                self._body_timer = self.loop.call_later(body_timeout, self._body_too_slow)
 
         def _cancel_head_timer(self) -> None:
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
 
+        def _cancel_body_timer(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+            self._body_cycle = None
+
         def _head_too_slow(self) -> None:
             self._head_timer = None
             if self._awaiting_head() and not self.transport.is_closing():
                 self.transport.close()  # a slow client gets no answer, only its connection closed
 
+        def _body_too_slow(self) -> None:
+            watched, self._body_timer, self._body_cycle = self._body_cycle, None, None
+            if watched is self.cycle and self._awaiting_body() and not self.transport.is_closing():
+                # No answer: without the whole body there is no X-TB-Request-Hash to give
+                # (TBS-REST-007). The app reading the body sees the client gone.
+                self.logger.warning("request body from %s not complete within %.0f s of its head; connection "
+                                    "closed", "%s:%d" % self.client if self.client else "?", body_timeout)
+                self.transport.close()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_head_timer()
+            self._cancel_body_timer()
             super().connection_lost(exc)
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -183,7 +221,8 @@ class ServerThread:
     """``with ServerThread(app) as srv: httpx.get(srv.url + "/tbs/v1/meta")``."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
-                 log_level: str = "warning", header_timeout: float = HEADER_TIMEOUT_S) -> None:
+                 log_level: str = "warning", header_timeout: float = HEADER_TIMEOUT_S,
+                 body_timeout: float = BODY_TIMEOUT_S) -> None:
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -202,7 +241,7 @@ class ServerThread:
         edge_error = getattr(getattr(app, "state", None), "edge_error", None) or json_edge_error
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=2,
-                                http=_guarded_protocol(edge_error, header_timeout),
+                                http=_guarded_protocol(edge_error, header_timeout, body_timeout),
                                 h11_max_incomplete_event_size=_HARD_HEAD_LIMIT, **kwargs)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
