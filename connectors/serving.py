@@ -222,14 +222,18 @@ class ServerThread:
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None,
                  log_level: str = "warning", header_timeout: float = HEADER_TIMEOUT_S,
-                 body_timeout: float = BODY_TIMEOUT_S) -> None:
+                 body_timeout: float = BODY_TIMEOUT_S, reuse_port: bool = False,
+                 graceful_timeout: float = 2.0) -> None:
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # several processes serve one port; the kernel spreads the connections
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         self.tls = tls
+        self._graceful_timeout = graceful_timeout
         kwargs: dict[str, Any] = {}
         if tls is not None:
             kwargs.update(ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file))
@@ -240,7 +244,7 @@ class ServerThread:
                 kwargs.update(ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_ca_certs=str(tls.client_ca_file))
         edge_error = getattr(getattr(app, "state", None), "edge_error", None) or json_edge_error
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2,
+                                timeout_graceful_shutdown=graceful_timeout,
                                 http=_guarded_protocol(edge_error, header_timeout, body_timeout),
                                 h11_max_incomplete_event_size=_HARD_HEAD_LIMIT, **kwargs)
         self._server = uvicorn.Server(config)
@@ -263,7 +267,7 @@ class ServerThread:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self._graceful_timeout + 8)
         self._sock.close()
 
     def __enter__(self) -> "ServerThread":

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "status": "tongban.monitoring.cli:status_command",
     "report": "tongban.monitoring.cli:report_command",
     "serve": "tongban.monitoring.cli:serve_command",
+    "gateway": "tongban.gateway.cli:gateway_command",
 }
 
 # name -> the first sentence of the command's help, shown by ``tongban --help``.
@@ -50,6 +51,7 @@ SUMMARIES: dict[str, str] = {
               "24 h and quarantine counts.",
     "report": "Write the static dashboard (self-contained HTML, JSON, OpenMetrics) into a folder.",
     "serve": "Serve the dashboard live, with /metrics (OpenMetrics) and /report.json.",
+    "gateway": "Serve pushes to the bus: REST POST, SOAP PushBatch, MQTT and file drop, until SIGTERM.",
 }
 
 

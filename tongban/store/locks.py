@@ -65,3 +65,18 @@ def feed_lock(store, partner_id: str, dataset: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the flock
+
+
+def serialize_writes(session) -> None:
+    """Hold the store's write lock until ``session``'s transaction ends (PostgreSQL).
+
+    The ledger is one hash chain and a messageId is processed once, so two processes writing
+    the same store (several gateway workers, a gateway beside a sync) must take turns from the
+    replay lookup to the ledger entry; otherwise both read the same chain head and one of them
+    fails on the unique ``prev_hash`` after doing all its work. A transaction-level advisory lock
+    (two-key form, a space of its own beside the sync locks) is released by COMMIT or ROLLBACK,
+    and by the server when the connection dies. SQLite needs nothing: every writer begins with
+    ``BEGIN IMMEDIATE``.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tongban-writes'), hashtext(current_schema()))"))

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from tongban.model.canonical import canonical_bytes, sha256_hex
 from tongban.store.schema import Base
+from tongban.store.locks import serialize_writes
 from tongban.store.records import PENDING, key_text
 from tongban.store.schema import LedgerEntry, LedgerHead, LedgerRecord
 from tongban.store.store import Store, dumps
@@ -59,6 +60,7 @@ def head_mac(key: bytes, seq: int, entry_hash_: str) -> str:
 def append(session: Session, *, direction: str, sender: str, receiver: str, dataset: str, binding: str,
            envelope_sha256: str, record_count: int, verdict: str, counts: dict[str, int],
            message_id: str | None = None, recorded_at: datetime | None = None) -> LedgerEntry:
+    serialize_writes(session)  # the chain head read below is the newest until this transaction ends
     last = session.execute(select(LedgerEntry.entry_hash).order_by(LedgerEntry.seq.desc()).limit(1)).scalar()
     stored = session.info.pop(PENDING, None) or []
     fields = {

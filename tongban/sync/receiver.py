@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tongban.connectors.base import ServiceError
 from tongban.registry import PartnerConfig, Registry
+from tongban.store.locks import serialize_writes
 from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
@@ -62,13 +63,15 @@ class BusReceiver:
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
                 topic_region: str | None = None, binding_findings: Sequence[Finding] = ()) -> dict[str, Any]:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import IntegrityError, OperationalError
 
         try:
             return self._receive(envelope, binding=binding, request_hash=request_hash,
                                  authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
                                  topic_region=topic_region, binding_findings=binding_findings)
-        except OperationalError as exc:
+        except (OperationalError, IntegrityError) as exc:
+            # IntegrityError: a writer that does not take the write lock raced this one
+            # (nothing of this envelope was committed; the retry is answered from the store).
             # A busy (locked) or unreachable store: nothing was committed; the sender retries
             # (503 with Retry-After, TBS-REST-008, TBS-SEC-013). The SQL is not echoed (TBS-SEC-012).
             raise ServiceError(503, "UNAVAILABLE", f"the store is busy or unreachable ({type(exc.orig).__name__}); "
@@ -79,6 +82,9 @@ class BusReceiver:
                  topic_region: str | None, binding_findings: Sequence[Finding]) -> dict[str, Any]:
         t_ref = self.clock()
         with self.store.transaction() as s:
+            # Several gateway processes on one PostgreSQL store take turns per envelope: the
+            # replay lookup, the records and the ledger entry see every envelope committed before.
+            serialize_writes(s)
             reception = receive_envelope(
                 envelope, own_id=self.system_id, profiles=self.profiles, memory=StoreReplay(s),
                 state=StoreRecords(s, self.registry, announce_as=self.system_id), t_ref=t_ref, binding=binding,

@@ -1,0 +1,198 @@
+"""The gateway's REST and SOAP endpoints on loopback over HTTPS: a sandbox county's pushes are
+acknowledged and stored exactly once; unauthenticated and uncertified pushes are refused and
+store nothing (TBS-SEC-001, TBS-CONF-008); /healthz, /readyz and the OpenMetrics counters."""
+from __future__ import annotations
+
+import ssl
+
+import httpx
+import pytest
+
+from gateway_support import (COUNTY, certify, expected, ledger_in_entries, metric, new_bus_id, stored,
+                             write_registry)
+from tongban.conformance.admission import is_admitted
+from tongban.connectors.base import ProtocolError
+from tongban.connectors.serving import make_local_ca
+from tongban.gateway.runtime import Gateway, GatewayConfig
+from tongban.registry import load_registry
+from tongban.sandbox.push import envelopes_of, open_pusher, push_envelopes
+from tongban.store import Store
+
+RECEIVER = new_bus_id()  # the bus of this module's gateways (a code of its own: no other test's broker client)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return make_local_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def bus(tmp_path, tls):
+    """A migrated SQLite store and a gateway over HTTPS whose registry has the county over REST."""
+    store = Store(f"sqlite:///{tmp_path / 'bus.db'}")
+    store.upgrade()
+    registry = load_registry(write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file)))
+    gateway = Gateway(store, registry, GatewayConfig(port=0, tls_cert=str(tls.cert_file), tls_key=str(tls.key_file),
+                                                     graceful_timeout=2), admission=is_admitted).start()
+    yield gateway
+    gateway.stop()
+    store.dispose()
+
+
+def partner(gateway):
+    return gateway.registry.get(COUNTY.system_id)
+
+
+def get(gateway, tls, path: str) -> httpx.Response:
+    return httpx.get(gateway.url + path, verify=ssl.create_default_context(cafile=str(tls.ca_file)), timeout=10)
+
+
+@pytest.mark.parametrize("binding", ["rest", "soap"])
+def test_a_certified_countys_push_is_acknowledged_and_stored_exactly_once(bus, tls, binding):
+    certify(bus.store, binding.upper())
+    pusher = open_pusher(partner(bus), binding, gateway_url=bus.url, ca_file=str(tls.ca_file))
+    try:
+        first = push_envelopes(pusher, envelopes_of(COUNTY, binding, receiver=RECEIVER, datasets=["catalog", "case"], batch=20))
+        again = push_envelopes(pusher, envelopes_of(COUNTY, binding, receiver=RECEIVER, datasets=["catalog", "case"], batch=20))
+    finally:
+        pusher.close()
+    n_catalog, n_case = len(COUNTY.records("catalog")), len(COUNTY.records("case"))
+    envelopes = -(-n_catalog // 20) + -(-n_case // 20)
+    assert first.refusals == [] and first.statuses == {"ACCEPTED": envelopes}, first
+    assert first.counts["received"] == n_catalog + n_case and first.counts["rejected"] == 0
+    # the second round is recognised record by record: nothing is stored again
+    assert again.statuses == {"ACCEPTED": envelopes} and again.counts.get("stored", 0) == 0, again
+    assert again.counts["duplicate"] + again.counts["stale"] == n_catalog + n_case
+    for dataset, key in (("case", ("caseNo",)), ("catalog", ("implCode",))):
+        rows = stored(bus.store, dataset)
+        want = expected(dataset, key)
+        assert len(rows) == len(want)
+        assert {tuple(r[k] for k in key): r for r in rows} == want
+    assert ledger_in_entries(bus.store) == 2 * envelopes
+
+
+def test_a_resent_envelope_is_answered_from_the_replay_memory_and_not_stored_again(bus, tls):
+    certify(bus.store, "REST")
+    envelope = next(envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=5))
+    pusher = open_pusher(partner(bus), "rest", gateway_url=bus.url, ca_file=str(tls.ca_file))
+    try:
+        first, second = pusher.push(envelope).ack, pusher.push(envelope).ack
+    finally:
+        pusher.close()
+    assert first["counts"]["stored"] == 5 and second == first  # the stored acknowledgement, byte for byte
+    assert ledger_in_entries(bus.store) == 1 and len(stored(bus.store, "case")) == len(
+        {r["caseNo"] for r in envelope["records"]})
+
+
+@pytest.mark.parametrize("binding", ["rest", "soap"])
+def test_a_push_without_a_certificate_for_that_binding_is_refused_under_tbs_conf_008(bus, tls, binding):
+    other = "SOAP" if binding == "rest" else "REST"
+    certify(bus.store, other)  # certified, but over the other binding
+    certify(bus.store, binding.upper(), roles=("CASE_REPORTER",), verdict="NOT_CONFORMANT")
+    pusher = open_pusher(partner(bus), binding, gateway_url=bus.url, ca_file=str(tls.ca_file))
+    try:
+        with pytest.raises(ProtocolError) as refused:
+            pusher.push(next(envelopes_of(COUNTY, binding, receiver=RECEIVER, datasets=["case"], batch=5)))
+    finally:
+        pusher.close()
+    assert refused.value.code == "FORBIDDEN" and refused.value.rule_id == "TBS-CONF-008"
+    assert f"CASE_REPORTER over {binding.upper()}" in str(refused.value)
+    if binding == "rest":
+        assert refused.value.status == 403
+    assert stored(bus.store, "case") == [] and ledger_in_entries(bus.store) == 0
+    text = get(bus, tls, "/metrics").text
+    assert metric(text, "tongban_gateway_envelopes_total", partner=COUNTY.system_id, binding=binding.upper(),
+                  outcome="NOT_ADMITTED") == 1
+
+
+@pytest.mark.parametrize("binding", ["rest", "soap"])
+def test_an_unauthenticated_push_is_refused_before_anything_is_read(bus, tls, binding, monkeypatch):
+    certify(bus.store, binding.upper())
+    envelope = next(envelopes_of(COUNTY, binding, receiver=RECEIVER, datasets=["case"], batch=5))
+    monkeypatch.setenv("TONGBAN_TEST_GW_TOKEN", "not-the-token-the-gateway-knows-0123456789")
+    pusher = open_pusher(partner(bus), binding, gateway_url=bus.url, ca_file=str(tls.ca_file))
+    try:
+        with pytest.raises(ProtocolError) as refused:
+            pusher.push(envelope)
+    finally:
+        pusher.close()
+    assert refused.value.code == "UNAUTHENTICATED" and refused.value.rule_id == "TBS-SEC-001"
+    assert stored(bus.store, "case") == [] and ledger_in_entries(bus.store) == 0
+    text = get(bus, tls, "/metrics").text
+    status = "401" if binding == "rest" else "500"  # SOAP answers every fault with 500 (TBS-SOAP-005)
+    assert metric(text, "tongban_gateway_http_responses_total", binding=binding.upper(), status=status) == 1
+
+
+def test_metrics_count_envelopes_and_records_per_partner_and_outcome(bus, tls):
+    certify(bus.store, "REST")
+    before = get(bus, tls, "/metrics")
+    assert before.headers["content-type"].startswith("application/openmetrics-text")
+    assert metric(before.text, "tongban_gateway_envelopes_total", partner=COUNTY.system_id, outcome="ACCEPTED") == 0
+    pusher = open_pusher(partner(bus), "rest", gateway_url=bus.url, ca_file=str(tls.ca_file))
+    try:
+        push_envelopes(pusher, envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=10))
+        push_envelopes(pusher, envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=10))
+    finally:
+        pusher.close()
+    n = len(COUNTY.records("case"))
+    after = get(bus, tls, "/metrics").text
+    assert metric(after, "tongban_gateway_envelopes_total", partner=COUNTY.system_id, binding="REST",
+                  outcome="ACCEPTED") == 2 * -(-n // 10)
+    assert metric(after, "tongban_gateway_records_total", partner=COUNTY.system_id, dataset="case",
+                  outcome="stored") == n
+    assert metric(after, "tongban_gateway_records_total", partner=COUNTY.system_id, dataset="case",
+                  outcome="duplicate") + metric(after, "tongban_gateway_records_total", partner=COUNTY.system_id,
+                                                dataset="case", outcome="stale") == n
+
+
+def test_healthz_and_readyz_and_the_bus_interface_documents(bus, tls):
+    assert get(bus, tls, "/healthz").status_code == 200
+    ready = get(bus, tls, "/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "problems": {}}
+    wsdl = get(bus, tls, "/tbs/v1/soap?wsdl")
+    assert wsdl.status_code == 200 and f'location="{bus.url}/tbs/v1/soap"'.encode() in wsdl.content
+    openapi = get(bus, tls, "/tbs/v1/openapi.yaml")
+    assert openapi.status_code == 200 and bus.url in openapi.text and "/tbs/v1/{dataset}:" in openapi.text
+    bus.draining.set()  # what stop() does first: the load balancer takes the gateway out
+    stopping = get(bus, tls, "/readyz")
+    assert stopping.status_code == 503 and stopping.json()["problems"] == {"gateway": "shutting down"}
+
+
+def test_readyz_names_a_store_that_is_behind_its_migrations(tmp_path, tls):
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    store.upgrade("0004")
+    registry = load_registry(write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file)))
+    with Gateway(store, registry, GatewayConfig(port=0, tls_cert=str(tls.cert_file), tls_key=str(tls.key_file),
+                                                graceful_timeout=1), admission=is_admitted) as gateway:
+        ready = get(gateway, tls, "/readyz")
+    assert ready.status_code == 503 and "run tongban db upgrade" in ready.json()["problems"]["store"]
+
+
+def test_mutual_tls_a_bound_client_certificate_authenticates_the_county(tmp_path, tls):
+    from tongban.connectors.mtls import fingerprint
+    from tongban.connectors.rest.client import RestConnector
+    from tongban.connectors.serving import issue_client_certificate
+
+    cert, key = issue_client_certificate(tls.ca_file.parent, "LWZWFW", name=f"lw-{tmp_path.name}")
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    store = Store(f"sqlite:///{tmp_path / 'bus.db'}")
+    store.upgrade()
+    certify(store, "REST")
+    registry = load_registry(write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file),
+                                            client_certificates=[fingerprint(der)]))
+    config = GatewayConfig(port=0, tls_cert=str(tls.cert_file), tls_key=str(tls.key_file), client_ca=str(tls.ca_file),
+                           graceful_timeout=1)
+    with Gateway(store, registry, config, admission=is_admitted) as gateway:
+        envelope = next(envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=5))
+        with_cert = RestConnector(gateway.url, sender=COUNTY.system_id, verify=str(tls.ca_file), cert=(str(cert), str(key)),
+                                  retries=0)
+        without = RestConnector(gateway.url, sender=COUNTY.system_id, verify=str(tls.ca_file), retries=0)
+        try:
+            with pytest.raises(ProtocolError) as refused:
+                without.push(envelope)
+            ack = with_cert.push(envelope).ack
+        finally:
+            with_cert.close()
+            without.close()
+    assert refused.value.code == "UNAUTHENTICATED"
+    assert ack["status"] == "ACCEPTED" and ack["counts"]["stored"] == 5
