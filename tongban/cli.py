@@ -17,6 +17,7 @@ from tongban import __version__
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "partners": "tongban.registry_cli:partners",
+    "airflow": "tongban.airflow_cli:airflow_group",
     "db": "tongban.store.cli:db",
     "demo": "tongban.demo:demo_command",
     "sync": "tongban.sync.cli:sync_command",
@@ -36,6 +37,7 @@ COMMANDS: dict[str, str] = {
 # name -> the first sentence of the command's help, shown by ``tongban --help``.
 SUMMARIES: dict[str, str] = {
     "partners": "The partner registry (partners.yaml).",
+    "airflow": "Airflow deployment: pools from the partner registry.",
     "db": "The tongban store (SQLite under .tongban/ by default, TONGBAN_DATABASE_URL for PostgreSQL).",
     "demo": "Run the sandbox, certify it, run the sync DAGs once, publish events, print a summary.",
     "sync": "Run one incremental sync and print its outcome counts.",

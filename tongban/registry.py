@@ -102,6 +102,8 @@ class PartnerConfig(BaseModel):
     hold_timeout: str = "PT24H"
     page_size: int = Field(500, ge=1, le=1000)
     retries: int = Field(2, ge=0, le=10)
+    pool_slots: int = Field(2, ge=1, le=128, description="Airflow: slots of the partner's pool partner_<slug>, "
+                            "i.e. how many tasks may talk to this partner at once (tongban airflow sync-pools)")
     max_pages_per_run: int = Field(10_000, ge=1, description="a sync run ends after this many changes pages; "
                                    "the next run continues from the committed cursor")
     max_run_seconds: int = Field(3600, ge=1, description="a sync run reads no new page after this many seconds")

@@ -12,6 +12,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, Param, dag, task, task_group
 
+from tongban.airflow_ext.pools import pool_name
 from tongban.registry import Registry, RegistryError, load_registry
 from tongban.model.datasets import ANNOUNCED
 
@@ -21,9 +22,6 @@ START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 def asset_for(dataset: str) -> Asset:
     return Asset(f"tongban://store/{dataset}")
 
-
-def pool_name(partner_slug: str) -> str:
-    return f"partner_{partner_slug}"
 
 
 def load_registry_for_dags() -> Registry | None:
@@ -87,6 +85,9 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
     registry = load_registry_for_dags()
     partners = [p for p in registry.partners if any(registry.pulls(p, d) for d in datasets)] if registry else []
     outlets = [asset_for(d) for d in datasets]
+    # the basic catalog is pushed down to every REST/SOAP CATALOG_CONSUMER after the pulls
+    consumers = [c for c in registry.partners if "CATALOG_CONSUMER" in {r.value for r in c.roles}
+                 and c.transport.value in ("rest", "soap")] if registry and "catalog" in datasets else []
 
     @dag(dag_id=dag_id, description=description, schedule=schedule, start_date=START, catchup=False,
          max_active_runs=1, tags=["tongban", "sync"],
@@ -105,6 +106,17 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
 
             registry_error()
             return
+        # first, in the default pool: a missing partner pool fails the run here, by name, instead
+        # of leaving the partner's tasks `scheduled` for ever (the scheduler only logs a warning)
+        used_pools = sorted({pool_name(p.slug) for p in partners} | {pool_name(c.slug) for c in consumers})
+
+        @task(task_id="check_pools", retries=0)
+        def check_pools_task() -> dict[str, Any]:
+            from tongban.airflow_ext.pools import check_pools
+
+            return check_pools(used_pools)
+
+        pools_checked = check_pools_task()
         for partner in partners:
             @task_group(group_id=f"sync_{partner.slug}")
             def partner_group(pid: str = partner.id, slug: str = partner.slug, retries: int = partner.retries,
@@ -125,7 +137,7 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
                     previous = current
                     results.append(current)
 
-            partner_group()
+            pools_checked >> partner_group()
 
         @task(task_id="summarize", outlets=outlets, trigger_rule="none_failed")
         def summarize(*reports: dict[str, Any] | None) -> dict[str, Any]:
@@ -137,16 +149,13 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
         summary = summarize(*results)
         if any(d in ANNOUNCED for d in datasets):
             summary >> publish_events()
-        if "catalog" in datasets:  # the basic catalog flows down once the pulls are in
-            for consumer in registry.partners:
-                if "CATALOG_CONSUMER" in {r.value for r in consumer.roles} and \
-                        consumer.transport.value in ("rest", "soap"):
-                    @task(task_id=f"publish_catalog_{consumer.slug}", pool=pool_name(consumer.slug),
-                          retries=consumer.retries, retry_delay=timedelta(seconds=30))
-                    def publish(pid: str = consumer.id) -> dict[str, Any]:
-                        return run_publish(pid)
+        for consumer in consumers:  # the basic catalog flows down once the pulls are in
+            @task(task_id=f"publish_catalog_{consumer.slug}", pool=pool_name(consumer.slug),
+                  retries=consumer.retries, retry_delay=timedelta(seconds=30))
+            def publish(pid: str = consumer.id) -> dict[str, Any]:
+                return run_publish(pid)
 
-                    summary >> publish()
+            summary >> publish()
 
     return sync_dag()
 
