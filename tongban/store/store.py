@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,6 +21,10 @@ from tongban.store.config import database_url
 from tongban.store.schema import Base, SyncCursor
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# How long the transaction being opened in this context may wait for a lock (milliseconds);
+# None: the store's default. Read when SQLite's BEGIN IMMEDIATE is issued (see transaction()).
+_lock_wait_ms: ContextVar[int | None] = ContextVar("tongban_store_lock_wait_ms", default=None)
 
 
 class StoreError(Exception):
@@ -104,11 +109,23 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed on success, rolled back on any exception."""
-        with self._sessions.begin() as session:
-            session.info["tongban.ledger.key"] = self.ledger_key
-            yield session
+    def transaction(self, *, lock_wait_s: float | None = None) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any exception.
+
+        ``lock_wait_s`` bounds how long it waits for a lock another writer holds (SQLite's write
+        lock, a PostgreSQL row or advisory lock) before failing with an ``OperationalError``;
+        by default it waits as long as the store's ``busy_timeout_s``. Work done for a waiting
+        client (a push) waits briefly and lets the client retry; batch work waits long."""
+        wait_ms = None if lock_wait_s is None else max(1, int(lock_wait_s * 1000))
+        token = _lock_wait_ms.set(wait_ms)
+        try:
+            with self._sessions.begin() as session:
+                session.info["tongban.ledger.key"] = self.ledger_key
+                if wait_ms is not None and self.engine.dialect.name == "postgresql":
+                    session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                yield session
+        finally:
+            _lock_wait_ms.reset(token)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -138,8 +155,13 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float = 30.0) -> None:
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the ingest's key lookups stay in memory
         cur.close()
 
+    default_ms = int(busy_timeout_s * 1000)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
+        # Set on every BEGIN: a pooled connection must not keep a shorter wait from an earlier use.
+        wait_ms = _lock_wait_ms.get()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={default_ms if wait_ms is None else wait_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -272,7 +272,7 @@ class SyncEngine:
         from tongban.sync.drops import CountingReceiver
         from tongban.sync.receiver import BusReceiver
 
-        counting = CountingReceiver(BusReceiver(self.store, self.registry))
+        counting = CountingReceiver(BusReceiver(self.store, self.registry, lock_wait_s=None))  # batch work waits
         try:
             inbox.collect(dataset, counting)
         except Exception as exc:

@@ -29,15 +29,22 @@ from tongban.validators.report import Finding, Report
 from tongban.validators.stateful import Outcome
 
 STORE_BUSY_RETRY_AFTER_S = 5
+# A push waits at most this long for a store another writer holds, then answers 503 with
+# Retry-After (TBS-REST-008): well inside the 30 s TBS-REST-011 gives a server to answer.
+PUSH_LOCK_WAIT_S = 5.0
 
 
 class BusReceiver:
     """Receives envelopes addressed to the bus (``registry.bus.system_id``)."""
 
-    def __init__(self, store: Store, registry: Registry, *, clock=utcnow) -> None:
+    def __init__(self, store: Store, registry: Registry, *, clock=utcnow,
+                 lock_wait_s: float | None = PUSH_LOCK_WAIT_S) -> None:
+        """``lock_wait_s``: how long one envelope waits for a busy store before it is refused
+        as UNAVAILABLE (None: as long as the store's own busy timeout, for batch work)."""
         self.store = store
         self.registry = registry
         self.clock = clock
+        self.lock_wait_s = lock_wait_s
         store.ledger_key = registry.bus.ledger_key() or store.ledger_key
         self.profiles = RegistryProfiles(registry)
 
@@ -81,7 +88,7 @@ class BusReceiver:
                  authenticated_sender: str | None, binding_dataset: str | None,
                  topic_region: str | None, binding_findings: Sequence[Finding]) -> dict[str, Any]:
         t_ref = self.clock()
-        with self.store.transaction() as s:
+        with self.store.transaction(lock_wait_s=self.lock_wait_s) as s:
             # Several gateway processes on one PostgreSQL store take turns per envelope: the
             # replay lookup, the records and the ledger entry see every envelope committed before.
             serialize_writes(s)
