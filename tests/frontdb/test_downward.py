@@ -50,6 +50,15 @@ def test_8_6_the_dn_row(tmp_path, store):
     f.now += timedelta(minutes=1)
     f.poll()
     assert len(_dn(f)) == 1 and _dn(f)[0]["version"] == 1  # unchanged: not written again
+    # the row sent down is in the ledger, once, as an OUT entry to the partner
+    from sqlalchemy import select
+
+    from tongban.store.schema import LedgerEntry
+
+    with store.reading() as s:
+        out = s.execute(select(LedgerEntry).where(LedgerEntry.direction == "OUT")).scalars().all()
+    assert [(e.receiver, e.dataset, e.binding, e.message_id) for e in out] == [
+        (LW, "catalog", "FRONTDB", "TB20261128100003001")]
 
 
 def test_no_dn_row_without_catalog_consumer(tmp_path, store):

@@ -194,7 +194,7 @@ class SyncEngine:
                         cursor.advance(s, page.next_cursor, len(page.records))
                     ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,
                                   binding=connector.binding, envelope_sha256=page_sha256,
-                                  record_count=len(page.records), verdict=_verdict(result.counts),
+                                  record_count=len(page.records), verdict=result.counts.verdict,
                                   counts=result.counts.as_dict())
                 progress.passed(page)
                 report.pages += 1
@@ -341,9 +341,3 @@ def mark_stale_runs(session, partner_id: str, dataset: str) -> int:
     return result.rowcount or 0
 
 
-def _verdict(counts: OutcomeCounts) -> str:
-    if counts.received == 0:
-        return "EMPTY"
-    if counts.rejected == 0:
-        return "ACCEPTED"
-    return "REJECTED" if counts.rejected == counts.received else "PARTIAL"

@@ -32,6 +32,7 @@ from tongban.model.datasets import SPECS
 from tongban.registry import PartnerConfig, Registry, parse_duration
 from tongban.store.schema import HeldRecord, FrontdbBatch, FrontdbOrigin, FrontdbReceipt, FrontdbRow, SyncCursor
 from tongban.store.store import Store, utcnow
+from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
 from tongban.validators import ValidationContext
@@ -112,6 +113,17 @@ def receipt_of(row: RowState, processed_at: str) -> dict[str, Any]:
             "processed_at": processed_at}
 
 
+def batch_sha256(read: BatchRead) -> str:
+    """The digest of a batch as read (marker, manifest, rows): the ledger's envelope hash."""
+    m = read.marker
+    body = {"marker": [m.row_guid, m.cd_batch, str(m.cd_time), str(m.row_count)],
+            "manifest": sorted(list(x) for x in read.manifest),
+            "rows": {t: sorted(({k: None if v is None else str(v) for k, v in r.items()} for r in rows),
+                               key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+                     for t, rows in sorted(read.rows.items())}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def source_for(location: str, mapped_sources: dict[str, Source], anchor: tuple[str, str]) -> Source:
     """TBS-LP-004: the longest member path that is a prefix of ``location`` by segments."""
     parts = location.split("/")[1:] if location else []
@@ -144,6 +156,8 @@ class FrontdbSync:
         self.partner = partner
         self.allowlist = frozenset(registry.bus.uscc_allowlist) if registry else frozenset()
         self.bus_id = registry.bus.system_id if registry else None
+        if registry is not None:
+            store.ledger_key = registry.bus.ledger_key() or store.ledger_key
         self.roles = {r.value for r in partner.roles}
         name = (partner.profile or "").split(" ")[0]
         self.profile: Profile = load_profile(name)
@@ -249,6 +263,11 @@ class FrontdbSync:
             self.front.write_dn_rows([row])
             last_time = at
             with self.store.transaction() as s:
+                # sent down like a catalog push: in the ledger (OUT), one entry per dn row written
+                ledger.append(s, direction="OUT", sender=self.bus_id or "?", receiver=self.partner.id,
+                              dataset="catalog", binding="FRONTDB", envelope_sha256=hashlib.sha256(
+                                  canonical_bytes({k: v for k, v in row.items()})).hexdigest(),
+                              record_count=1, verdict="ACCEPTED", counts={"written": 1}, message_id=row["cd_batch"])
                 s.merge(FrontdbOrigin(partner_id=self.partner.id, table_name="#dn", row_guid=code, part="DN",
                                       case_no=code, seq=version,
                                       source_row=jcs({"content": content, "version": version, "cd_time": at})))
@@ -349,6 +368,14 @@ class FrontdbSync:
         with self.store.transaction() as s:
             batch = _Batch(self, s, read, marker_at, t_read)
             batch.run()
+            # ledgered like an envelope or a page of any other binding: one entry per dataset the
+            # batch carried, each listing the records it stored (``tongban ledger verify``)
+            unit = OutcomeCounts()
+            for r in batch.rows:
+                unit.add(Outcome(r.outcome()))
+            ledger.append_per_dataset(s, direction="IN", sender=self.partner.id, receiver=self.bus_id or "?",
+                                      binding="FRONTDB", envelope_sha256=batch_sha256(read),
+                                      counts=batch.counts, message_id=marker.cd_batch, unit_counts=unit)
             s.add(FrontdbBatch(partner_id=self.partner.id, cd_batch=marker.cd_batch, processed_at=utcnow()))
             cur = s.get(SyncCursor, (self.partner.id, CURSOR_DATASET))
             pos = f"{sql_datetime(marker_at)}|{marker.row_guid}"
@@ -387,6 +414,7 @@ class _Batch:
                                announce_as=sync.bus_id)
         self.processed_at = sql_datetime(t_read.astimezone(CST).replace(tzinfo=None))
         self.started = utcnow()
+        self.counts: dict[str, OutcomeCounts] = {}  # record outcomes per dataset, for the ledger
 
     # L0 -------------------------------------------------------------------------------
     def run(self) -> None:
@@ -515,6 +543,7 @@ class _Batch:
     def _validate(self, mapped: Mapped, rows: list[RowState]) -> str:
         """TBS-1.0 S1–S5 through the Ingestor; the findings go to ``rows`` with their sources."""
         result = self.ingest.ingest(mapped.dataset, [mapped.record])
+        self.counts.setdefault(mapped.dataset, OutcomeCounts()).merge(result.counts)
         rr = result.results[0]
         outcome = rr.outcome.value
         key = jcs({m: mapped.record[m] for m in SPECS[mapped.dataset].identity if m in mapped.record})

@@ -87,6 +87,33 @@ def append(session: Session, *, direction: str, sender: str, receiver: str, data
     return entry
 
 
+def append_per_dataset(session: Session, *, direction: str, sender: str, receiver: str, binding: str,
+                       envelope_sha256: str, counts: dict[str, Any], message_id: str | None = None,
+                       unit_counts: Any = None) -> list[LedgerEntry]:
+    """Ledger a unit of work that carries several datasets (a front-database batch, TBS-LP-030):
+    one entry per dataset, in dataset order, each listing the records of its dataset the
+    transaction stored. ``counts``: dataset -> :class:`~tongban.sync.outcome.OutcomeCounts`.
+    A unit that yielded no record at all (a torn batch, rows all refused before mapping) still
+    gets one entry, under the dataset ``binding.lower()``, with ``unit_counts``."""
+    stored = session.info.pop(PENDING, None) or []
+    datasets = sorted(set(counts) | {d for d, _, _ in stored})
+    if not datasets:
+        c = unit_counts
+        return [append(session, direction=direction, sender=sender, receiver=receiver, dataset=binding.lower()[:16],
+                       binding=binding, envelope_sha256=envelope_sha256, record_count=c.received if c else 0,
+                       verdict=c.verdict if c else "EMPTY", counts=c.as_dict() if c else {},
+                       message_id=message_id)]
+    entries = []
+    for dataset in datasets:
+        session.info[PENDING] = [r for r in stored if r[0] == dataset]
+        c = counts.get(dataset)
+        entries.append(append(session, direction=direction, sender=sender, receiver=receiver, dataset=dataset,
+                              binding=binding, envelope_sha256=envelope_sha256,
+                              record_count=c.received if c else 0, verdict=c.verdict if c else "EMPTY",
+                              counts=c.as_dict() if c else {}, message_id=message_id))
+    return entries
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool

@@ -33,3 +33,12 @@ class OutcomeCounts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    @property
+    def verdict(self) -> str:
+        """The ledger's verdict of a unit of work (an envelope, a page, a front-database batch)."""
+        if self.received == 0:
+            return "EMPTY"
+        if self.rejected == 0:
+            return "ACCEPTED"
+        return "REJECTED" if self.rejected == self.received else "PARTIAL"
