@@ -199,9 +199,52 @@ def test_only_certified_partners_are_synced(airflow_db, tmp_path, monkeypatch):
         record_partner_certificate(result)
         assert run_dag("case_sync").state == DagRunState.SUCCESS
     with Store().reading() as s:
-        synced = set(s.execute(select(SyncRun.partner_id)).scalars())
+        synced = set(s.execute(select(SyncRun.partner_id).where(SyncRun.status == "SUCCESS")).scalars())
+        skipped = set(s.execute(select(SyncRun.partner_id).where(SyncRun.status == "SKIPPED")).scalars())
         sources = set(s.execute(select(CaseRecord.source)).scalars())
     assert synced == sources == {county.system_id}
+    assert skipped and county.system_id not in skipped  # the uncertified city, recorded as skipped
+
+
+def test_a_run_where_every_partner_was_skipped_fails_and_emits_no_asset_event(airflow_db, tmp_path, monkeypatch):
+    """Nobody certified, the gate enforced: case_sync synced nothing, so the run fails (its
+    summarize task names the skipped partners), no Asset event is emitted, and `tongban status`
+    lists every skipped partner with its datasets."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from click.testing import CliRunner
+    from sqlalchemy import func, select
+
+    from tongban.airflow_ext.local import run_dag
+    from tongban.cli import main
+    from tongban.sandbox.runtime import Sandbox
+
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    with Sandbox(tmp_path / "sandbox", seed=5, cities=1, counties=1) as sb:
+        monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
+        reporters = sorted(r.system.system_id for r in sb.running if "CASE_REPORTER" in r.system.roles
+                           and r.direct)
+        dr = run_dag("case_sync")
+        assert dr.state == DagRunState.FAILED
+        states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+        assert states["summarize"] == TaskInstanceState.FAILED
+        assert {s for t, s in states.items() if t.startswith("sync_")} == {TaskInstanceState.SKIPPED}
+        with create_session() as session:
+            events = session.scalar(select(func.count()).select_from(AssetEvent)
+                                    .where(AssetEvent.source_run_id == dr.run_id))
+        assert events == 0
+        status = CliRunner().invoke(main, ["status", "--format", "json"])
+        assert status.exit_code == 0, status.output
+        import json
+
+        report = json.loads(status.output[status.output.index("{"):])
+        skipped = {(p["partnerId"], f["dataset"]) for p in report["partners"] for f in p["feeds"]
+                   if f["lastRunStatus"] == "SKIPPED" and "TBS-CONF-008" in (f["skippedReason"] or "")}
+        assert {pid for pid, _ in skipped} == set(reporters) and reporters
+        text = CliRunner().invoke(main, ["status"]).output
+        assert "not admitted (TBS-CONF-008)" in text and all(pid in text.split("not admitted")[1]
+                                                            for pid in reporters)
 
 
 def test_catalog_sync_publishes_the_basic_catalog_down_to_consumers(airflow_db, tmp_path, monkeypatch):

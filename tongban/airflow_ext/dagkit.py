@@ -80,6 +80,37 @@ def run_publish(partner_id: str) -> dict[str, Any]:
         raise AirflowFailException(str(exc)) from exc
 
 
+def summarize_run(outcomes: list[tuple[tuple[str, str], dict[str, Any] | None]],
+                  params: dict[str, Any]) -> dict[str, Any]:
+    """Task body of ``summarize``: add up the partner reports of this run.
+
+    A skipped sync task leaves no report. Among the (partner, dataset) pairs this run was asked
+    for (all, or the ``partner``/``datasets`` params), a missing report means the admission gate
+    refused the partner (TBS-CONF-008) or an earlier step of the same partner was refused. Those
+    are listed in the log; when *every* asked pair was refused, the run synced nothing and fails,
+    so that neither the run nor its Asset events (emitted only on success) look like a sync."""
+    import logging
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    only = params.get("partner") or ""
+    wanted = params.get("datasets") or []
+    asked = [(pid, ds, r) for (pid, ds), r in outcomes
+             if (not only or only == pid) and (not wanted or ds in wanted)]
+    done = [r for _, _, r in asked if r]
+    skipped = [f"{pid} {ds}" for pid, ds, r in asked if not r]
+    log = logging.getLogger("tongban.dags")
+    if skipped:
+        log.warning("skipped, not admitted (TBS-CONF-008; `tongban status` lists them): %s", "; ".join(skipped))
+    if asked and not done:
+        raise AirflowFailException(
+            f"nothing synced: every partner of this run was skipped for admission (TBS-CONF-008): "
+            f"{'; '.join(skipped)}. Certify them (onboard_partner DAG or tongban conformance run --record)")
+    return {"runs": len(done), "pulled": sum(r["pulled"] for r in done),
+            "stored": sum(r["stored"] + r["released"] for r in done),
+            "rejected": sum(r["rejected"] for r in done), "skipped": skipped, "reports": done}
+
+
 def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = "@hourly"):
     """A DAG syncing ``datasets`` (in order) from every registry partner that provides them."""
     registry = load_registry_for_dags()
@@ -99,6 +130,7 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
          })
     def sync_dag():
         results = []
+        labels: list[tuple[str, str]] = []  # (partner id, dataset) of each entry of results
         if registry is None:
             @task(task_id="registry_error")
             def registry_error() -> None:
@@ -136,15 +168,13 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
                         previous >> current
                     previous = current
                     results.append(current)
+                    labels.append((pid, dataset))
 
             pools_checked >> partner_group()
 
         @task(task_id="summarize", outlets=outlets, trigger_rule="none_failed")
-        def summarize(*reports: dict[str, Any] | None) -> dict[str, Any]:
-            done = [r for r in reports if r]
-            return {"runs": len(done), "pulled": sum(r["pulled"] for r in done),
-                    "stored": sum(r["stored"] + r["released"] for r in done),
-                    "rejected": sum(r["rejected"] for r in done), "reports": done}
+        def summarize(*reports: dict[str, Any] | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return summarize_run(list(zip(labels, reports)), params or {})
 
         summary = summarize(*results)
         if any(d in ANNOUNCED for d in datasets):

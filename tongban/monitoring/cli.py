@@ -83,6 +83,11 @@ def status_command(partners_file: str | None, fmt: str) -> None:
                           str(f.quarantine_open), str(f.held), str(f.stored_records),
                           end_section=i == len(p.feeds) - 1)
     out.print(table)
+    skipped = [(p.partner_id, [f.dataset for f in p.feeds if f.skipped_reason]) for p in partners]
+    skipped = [(pid, ds) for pid, ds in skipped if ds]
+    if skipped:
+        out.print(f"[yellow]skipped in their last run, not admitted (TBS-CONF-008):[/] "
+                  + "; ".join(f"{escape(pid)} ({', '.join(ds)})" for pid, ds in skipped))
     failing = sum(p.failures_24h for p in partners)
     quarantined = sum(p.quarantine_open for p in partners)
     out.print(f"partners: {len(partners)} · failed runs in the last 24 h: {failing} · "

@@ -86,6 +86,7 @@ class FeedStatus:
     runs: int = 0
     last_run_at: str | None = None
     last_run_status: str | None = None
+    skipped_reason: str | None = None  # the last run was SKIPPED by the admission gate (TBS-CONF-008): why
     last_success_at: str | None = None
     newest_source_at: str | None = None
     lag_seconds: int | None = None
@@ -223,6 +224,7 @@ def feed_statuses(store: Store, registry: Any | None = None, *, now: datetime | 
         for key, run in last_run.items():
             statuses[key].last_run_at = iso(aware(run.started_at))
             statuses[key].last_run_status = run.status
+            statuses[key].skipped_reason = run.error if run.status == "SKIPPED" else None
 
         for (source, dataset), t in _newest_stored(s).items():
             st = statuses.get((source, dataset))

@@ -74,6 +74,10 @@ class SyncFailed(Exception):
         self.retriable = report.retriable
 
 
+NOT_ADMITTED = "NOT_ADMITTED"
+"""error_code of a SKIPPED sync run: the admission gate refused the partner (TBS-CONF-008)."""
+
+
 class NotAdmitted(Exception):
     """TBS-CONF-008: the partner holds no current CONFORMANT certificate for the role."""
 
@@ -119,7 +123,11 @@ class SyncEngine:
         if not self.registry.pulls(partner, dataset) and relay is not None:
             raise ValueError(f"{partner.id} is not synced directly (direct: false): its {dataset} records "
                              f"reach the bus through {relay.id}; sync that partner")
-        self.check_admission(partner, dataset)
+        try:
+            self.check_admission(partner, dataset)
+        except NotAdmitted as exc:
+            self._record_skip(partner, dataset, str(exc))
+            raise
         try:
             with feed_lock(self.store, partner.id, dataset):
                 return self._sync_locked(partner, dataset, since=since, max_pages=max_pages, on_page=on_page)
@@ -132,6 +140,18 @@ class SyncEngine:
                                 error_code=type(getattr(exc, "orig", None) or exc).__name__,
                                 retriable=store_error_retriable(exc))
             raise SyncFailed(report) from None
+
+    def _record_skip(self, partner: PartnerConfig, dataset: str, reason: str) -> None:
+        """A run the admission gate refused is recorded as SKIPPED, so that status and the
+        dashboard show who is waiting for a certificate rather than a feed that is merely quiet."""
+        now = utcnow()
+        try:
+            with self.store.transaction() as s:
+                s.add(SyncRun(partner_id=partner.id, dataset=dataset, trigger=self.trigger, started_at=now,
+                              finished_at=now, status="SKIPPED", error=reason, error_code=NOT_ADMITTED,
+                              error_hop="admission"))
+        except (DBAPIError, StoreError, OSError):
+            pass  # the refusal itself still reaches the caller; only its record is lost
 
     def _sync_locked(self, partner: PartnerConfig, dataset: str, *, since: str | None, max_pages: int | None,
                      on_page: Callable[[SyncReport], None] | None) -> SyncReport:
