@@ -32,10 +32,68 @@ def test_county_over_a_front_database(tmp_path, monkeypatch):
 
     p = load_profile("NATIONAL-EXCHANGE")
     db = FrontDatabase(os.environ[entry["database_url_env"]], p, p.tables_for(set(county.roles)))
-    rules = {r["rule_ids"] for r in db.receipts() if r["outcome"] == "REJECTED"}
-    held = [r for r in db.receipts() if r["outcome"] == "HELD"]
+    db_receipts = db.receipts()
+    rules = {r["rule_ids"] for r in db_receipts if r["outcome"] == "REJECTED"}
+    held = [r for r in db_receipts if r["outcome"] == "HELD"]
     db.close()
     assert {"TBS-LP-034", "TBS-LP-036", "TBS-LP-022"} <= rules
-    # the step written before its case waits for it (TBS-LP-045)
-    assert "up_pro_process" in {r["table_name"] for r in held}
+    # the step written before its case waited for it and was stored when it came (TBS-LP-045, -047)
+    from tongban.connectors.frontdb.writer import guid
+
+    early = [r for r in db_receipts if r["row_guid"] == guid("sandbox", "early-step")]
+    assert [r["outcome"] for r in early] == ["STORED"]
+    assert "up_pro_process" not in {r["table_name"] for r in held}
     assert report.counts.stored > 20
+
+
+def test_the_planted_early_step_is_held_then_stored_when_its_case_arrives(tmp_path, monkeypatch):
+    """TBS-LP-045, -047 (TBS-SYNC-007): the sandbox's step written before its case is HELD with
+    dependsOn TBS-EVT-009 and, once the case's accept row arrives in a later batch, its receipt
+    is rewritten STORED and the step is numbered after the case's SUBMIT and ACCEPT."""
+    import json
+    from datetime import datetime, timedelta
+
+    from tongban.connectors.frontdb.database import FrontDatabase
+    from tongban.connectors.frontdb.profile import load_profile
+    from tongban.connectors.frontdb.writer import guid
+    from tongban.model.clock import CST
+    from tongban.registry import PartnerConfig
+    from tongban.sandbox.frontdb import legacy_writer
+    from tongban.sync.export import export_current
+    from tongban.sync.frontdb import FrontdbSync
+
+    data = generate_province(7, cities=1, counties_per_city=1, items_per_county=3, cases_per_county=6)
+    county = next(s for s in data.systems.values() if s.level == "county")
+    p = load_profile("NATIONAL-EXCHANGE")
+    db = FrontDatabase(f"sqlite:///{tmp_path / 'front.db'}", p, p.tables_for(set(county.roles)))
+    db.create_schema()
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    w = legacy_writer(county)
+    w.batches.sort(key=lambda b: b.at)  # the order write() commits them in
+    early_guid, parent_guid = guid("sandbox", "early-step"), guid("sandbox", "late-accept")
+    parent_at = next(i for i, b in enumerate(w.batches) if any(r["row_guid"] == parent_guid for _, r in b.rows))
+    early_at = next(i for i, b in enumerate(w.batches) if any(r["row_guid"] == early_guid for _, r in b.rows))
+    assert early_at < parent_at
+    orphan = next(r for _, r in w.batches[parent_at].rows)["project_no"]
+    partner = PartnerConfig(id=county.system_id, transport="frontdb", database_url_env="UNUSED",
+                            profile="NATIONAL-EXCHANGE 1.0", roles=list(county.roles),
+                            evaluation_dialect="HCP-NATIONAL")
+    now = datetime.strptime(w.batches[parent_at].at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST) + timedelta(minutes=1)
+    sync = FrontdbSync(store, None, partner, front=db, clock=lambda: now)
+    w.write(db.engine, start=0, stop=parent_at)
+    sync.poll()
+    held = [r for r in db.receipts() if r["row_guid"] == early_guid]
+    assert [r["outcome"] for r in held] == ["HELD"]
+    assert [(f["ruleId"], f["dependsOn"], f["location"]) for f in json.loads(held[0]["findings"])] == [
+        ("TBS-SYNC-007", "TBS-EVT-009", "/caseNo")]
+    assert not [e for e in map(json.loads, export_current(store, "case-event")) if e["caseNo"] == orphan]
+    w.write(db.engine, start=parent_at)
+    sync.poll()
+    released = [r for r in db.receipts() if r["row_guid"] == early_guid]
+    assert [(r["cd_batch"], r["outcome"], r["rule_ids"]) for r in released] == [(held[0]["cd_batch"], "STORED", "")]
+    events = [e for e in map(json.loads, export_current(store, "case-event")) if e["caseNo"] == orphan]
+    assert [(e["seq"], e["type"], e["stepName"]) for e in events] == [
+        (1, "SUBMIT", events[0]["stepName"]), (2, "ACCEPT", events[1]["stepName"]), (3, "REVIEW_STEP", "审查")]
+    db.close()
+    store.dispose()

@@ -10,6 +10,7 @@ bad rows — so that the receipts show rejections.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Collection
 
@@ -65,7 +66,8 @@ def legacy_writer(system: SandboxSystem) -> NationalExchangeWriter:
 
 
 def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> None:
-    """What the receipts are for: a step before its case (held, then stored), a deleted case,
+    """What the receipts are for: a step before its case (held, then stored when its case
+    arrives two batches later), a deleted case,
     bad rows (unknown codes, a deletion of an unknown row) and a torn
     batch (its manifest lists a row that was never written)."""
     if not w.batches:
@@ -85,7 +87,7 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
                                 "data_source": "001", "project_no": case["caseNo"], "pf": "8", "satisfaction": "5",
                                 "assess_time": last, "assess_number": 1})
     w.batches.append(bad)
-    early = Batch()  # a step of a case that arrives later
+    early = Batch()  # a step of a case whose case arrives two batches later
     orphan = case["caseNo"][:-4] + "9999"
     early.add("up_pro_process", {"row_guid": guid("sandbox", "early-step"), "cd_operation": "I", "cd_time": last,
                                  "data_source": "001", "project_no": orphan, "process_name": "审查",
@@ -95,6 +97,26 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
     torn.add("up_pro_process", {**step, "row_guid": guid("sandbox", "torn-step"), "event_name": "1"})
     torn.torn = True  # type: ignore[attr-defined]
     w.batches.append(torn)
+    parent = late_parent(w, orphan, last)
+    if parent is not None:
+        w.batches.append(parent)
+
+
+def late_parent(w: NationalExchangeWriter, case_no: str, after: str) -> Batch | None:
+    """The accept row of the early step's case, a minute after the planted batches: an accepted
+    case of the system written again under ``case_no`` (applicant, item and dates are real),
+    so the held step is released and numbered after its SUBMIT and ACCEPT (TBS-LP-047)."""
+    accepted = sorted((row for (table, _), row in w.state.items()
+                       if table == "up_pro_accept" and row.get("accept_date") and row["cd_operation"] != "D"),
+                      key=lambda r: r["project_no"])
+    if not accepted:
+        return None
+    at = (datetime.strptime(after, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    row = {**accepted[0], "row_guid": guid("sandbox", "late-accept"), "cd_operation": "I", "cd_time": at,
+           "version": 1, "project_no": case_no}
+    b = Batch()
+    b.add("up_pro_accept", row)
+    return b
 
 
 def publish(system: SandboxSystem, folder: Path) -> tuple[str, int]:
