@@ -20,7 +20,7 @@ from tongban.validators.report import Finding, Report, Severity, render_value
 from .names import DATA_SUFFIX, MANIFEST_SUFFIX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES
 from tongban.validators.parsing import JsonParseError, parse_json_strict
 
-__all__ = ["logical_envelope", "parse_data_lines", "MAX_LINES"]
+__all__ = ["logical_envelope", "parse_data_lines", "refused_envelope", "MAX_LINES"]
 
 MAX_LINES = 1000
 _BOM = b"\xef\xbb\xbf"
@@ -219,3 +219,39 @@ def logical_envelope(manifest_bytes: bytes, jsonl_bytes: bytes | None, *,
     envelope = {k: v for k, v in manifest.items() if k not in ("file", "records")}
     envelope["records"] = records
     return envelope, report.items
+
+
+def refused_envelope(manifest: Any, jsonl_bytes: bytes | None) -> dict[str, Any] | None:
+    """What a batch refused for its data file stands for, so that the refusal is acknowledged,
+    ledgered and counted like any other: the manifest's envelope members, with ``records`` read
+    from the data file line by line as far as that goes (a byte-order mark dropped, a line that
+    is not a JSON object standing as an empty object). A data file that cannot be read at all (a
+    FIFO, a link, a directory) or is over the size limit stands as ``file.count`` empty objects
+    when the manifest declares a usable count, else one. ``None`` when the manifest is not a
+    JSON object.
+
+    It is only ever handed on together with the binding's findings, which reject it at envelope
+    level (its records are never stored); the findings located in ``/records`` keep the
+    records' own hash check (TBS-ENV-027) from repeating what they already say.
+    """
+    if not isinstance(manifest, dict):
+        return None
+    envelope = {k: v for k, v in manifest.items() if k not in ("file", "records")}
+    if jsonl_bytes is None or len(jsonl_bytes) > MAX_DATA_BYTES:
+        file_obj = manifest.get("file")
+        declared = file_obj.get("count") if isinstance(file_obj, dict) else None
+        envelope["records"] = [{} for _ in range(declared if _is_int(declared) and 1 <= declared <= MAX_LINES
+                                                 else 1)]
+        return envelope
+    lines = jsonl_bytes.removeprefix(_BOM).split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    records: list[dict[str, Any]] = []
+    for line in lines[:MAX_LINES]:
+        try:
+            value = parse_json_strict(line)
+        except JsonParseError:
+            value = None
+        records.append(value if isinstance(value, dict) else {})
+    envelope["records"] = records or [{}]
+    return envelope

@@ -38,7 +38,7 @@ from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
 from .acks import rejection_ack, write_json_atomic
-from .batch import logical_envelope
+from .batch import logical_envelope, refused_envelope
 from .names import (ACK_SUFFIX, ARCHIVE, DROP_NAME_RE, INBOX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES,
                     PART_SUFFIX, REJECTED, ack_name, batch_id_of, data_name, manifest_name, report_name)
 from tongban.validators.parsing import JsonParseError, parse_json_strict
@@ -334,17 +334,25 @@ class FileDropReceiver:
         request_hash = tbs_request_hash(envelope, batch.manifest_bytes + (data or b""))
 
         files = [self._inside(inbox, manifest_name(batch.batch_id))]
+        not_regular = None
         if data is not None:
             files.insert(0, data_path)
-        elif (kind := _not_regular(data_path)) is not None:
+        elif (not_regular := _not_regular(data_path)) is not None:
             # Moved aside with its batch (the link itself, never its target), so the
-            # entry cannot stop the feed's later batches.
+            # entry cannot stop the feed's later batches. Located at /records: the records
+            # of the logical envelope are what the data file should have held.
             files.insert(0, data_path)
-            findings.append(_finding("TBS-FILE-005", "/file/name", "数据文件不是普通文件",
-                                     f"the data file is {kind}, not a regular file; the batch is refused",
+            findings.append(_finding("TBS-FILE-005", "/records", "数据文件不是普通文件",
+                                     f"the data file is {not_regular}, not a regular file; the batch is refused",
                                      data_name(batch.batch_id)))
         if any(f.severity is Severity.ERROR for f in findings):
-            ack = self._binding_rejection(envelope, findings, dataset, request_hash) or rejection_ack(
+            # A batch refused for its data file still stands for an envelope when its manifest
+            # is a JSON object: refused, ledgered and counted like any other (not so a manifest
+            # whose data file has not arrived at all).
+            stand_in = envelope
+            if stand_in is None and (data is not None or not_regular is not None):
+                stand_in = refused_envelope(batch.manifest, data)
+            ack = self._binding_rejection(stand_in, findings, dataset, request_hash) or rejection_ack(
                 findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope or batch.manifest)
             self._file_away(dataset, batch.batch_id, files, REJECTED, ack, stats)
             return

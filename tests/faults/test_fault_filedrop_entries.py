@@ -2,7 +2,8 @@
 
 A batch's ``.jsonl`` replaced by a FIFO, by a symbolic link or by a directory: the sync
 neither blocks nor fails; that batch is rejected and moved aside with a report naming the
-rule, and the batches after it are stored — counted, 0 lost and 0 duplicated.
+rule, ledgered and counted in the sync (finding 9), and the batches after it are stored —
+counted, 0 lost and 0 duplicated.
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from fault_support import BUS, assert_exactly_once, write_registry
 from tongban.connectors.filedrop.writer import FileDropWriter
 from tongban.store import Store
+from tongban.store.schema import LedgerEntry
 
 KEY = "fault-filedrop-hmac-key-0123456789abcdef"
 
@@ -59,6 +62,20 @@ def test_fifo_symlink_and_directory_batches_are_rejected_and_the_rest_proceed(tm
 
     first = sync()
     assert first.returncode == 0, first.stdout + first.stderr
+    # the three refused batches are counted in the sync (2 records each, as their manifests
+    # declare) and ledgered as REJECTED file-drop envelopes (finding 9); the good one is stored
+    run = json.loads(first.stdout)
+    assert (run["pages"], run["pulled"], run["stored"], run["rejected"]) == (4, 8, 2, 6), run
+    store = Store(f"sqlite:///{db}")
+    with store.reading() as s:
+        entries = s.execute(select(LedgerEntry.binding, LedgerEntry.verdict, LedgerEntry.record_count,
+                                   LedgerEntry.message_id).where(LedgerEntry.direction == "IN")).all()
+    store.dispose()
+    refused_ids = {json.loads((root / "rejected" / "case" / b.manifest_path.name).read_text())["messageId"]
+                   for b in (fifo, link, folder)}
+    assert sorted(e.verdict for e in entries) == ["ACCEPTED", "REJECTED", "REJECTED", "REJECTED"], entries
+    assert {e.message_id for e in entries if e.verdict == "REJECTED"} == refused_ids
+    assert all(e.binding == "FILE" and e.record_count == 2 for e in entries), entries
     for bad in (fifo, link, folder):
         report = json.loads((root / "rejected" / "case" / f"{bad.batch_id}.report.json").read_text())
         rules = {i["ruleId"] for i in report["envelopeReport"]["items"]}

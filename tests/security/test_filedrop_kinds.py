@@ -27,6 +27,7 @@ class Kind:
     drop: Callable[[Bus], WrittenBatch]
     rule_id: str
     finding: str = ""
+    ledgered: bool = True   # False: the manifest is no JSON object, there is no envelope to speak of
 
 
 def _batch(bus: Bus, **members: Any) -> WrittenBatch:
@@ -94,11 +95,12 @@ KINDS = [
     Kind("data-extra-line", _damage_data(lambda d: d + d.split(b"\n", 1)[0] + b"\n"), "TBS-FILE-006"),
     Kind("data-same-size-other-content", _damage_data(_same_size_other_byte), "TBS-FILE-006"),
     # -- the manifest (TBS-ENV-001, TBS-FILE-006) ----------------------------------------------
-    Kind("manifest-not-json", _damage_manifest(lambda m: b"not json"), "TBS-ENV-001"),
-    Kind("manifest-truncated", _damage_manifest(lambda m: m[:-10]), "TBS-ENV-001"),
-    Kind("manifest-utf8-bom", _damage_manifest(lambda m: b"\xef\xbb\xbf" + m), "TBS-ENV-001"),
-    Kind("manifest-duplicate-member", _damage_manifest(lambda m: m[:-1] + b',"dataset":"case"}'), "TBS-ENV-001"),
-    Kind("manifest-top-level-array", _damage_manifest(lambda m: b"[" + m + b"]"), "TBS-FILE-004"),
+    Kind("manifest-not-json", _damage_manifest(lambda m: b"not json"), "TBS-ENV-001", ledgered=False),
+    Kind("manifest-truncated", _damage_manifest(lambda m: m[:-10]), "TBS-ENV-001", ledgered=False),
+    Kind("manifest-utf8-bom", _damage_manifest(lambda m: b"\xef\xbb\xbf" + m), "TBS-ENV-001", ledgered=False),
+    Kind("manifest-duplicate-member", _damage_manifest(lambda m: m[:-1] + b',"dataset":"case"}'), "TBS-ENV-001",
+         ledgered=False),
+    Kind("manifest-top-level-array", _damage_manifest(lambda m: b"[" + m + b"]"), "TBS-FILE-004", ledgered=False),
     Kind("manifest-file-size-wrong", _damage_manifest(_file_member(size=1)), "TBS-FILE-006", finding="9"),
     Kind("manifest-file-count-wrong", _damage_manifest(_file_member(count=7)), "TBS-FILE-006"),
     Kind("manifest-file-sha-wrong", _damage_manifest(_file_member(sha256="0" * 64)), "TBS-FILE-006"),
@@ -137,9 +139,17 @@ def test_filedrop_kind(bus, kind):
     assert kind.rule_id in [i["ruleId"] for i in report["envelopeReport"]["items"]], report
     assert not list((bus.drop_roots["LW"] / "inbox" / "case").glob(f"{batch.batch_id}*"))  # moved aside
     assert bus.snapshot() == before, "nothing of a rejected batch may be stored"
-    if kind.id.startswith(("manifest-file-", "reused-")):
-        # a binding-level rejection whose envelope could be built is ledgered and counted (finding 9)
+    # what stands in for an unreadable data file adds no finding of its own (no null or missing records)
+    assert not {"TBS-ENV-004", "TBS-ENV-005", "TBS-ENV-025"} & {i["ruleId"] for i in report["envelopeReport"]["items"]}
+    if kind.ledgered:
+        # a binding-level rejection of a batch whose manifest is a JSON object, be it for the
+        # manifest or for the data file, is ledgered and counted like any refusal (finding 9)
         assert bus.ledger_size() == ledger_before + 1
-        assert bus.last_ledger().verdict == "REJECTED"
-        assert counting.envelopes == 1 and counting.counts.rejected == counting.received
+        entry = bus.last_ledger()
+        assert (entry.verdict, entry.binding, entry.sender) == ("REJECTED", "FILE", bus.id("LW")), entry
+        assert counting.envelopes == 1 and counting.received >= 1
+        assert counting.counts.rejected == counting.received == entry.record_count == report["counts"]["received"]
+        assert counting.counts.stored == 0
+    else:
+        assert bus.ledger_size() == ledger_before and counting.envelopes == 0
     bus.still_stores("filedrop")
