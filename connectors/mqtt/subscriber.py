@@ -42,7 +42,7 @@ from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
 from .connection import MqttConnection
-from .topics import MAX_PAYLOAD_BYTES, ack_topic, dataset_filter, parse_topic, region_of
+from .topics import MAX_PAYLOAD_BYTES, ack_topic, dataset_filter, envelope_topic, parse_topic, region_of
 
 __all__ = ["MqttSubscriber", "SeenMessages", "SeenMessage", "InMemorySeenMessages", "SubscriberStats"]
 
@@ -113,7 +113,8 @@ class MqttSubscriber:
     binding = "MQTT"
 
     def __init__(self, connection: MqttConnection, service: SystemService, *,
-                 datasets: Iterable[str] = DATASETS, seen: SeenMessages | None = None) -> None:
+                 datasets: Iterable[str] = DATASETS, seen: SeenMessages | None = None,
+                 regions: Iterable[str] | None = None) -> None:
         self.connection = connection
         self.service = service
         self.own_id = connection.system_id
@@ -123,10 +124,19 @@ class MqttSubscriber:
             raise ValueError(f"unknown datasets {sorted(set(self.datasets) - set(DATASETS))}")
         self.seen = seen if seen is not None else InMemorySeenMessages()
         self.stats = SubscriberStats()
+        # None: every region (tbs/v1/+/{dataset}); else only these senders' regions, as a
+        # receiver subscribing per registered sender does
+        self.regions = None if regions is None else tuple(regions)
+
+    @property
+    def topic_filters(self) -> list[str]:
+        if self.regions is None:
+            return [dataset_filter(d) for d in self.datasets]
+        return [envelope_topic(r, d) for r in self.regions for d in self.datasets]
 
     def start(self) -> "MqttSubscriber":
-        for dataset in self.datasets:
-            self.connection.subscribe(dataset_filter(dataset), self.handle_message, qos=1)
+        for topic_filter in self.topic_filters:
+            self.connection.subscribe(topic_filter, self.handle_message, qos=1)
         self.connection.start()
         return self
 

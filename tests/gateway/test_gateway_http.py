@@ -95,7 +95,8 @@ def test_a_push_without_a_certificate_for_that_binding_is_refused_under_tbs_conf
             pusher.push(next(envelopes_of(COUNTY, binding, receiver=RECEIVER, datasets=["case"], batch=5)))
     finally:
         pusher.close()
-    assert refused.value.code == "FORBIDDEN" and refused.value.rule_id == "TBS-CONF-008"
+    assert refused.value.code == "FORBIDDEN" and refused.value.rule_id == "TBS-SEC-004"
+    assert "not admitted (TBS-CONF-008)" in str(refused.value)
     assert f"CASE_REPORTER over {binding.upper()}" in str(refused.value)
     if binding == "rest":
         assert refused.value.status == 403

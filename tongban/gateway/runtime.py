@@ -154,6 +154,15 @@ class Gateway:
         app = create_gateway_app(self.service, authenticate=authenticate, metrics=self.metrics,
                                  readiness=self.readiness, public_url=cfg.public_url)
         try:
+            if cfg.filedrop and any(p.transport is Transport.FILEDROP for p in self.registry.partners):
+                from .drops import DropWatcher
+
+                self.watcher = DropWatcher(self.store, self.registry, self.service, admission=self.admission,
+                                           interval=cfg.poll_interval).start()
+            if cfg.mqtt and any(p.transport is Transport.MQTT for p in self.registry.partners):
+                from .mqtt import GatewayMqtt
+
+                self.mqtt = GatewayMqtt(self.store, self.registry, self.service, cfg).start()
             self.server = ServerThread(app, host=cfg.host, port=cfg.port, tls=tls, log_level=cfg.log_level,
                                        reuse_port=cfg.reuse_port, graceful_timeout=cfg.graceful_timeout).start()
         except Exception:

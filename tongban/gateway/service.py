@@ -4,8 +4,10 @@ Admission (TBS-CONF-008) is the gate ``tongban sync`` applies before a pull, app
 the sender must hold a current CONFORMANT certificate for the role that sends the dataset, at
 its spec version, over the binding the envelope arrives on (a certificate over REST admits no
 SOAP, file-drop or MQTT traffic). A push that fails it is refused before any content is
-processed — 403 ``FORBIDDEN`` with rule TBS-CONF-008 over REST and SOAP (a ``soap:Client``
-fault), a REJECTED acknowledgement naming TBS-CONF-008 over MQTT — and is neither stored nor
+processed — 403 ``FORBIDDEN`` over REST and SOAP (a ``soap:Client`` fault), a REJECTED
+acknowledgement over MQTT, each with rule id TBS-SEC-004 (a role the partner profile grants only
+once it is admitted; TBS-CONF-* ids are outside the ruleId pattern of error bodies and reports,
+TBS-REST-009, §19.1) and a message naming TBS-CONF-008 and the missing certificate — and is neither stored nor
 remembered, so the same envelope is processed once the partner is certified. Everything else is
 the bus receiver's (:class:`~tongban.sync.receiver.BusReceiver`): validation, S5, store, ledger
 and acknowledgement in one transaction. Every call runs in a worker thread, never on the event
@@ -33,11 +35,11 @@ UNKNOWN_PARTNER = "unknown"
 
 
 class NotAdmitted(ServiceError):
-    """TBS-CONF-008 refused a push: 403 ``FORBIDDEN`` (the code table of TBS-REST-009 has no
-    code of its own for it) with rule id TBS-CONF-008; counted as ``NOT_ADMITTED``."""
+    """TBS-CONF-008 refused a push: 403 ``FORBIDDEN`` with rule id TBS-SEC-004 (see the module
+    docstring), counted as ``NOT_ADMITTED``."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(403, "FORBIDDEN", message, rule_id="TBS-CONF-008")
+        super().__init__(403, "FORBIDDEN", message, rule_id="TBS-SEC-004")
 
 
 class GatewayService:
@@ -84,8 +86,8 @@ class GatewayService:
             how = (f"tongban conformance run --partner {partner.id} --role {role} --record"
                    if binding_of(partner.transport) == binding else
                    f"tongban conformance run over {binding} for {partner.id}, role {role}, with --record")
-            raise NotAdmitted(f"{partner.id} holds no current CONFORMANT certificate for {role} over {binding} at "
-                              f"{partner.spec_version} (TBS-CONF-008): the push is refused, nothing is stored. "
+            raise NotAdmitted(f"not admitted (TBS-CONF-008): {partner.id} holds no current CONFORMANT certificate for "
+                              f"{role} over {binding} at {partner.spec_version}; the push is refused, nothing is stored. "
                               f"Certify and record it: {how}")
 
     def partner_label(self, sender: Any) -> str:

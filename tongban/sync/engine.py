@@ -89,13 +89,16 @@ Admission = Callable[[Store, str, str, str, str], bool]
 class SyncEngine:
     def __init__(self, store: Store, registry: Registry, *, trigger: str = "cli",
                  connector_factory: Callable[[PartnerConfig, str], Feed | Inbox] = open_source,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, receiver: Any = None) -> None:
         self.store = store
         self.registry = registry
         store.ledger_key = registry.bus.ledger_key() or store.ledger_key
         self.trigger = trigger
         self._connect = connector_factory
         self._admission = admission
+        # what an inbox's envelopes are handed to (a SystemService); default the bus receiver.
+        # The gateway passes its own, which counts them in its metrics.
+        self._receiver = receiver
 
     def check_admission(self, partner: PartnerConfig, dataset: str) -> None:
         """Raise :class:`NotAdmitted` unless the registry's gate lets ``partner`` send ``dataset``
@@ -292,7 +295,7 @@ class SyncEngine:
         from tongban.sync.drops import CountingReceiver
         from tongban.sync.receiver import BusReceiver
 
-        counting = CountingReceiver(BusReceiver(self.store, self.registry, lock_wait_s=None))  # batch work waits
+        counting = CountingReceiver(self._receiver or BusReceiver(self.store, self.registry, lock_wait_s=None))  # batch work waits
         try:
             inbox.collect(dataset, counting)
         except Exception as exc:
