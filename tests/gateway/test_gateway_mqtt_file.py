@@ -51,6 +51,15 @@ def assert_stored_once(store, datasets=("catalog", "case")) -> None:
         assert len(rows) == len(expected(dataset, keys[dataset]))
 
 
+def skipped_runs(store) -> int:
+    from sqlalchemy import func, select
+
+    from tongban.store.schema import SyncRun
+
+    with store.reading() as s:
+        return s.execute(select(func.count()).select_from(SyncRun).where(SyncRun.status == "SKIPPED")).scalar()
+
+
 # -- MQTT ---------------------------------------------------------------------------------
 
 @needs_mosquitto
@@ -193,6 +202,7 @@ def test_a_file_drop_of_an_uncertified_county_waits_in_its_inbox_until_it_is_cer
         text = gateway.metrics.exposition().decode()
         assert metric(text, "tongban_gateway_envelopes_total", partner=COUNTY.system_id, binding="FILE",
                       outcome="NOT_ADMITTED") == 1
+        assert skipped_runs(store) == 1  # recorded once, not once per pass
         certify(store, "FILE")
         ack = writer.wait_for_ack("case", batch.batch_id, message_id=batch.message_id, timeout=10, poll_interval=0.05)
     finally:

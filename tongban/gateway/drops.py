@@ -6,7 +6,7 @@ waiting, runs the same collection ``tongban sync`` runs (:meth:`SyncEngine.sync`
 drop root makes this one skip it), a run record for ``tongban status``, the envelopes handed to
 the gateway's service (counted in its metrics), archive and acknowledgement files. A batch of a
 partner that is not admitted stays in the inbox, unprocessed and unacknowledged, until the
-partner is certified; the refusal is logged once and counted.
+partner is certified; the refusal is logged, counted and recorded (a SKIPPED sync run) once.
 """
 from __future__ import annotations
 
@@ -70,6 +70,13 @@ class DropWatcher:
                 inbox = Path(partner.endpoint) / INBOX / dataset
                 if not any(inbox.glob("*.manifest.json")):
                     continue
+                if (partner.id, dataset) in self._refused:
+                    # still waiting for a certificate: the refusal was logged, counted and
+                    # recorded (a SKIPPED run) once; check again without recording it each pass
+                    try:
+                        self.engine.check_admission(partner, dataset)
+                    except NotAdmitted:
+                        continue
                 try:
                     self.engine.sync(partner.id, dataset)
                     runs += 1
