@@ -51,8 +51,9 @@ class Batch:
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.rows.append((table, row))
-        if row["cd_time"] > self.at:
-            self.at = row["cd_time"]
+        at = row["CD_TIME"] if table.isupper() else row["cd_time"]  # EA-JC-STEP columns are upper case
+        if at > self.at:
+            self.at = at
 
 
 class NationalExchangeWriter:
@@ -237,12 +238,13 @@ class NationalExchangeWriter:
             seen: set[tuple[str, str]] = set()
             with engine.begin() as conn:
                 for table, row in b.rows:
-                    row = {**row, "cd_batch": cd_batch}
+                    guid_col, batch_col = ("ROW_GUID", "CD_BATCH") if table.isupper() else ("row_guid", "cd_batch")
+                    row = {**row, batch_col: cd_batch}
                     cols = list(row)
-                    conn.execute(sa.text(f"DELETE FROM {table} WHERE row_guid = :g"), {"g": row["row_guid"]})
+                    conn.execute(sa.text(f"DELETE FROM {table} WHERE {guid_col} = :g"), {"g": row[guid_col]})
                     conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ("
                                          + ", ".join(f":{c}" for c in cols) + ")"), row)
-                    seen.add((table, row["row_guid"]))
+                    seen.add((table, row[guid_col]))
             with engine.begin() as conn:
                 for table, g in sorted(seen):
                     conn.execute(sa.text("INSERT INTO tb_batch_row (cd_batch, table_name, row_guid) "
@@ -253,3 +255,94 @@ class NationalExchangeWriter:
                               "n": len(seen)})
             n += 1
         return n
+
+
+# --- EA-JC-STEP (TBS-LP-1.0 §4) ------------------------------------------------------------
+PROC_RESULT = {("REVIEW_STEP", "OTHER"): "0", ("REVIEW_STEP", "APPROVE"): "1", ("REVIEW_STEP", "RETURN"): "7",
+               ("REJECT_ACCEPTANCE", None): "2", ("ACCEPT", None): "4"}
+SUBMIT_CODE = {"1": "0", "2": "1"}  # other channels: "2" (TBS-LP-141 maps 2–8 to "9")
+APPROVAL_TYPE = {"1": "1", "2": "2"}  # other case types: "3" (→ "9")
+NOT_EXPRESSIBLE = ("DELIVER", "WITHDRAW")  # TBS-LP-145
+SUSPEND_NODE = "5"  # 挂起: the special step of a suspension that names no other kind
+
+
+class EaJcStepWriter(NationalExchangeWriter):
+    """A provincial case database (EA_JC_STEP_*) written from TBS-1.0 cases: a BASICINFO state
+    per Case version, then one batch with the case's steps (PROC), special steps (SPECIALNODE,
+    a supplement request with its supplement, a suspension with its resumption) and completion
+    (DONE, carrying the Result's licence). What the profile cannot express (TBS-LP-145:
+    DELIVER, WITHDRAW, agents, the extension code of a suspension) is not written."""
+
+    def _row(self, batch: Batch, table: str, key: str, values: dict[str, Any], at: str) -> None:
+        g = guid(table, key)
+        op = "D" if values.pop("_delete", False) else "U" if (table, g) in self.state else "I"
+        before = self.state.get((table, g))
+        if before is not None and before["CD_OPERATION"] == op and \
+                {k: v for k, v in before.items() if k not in ("ROW_GUID", "CD_OPERATION", "CD_TIME",
+                                                              "DATA_SOURCE")} == values:
+            return
+        row = {"ROW_GUID": g, "CD_OPERATION": op, "CD_TIME": at, "DATA_SOURCE": self.data_source, **values}
+        self.state[(table, g)] = row
+        batch.add(table, row)
+
+    def item(self, r: dict[str, Any]) -> None:
+        raise NotImplementedError("EA-JC-STEP carries no ServiceItems (TBS-LP-145)")
+
+    def evaluations(self, records: Iterable[dict[str, Any]]) -> None:
+        raise NotImplementedError("EA-JC-STEP carries no Evaluations (TBS-LP-145)")
+
+    def case(self, versions: list[dict[str, Any]], events: list[dict[str, Any]], results: list[dict[str, Any]],
+             *, org_code: str, org_name: str | None) -> None:
+        case_no = versions[0]["caseNo"]
+        accept = next((e for e in events if e["type"] == "ACCEPT"), None)
+        for i, c in enumerate(versions):
+            b = Batch()
+            at = legacy_time(c["submittedAt"] if i == 0 or accept is None else accept["occurredAt"])
+            applicant = c["applicant"]
+            self._row(b, "EA_JC_STEP_BASICINFO", case_no, {
+                "PROJID": case_no, "DATAVER": c["version"], "REGION_ID": c.get("regionCode"),
+                "OCCURTIME": legacy_time(c.get("submittedAt")), "COUTASKCODE": c["implCode"],
+                "TASKHANDLEITEM": c.get("handlingItemCode"), "SUBITEMNAME": c.get("itemName"),
+                "APPROVALTYPE": APPROVAL_TYPE.get(c.get("caseType"), "3"), "APPLYERTYPE": KIND.get(applicant.get("kind")),
+                "APPLICANT": applicant.get("name"), "APPLICANTCARDTYPE": applicant.get("idType"),
+                "APPLICANTCARDNO": applicant.get("idNo"), "SUBMIT": SUBMIT_CODE.get(c.get("channel"), "2"),
+                "PROMISEDATE": legacy_time(c.get("promisedBy")), "ACCEPTDEPTID": org_code,
+                "ACCEPTDEPTNAME": org_name}, at)
+            self.batches.append(b)
+        steps = [e for e in events if e["type"] != "SUBMIT"]
+        if not steps:
+            return
+        b = Batch()
+        at = max(legacy_time(e["occurredAt"]) for e in steps)
+        result = results[0] if results else None
+        for n, e in enumerate(steps):
+            kind, handler = e["type"], e.get("handler") or {}
+            if kind in NOT_EXPRESSIBLE or kind in ("SUPPLEMENT", "RESUME"):
+                continue  # SUPPLEMENT and RESUME are the ENDTIME of the special step before them
+            if kind in ("REQUEST_SUPPLEMENT", "SUSPEND"):
+                end_type = "SUPPLEMENT" if kind == "REQUEST_SUPPLEMENT" else "RESUME"
+                end = next((x for x in steps[n + 1:] if x["type"] == end_type), None)
+                self._row(b, "EA_JC_STEP_SPECIALNODE", f"{case_no}|{e['seq']}", {
+                    "PROJID": case_no, "NODERESULT": "6" if kind == "REQUEST_SUPPLEMENT" else SUSPEND_NODE,
+                    "OCCURTIME": legacy_time(e["occurredAt"]), "TRANSACTOR": handler.get("name"),
+                    "NODEADV": e.get("opinion") if kind == "REQUEST_SUPPLEMENT"
+                    else (e.get("specialProcedure") or {}).get("reason"),
+                    "ENDTIME": legacy_time(end["occurredAt"]) if end else None}, at)
+            elif kind == "CONCLUDE":
+                cert = result is not None and result["resultType"] == "CERTIFICATE"
+                self._row(b, "EA_JC_STEP_DONE", f"{case_no}|{e['seq']}", {
+                    "PROJID": case_no, "DONERESULT": CONCLUSION[e["conclusionCode"]],
+                    "OCCURTIME": legacy_time(e["occurredAt"]), "TRANSACTOR": handler.get("name"),
+                    "EXITRES": e.get("opinion"),
+                    "CERTIFICATENO": result["certNo"] if cert else None,
+                    "APPROVALNUMBER": result["certNo"] if result is not None and not cert else None,
+                    "RESULTCETRNAME": (result or {}).get("certName"),
+                    "PUBLISHER": ((result or {}).get("issuer") or {}).get("name"),
+                    "CERTIFICATELIMIT": (result or {}).get("validUntil")}, at)
+            else:
+                self._row(b, "EA_JC_STEP_PROC", f"{case_no}|{e['seq']}", {
+                    "PROJID": case_no, "SN": e["seq"], "NODENAME": e.get("stepName"), "NODESTATE": "02",
+                    "NODERESULT": PROC_RESULT[(kind, e.get("action"))], "NODEPROCERNAME": handler.get("name"),
+                    "PROCUNIT": handler.get("deptUscc"), "NODEADV": e.get("opinion"),
+                    "OCCURTIME": legacy_time(e["occurredAt"])}, at)
+        self.batches.append(b)

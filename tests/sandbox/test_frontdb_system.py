@@ -97,3 +97,34 @@ def test_the_planted_early_step_is_held_then_stored_when_its_case_arrives(tmp_pa
         (1, "SUBMIT", events[0]["stepName"]), (2, "ACCEPT", events[1]["stepName"]), (3, "REVIEW_STEP", "审查")]
     db.close()
     store.dispose()
+
+
+def test_provincial_department_over_an_ea_jc_step_front_database(tmp_path, monkeypatch):
+    """The sandbox's provincial department publishes through EA-JC-STEP: its registry entry
+    names the profile, and a sync through the engine stores its cases and writes receipts
+    (the planted filing step REJECTED under TBS-LP-034)."""
+    from tongban.connectors.frontdb.database import FrontDatabase
+    from tongban.connectors.frontdb.profile import load_profile
+    from tongban.sandbox.frontdb import provincial_department
+
+    monkeypatch.delenv("TONGBAN_SANDBOX_MARIADB_URL", raising=False)
+    data = generate_province(7, cities=1, counties_per_city=1, items_per_county=3, cases_per_county=6)
+    dept = provincial_department(data)
+    running = start_frontdb(dept, tmp_path, None)
+    entry = {**partner_entry(running, None), "parent": BUS_ID}
+    assert (entry["transport"], entry["profile"]) == ("frontdb", "EA-JC-STEP 1.0")
+    assert "evaluation_dialect" not in entry  # no EVALUATION_REPORTER: no dialect (TBS-LP-160)
+    (tmp_path / "partners.yaml").write_text(yaml.safe_dump({"bus": {"system_id": BUS_ID, "admission": "off"},
+                                                            "partners": [entry]}))
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.upgrade()
+    report = SyncEngine(store, load_registry(tmp_path / "partners.yaml")).sync(dept.system_id, "case")
+    assert report.status == "SUCCESS", report.error
+    p = load_profile("EA-JC-STEP")
+    db = FrontDatabase(os.environ[entry["database_url_env"]], p, p.tables_for(set(dept.roles)))
+    receipts = db.receipts()
+    db.close()
+    assert {r["table_name"] for r in receipts} >= {"EA_JC_STEP_BASICINFO", "EA_JC_STEP_PROC", "EA_JC_STEP_DONE"}
+    assert {r["rule_ids"] for r in receipts if r["outcome"] == "REJECTED"} == {"TBS-LP-034"}
+    n_cases = len({c["caseNo"] for c in dept.records("case")})
+    assert report.counts.stored >= n_cases + 1  # every case, the planted one included, and their steps

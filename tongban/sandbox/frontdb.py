@@ -1,7 +1,9 @@
-"""A sandbox system that publishes only through a front database (前置库, TBS-LP-1.0): its
-records are written as NATIONAL-EXCHANGE legacy rows, batch by batch, into a SQLite file
-under the sandbox folder or, when ``TONGBAN_SANDBOX_MARIADB_URL`` names a MariaDB/MySQL
-server, into a database of its own there. The bus reads it like any FRONTDB partner.
+"""Sandbox systems that publish only through a front database (前置库, TBS-LP-1.0): a county
+writes NATIONAL-EXCHANGE legacy rows, a provincial department's case system (the vertical line
+of one department, reporting the cases of every level it handles) writes EA-JC-STEP rows.
+They are written batch by batch into a SQLite file under the sandbox folder or, when
+``TONGBAN_SANDBOX_MARIADB_URL`` names a MariaDB/MySQL server, into a database of their own
+there. The bus reads them like any FRONTDB partner.
 
 Besides its records, the writer leaves what real front databases hold: an item updated in
 place, a case deleted at its source, a step written before its case, a torn batch and a few
@@ -18,11 +20,33 @@ import sqlalchemy as sa
 
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.profile import load_profile
-from tongban.connectors.frontdb.writer import Batch, NationalExchangeWriter, guid
-from tongban.sandbox.systems import SandboxSystem
+from tongban.connectors.frontdb.writer import Batch, EaJcStepWriter, NationalExchangeWriter, guid
+from tongban.sandbox.systems import SandboxData, SandboxSystem
 
 MARIADB_ENV = "TONGBAN_SANDBOX_MARIADB_URL"
 DIALECT = "HCP-NATIONAL"
+DEPARTMENT_CODE = "GDSCJGJ"  # the province's market regulation administration (市场监督管理局)
+DEPARTMENT_ROLES = ("CASE_REPORTER", "RESULT_PUBLISHER")
+
+
+def profile_of(system: SandboxSystem) -> str:
+    """A department's case system writes the provincial case tables; a county the national ones."""
+    return "EA-JC-STEP" if system.level == "department" else "NATIONAL-EXCHANGE"
+
+
+def provincial_department(data: SandboxData) -> SandboxSystem:
+    """A provincial department's case system over EA-JC-STEP: its vertical line handles cases
+    at every level, so it reports the cases, steps and Results of every system of the province
+    (the same cases the halls report: serve it instead of those systems' case datasets, not
+    beside them)."""
+    province = data.province
+    dept = SandboxSystem(system_id=f"TB:department:{province.region_code}:{DEPARTMENT_CODE}", level="department",
+                         region_code=province.region_code, name=f"{province.name[:3]}市场监督管理局审批系统",
+                         parent_id=None, roles=DEPARTMENT_ROLES, departments=province.departments)
+    for system in data.systems.values():
+        for dataset in ("case", "case-event", "result"):
+            dept._entries[dataset].extend(system._entries[dataset])
+    return dept
 
 
 def front_url(system: SandboxSystem, folder: Path) -> str:
@@ -41,6 +65,8 @@ def front_url(system: SandboxSystem, folder: Path) -> str:
 
 def legacy_writer(system: SandboxSystem) -> NationalExchangeWriter:
     """The system's records as legacy batches (cases with their events and results)."""
+    if profile_of(system) == "EA-JC-STEP":
+        return ea_writer(system)
     w = NationalExchangeWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
     for item in system.records("catalog"):
         w.item(item)
@@ -102,6 +128,63 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
         w.batches.append(parent)
 
 
+def ea_writer(system: SandboxSystem) -> EaJcStepWriter:
+    """The department's cases as EA_JC_STEP_* batches; the accepting body (``ACCEPTDEPTID``) is
+    the issuer of the case's Result, else the unit of its CONCLUDE's or first handler."""
+    w = EaJcStepWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
+    cases: dict[str, tuple[list, list, list]] = {}
+    for c in system.records("case"):
+        cases.setdefault(c["caseNo"], ([], [], []))[0].append(c)
+    for e in system.records("case-event"):
+        cases.setdefault(e["caseNo"], ([], [], []))[1].append(e)
+    for r in system.records("result"):
+        cases.setdefault(r["caseNo"], ([], [], []))[2].append(r)
+    for case_no in sorted(cases):
+        versions, events, results = cases[case_no]
+        if not versions:
+            continue
+        w.case(versions, events, results, org_code=accepting_body(events, results), org_name=None)
+    plant_ea_faults(w)
+    return w
+
+
+def accepting_body(events: list[dict], results: list[dict]) -> str | None:
+    if results:
+        return results[0]["issuer"]["uscc"]
+    conclude = [e["handler"] for e in events if e["type"] == "CONCLUDE" and e.get("handler")]
+    handlers = [e["handler"] for e in events if e.get("handler")]
+    return ((conclude or handlers or [{}])[0]).get("deptUscc")
+
+
+def plant_ea_faults(w: EaJcStepWriter) -> None:
+    """A filing step with an unknown NODERESULT (TBS-LP-034, as in §8.5) and a step written
+    before its case, whose BASICINFO row follows two batches later (held, then stored)."""
+    if not w.batches:
+        return
+    last = max(b.at for b in w.batches)
+    basics = sorted((row for (table, _), row in w.state.items() if table == "EA_JC_STEP_BASICINFO"),
+                    key=lambda r: r["PROJID"])
+    if not basics:
+        return
+    case = basics[0]
+    step = {"ROW_GUID": guid("sandbox", "ea-bad-step"), "CD_OPERATION": "I", "CD_TIME": last, "DATA_SOURCE": "001",
+            "PROJID": case["PROJID"], "SN": 99, "NODENAME": "归档", "NODESTATE": "02", "NODERESULT": "8",
+            "NODEPROCERNAME": "王五", "PROCUNIT": case["ACCEPTDEPTID"], "OCCURTIME": last}
+    bad = Batch()
+    bad.add("EA_JC_STEP_PROC", step)
+    w.batches.append(bad)
+    orphan = case["PROJID"][:-4] + "9999"
+    early = Batch()
+    early.add("EA_JC_STEP_PROC", {**step, "ROW_GUID": guid("sandbox", "ea-early-step"), "PROJID": orphan, "SN": 1,
+                                  "NODENAME": "受理", "NODERESULT": "4", "NODEADV": "材料齐全，予以受理。"})
+    w.batches.append(early)
+    at = (datetime.strptime(last, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    parent = Batch()
+    parent.add("EA_JC_STEP_BASICINFO", {**case, "ROW_GUID": guid("sandbox", "ea-late-basic"), "CD_OPERATION": "I",
+                                        "CD_TIME": at, "DATAVER": 1, "PROJID": orphan})
+    w.batches.append(parent)
+
+
 def late_parent(w: NationalExchangeWriter, case_no: str, after: str) -> Batch | None:
     """The accept row of the early step's case, a minute after the planted batches: an accepted
     case of the system written again under ``case_no`` (applicant, item and dates are real),
@@ -122,7 +205,7 @@ def late_parent(w: NationalExchangeWriter, case_no: str, after: str) -> Batch | 
 def publish(system: SandboxSystem, folder: Path) -> tuple[str, int]:
     """Create the front database (once) and write the batches not yet written."""
     url = front_url(system, folder)
-    profile = load_profile("NATIONAL-EXCHANGE")
+    profile = load_profile(profile_of(system))
     db = FrontDatabase(url, profile, profile.tables_for(set(system.roles)))
     try:
         if "tb_batch" not in sa.inspect(db.engine).get_table_names():
@@ -151,6 +234,6 @@ def start_frontdb(system: SandboxSystem, folder: Path, tls, relay: Collection[st
     env = "TONGBAN_FRONTDB_" + system.system_id.rsplit(":", 1)[1].replace("-", "_").upper()
     os.environ[env] = url
     running = RunningSystem(system, "frontdb", "", {})
-    running.registry_extra = {"database_url_env": env, "profile": "NATIONAL-EXCHANGE 1.0",
+    running.registry_extra = {"database_url_env": env, "profile": f"{profile_of(system)} 1.0",
                               "evaluation_dialect": DIALECT if "EVALUATION_REPORTER" in system.roles else None}
     return running
