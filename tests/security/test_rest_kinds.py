@@ -276,3 +276,18 @@ def test_rest_kind(bus, kind):
 
 def test_the_kinds_table_has_one_rule_per_kind():
     assert len({k.id for k in KINDS}) == len(KINDS)
+
+
+def test_a_gzip_body_is_decoded_hashed_as_json_and_stored(bus):
+    """Finding 9: TBS-REST-001 allows ``Content-Encoding: gzip``; such a push was read as
+    MALFORMED_JSON. It is decoded, its request hash is that of the JSON text (TBS-ENV-031)."""
+    from tongban.model.canonical import sha256_hex
+
+    env = bus.envelope(bus.fresh_cases(2))
+    before = bus.snapshot()
+    resp = bus.rest_post(gzip.compress(canonical_bytes(env)), bus.headers(env, Content_Encoding="gzip"))
+    assert resp.status_code == 200, resp.text[:300]
+    ack = resp.json()
+    assert ack["status"] == "ACCEPTED" and ack["counts"]["stored"] == 2, ack
+    assert resp.headers["x-tb-request-hash"] == ack["requestHash"] == sha256_hex(canonical_bytes(env))
+    assert set(bus.snapshot()["case"]) - set(before["case"]) == {canonical_bytes(c).decode() for c in env["records"]}
