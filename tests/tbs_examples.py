@@ -1,4 +1,4 @@
-"""Helpers shared by the validator tests: the Annex B worked examples, Annex C style edits, the demo key."""
+"""Helpers shared by the validator and security tests: the Annex B worked examples, Annex C style edits, the demo key."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from tongban.validators.parsing import jcs_bytes
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parent / "data"
 ANNEX_B = DATA / "annex_b"
 DEMO_KEY = b"tbs-1.0-demo-key-440103-LWZWFW!!"
 DEMO_KEY_ID = "LWZWFW-K1"
