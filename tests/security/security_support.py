@@ -109,6 +109,11 @@ class Bus:
         return h
 
     # -- state ----------------------------------------------------------------------------
+    @staticmethod
+    def refused(server: ServerThread) -> dict[str, int]:
+        """What a server's app refused so far, by error code (``app.state.refused``)."""
+        return dict(server._server.config.app.state.refused)
+
     def snapshot(self) -> dict[str, list[str]]:
         return {d: list(export_current(self.store, d)) for d in DATASETS}
 
@@ -155,6 +160,7 @@ class Bus:
     def still_stores(self, via: str) -> None:
         """A valid envelope right after the refusal is stored whole, and nothing else changed."""
         before = self.snapshot()
+        refused = self.refused(self.rest), self.refused(self.soap)
         cases = self.fresh_cases(2)
         if via == "rest":
             env = self.envelope(cases)
@@ -169,11 +175,12 @@ class Bus:
         elif via == "filedrop":
             batch = self.writer().write_batch("case", cases)
             counting, stats = self.scan()
-            assert stats.archived == 1, stats
+            assert stats.archived == 1 and stats.rejected == 0, stats
             ack = self.writer().read_ack("case", batch.batch_id)
         else:
             raise AssertionError(via)
         assert ack["status"] == "ACCEPTED" and ack["counts"]["stored"] == 2, ack
+        assert (self.refused(self.rest), self.refused(self.soap)) == refused, "a valid push is refused nowhere"
         after = self.snapshot()
         assert {d: v for d, v in after.items() if d != "case"} == {d: v for d, v in before.items() if d != "case"}
         assert set(after["case"]) - set(before["case"]) == {canonical_bytes(c).decode() for c in cases}

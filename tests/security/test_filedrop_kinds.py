@@ -8,6 +8,8 @@ and a valid batch dropped right afterwards must be archived and stored whole.
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +30,7 @@ class Kind:
     rule_id: str
     finding: str = ""
     ledgered: bool = True   # False: the manifest is no JSON object, there is no envelope to speak of
+    only: bool = False      # the report names this rule and no other
 
 
 def _batch(bus: Bus, **members: Any) -> WrittenBatch:
@@ -110,7 +113,7 @@ KINDS = [
                                                                                                b.fresh_cases(2)),
          "TBS-SEC-007"),
     Kind("forged-key", lambda b: b.writer(key="forged-key-0123456789abcdef0123456789").write_batch(
-        "case", b.fresh_cases(2)), "TBS-ENV-028"),
+        "case", b.fresh_cases(2)), "TBS-ENV-028", only=True),
     Kind("unknown-key-id", lambda b: b.writer(key_id="LW-K9").write_batch("case", b.fresh_cases(2)), "TBS-ENV-028"),
     Kind("wrong-receiver", lambda b: _batch(b, receiver="TB:province:440000:OTHERBUS"), "TBS-ENV-023"),
     Kind("sent-over-24h-ago", lambda b: _batch(b, sentAt="2020-01-01T00:00:00+08:00"), "TBS-SEC-006"),
@@ -137,6 +140,8 @@ def test_filedrop_kind(bus, kind):
     report = json.loads(reports[-1].read_bytes())
     assert report["status"] == "REJECTED"
     assert kind.rule_id in [i["ruleId"] for i in report["envelopeReport"]["items"]], report
+    if kind.only:
+        assert [i["ruleId"] for i in report["envelopeReport"]["items"]] == [kind.rule_id], report
     assert not list((bus.drop_roots["LW"] / "inbox" / "case").glob(f"{batch.batch_id}*"))  # moved aside
     assert bus.snapshot() == before, "nothing of a rejected batch may be stored"
     # what stands in for an unreadable data file adds no finding of its own (no null or missing records)
@@ -152,4 +157,63 @@ def test_filedrop_kind(bus, kind):
         assert counting.counts.stored == 0
     else:
         assert bus.ledger_size() == ledger_before and counting.envelopes == 0
+    bus.still_stores("filedrop")
+
+
+# -- entries that are not batches, and batches that never complete --------------------------------
+
+def test_path_traversal_names_in_the_drop_root_are_ignored_and_counted(bus, tmp_path):
+    """TBS-FILE-002: names outside the pattern, links and directories in the inbox are never
+    opened or moved, only counted; a valid batch in the same scan is stored."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "victim.manifest.json"
+    secret.write_bytes(b'{"not": "yours"}')
+    inbox = bus.drop_roots["LW"] / "inbox" / "case"
+    hostile = ["..%2F..%2Foutside%2Fvictim.manifest.json", "..\\..\\outside\\victim.jsonl",
+               ".hidden.manifest.json", "batch one.jsonl"]
+    for name in hostile:
+        (inbox / name).write_bytes(b"{}")
+    (inbox / "escape.manifest.json").symlink_to(secret)
+    (inbox / "nested.jsonl").mkdir()
+    try:
+        cases = bus.fresh_cases(2)
+        batch = bus.writer().write_batch("case", cases)           # a valid batch in the same scan
+        before = bus.snapshot()
+        _, stats = bus.scan()
+        assert stats.ignored["name"] == len(hostile)
+        assert stats.ignored["symlink"] == 1 and stats.ignored["directory"] == 1
+        assert stats.archived == 1 and stats.rejected == 0
+        assert secret.read_bytes() == b'{"not": "yours"}' and sorted(p.name for p in outside.iterdir()) == [secret.name]
+        assert all((inbox / name).exists() for name in hostile)  # left alone, never opened or moved
+        assert bus.writer().read_ack("case", batch.batch_id)["status"] == "ACCEPTED"
+        assert set(bus.snapshot()["case"]) - set(before["case"]) == {canonical_bytes(c).decode() for c in cases}
+        bus.still_stores("filedrop")
+    finally:
+        for name in hostile + ["escape.manifest.json"]:
+            (inbox / name).unlink()
+        (inbox / "nested.jsonl").rmdir()
+
+
+def test_a_torn_batch_waits_and_is_rejected_after_the_age_limit(bus):
+    """TBS-FILE-005: a data file without its manifest waits (other batches flow meanwhile) and
+    goes to rejected/ once it is older than 24 h; nothing of it is stored."""
+    cases = bus.fresh_cases(2)
+    batch = bus.writer().write_batch("case", cases)
+    batch.manifest_path.unlink()                                  # the sender died before the manifest
+    _, stats = bus.scan()
+    assert stats.incomplete == 1 and stats.archived == stats.rejected == 0
+    assert batch.data_path.exists() and not {c["caseNo"] for c in cases} & bus.stored_case_nos()
+    bus.still_stores("filedrop")                                  # other batches flow meanwhile
+
+    old = time.time() - 25 * 3600                                 # past the 24 h of TBS-FILE-005
+    os.utime(batch.data_path, (old, old))
+    _, stats = bus.scan()
+    assert stats.orphans_rejected == 1 and stats.rejected == 1
+    assert stats.rejected_rules["TBS-FILE-005"] == 1
+    assert not batch.data_path.exists()
+    assert (bus.drop_roots["LW"] / "rejected" / "case" / batch.data_path.name).exists()
+    report = bus.writer().read_ack("case", batch.batch_id)
+    assert report["status"] == "REJECTED"
+    assert not {c["caseNo"] for c in cases} & bus.stored_case_nos()
     bus.still_stores("filedrop")

@@ -32,6 +32,7 @@ class Kind:
     rule_id: str
     ack: str = "envelope"     # where an acknowledgement names the rule: "envelope" or "record"
     finding: str = ""         # the numbered finding of the attack report this kind covers
+    only: bool = False        # the acknowledgement names this rule and no other
 
 
 def _push(bus: Bus, env: Any, *, path: str = "/tbs/v1/case", body: bytes | None = None, **headers: str | None
@@ -75,6 +76,8 @@ def _replayed_other_content(bus: Bus) -> Request:
     env = bus.envelope()
     first = bus.rest_post(canonical_bytes(env), bus.headers(env))
     assert first.status_code == 200 and first.json()["status"] == "ACCEPTED"
+    again = bus.rest_post(canonical_bytes(env), bus.headers(env))
+    assert again.status_code == 200 and again.json() == first.json()  # an identical replay: the stored ack
     bus._replayed.add(env["records"][0]["caseNo"])  # type: ignore[attr-defined]
     other = dict(env, records=bus.fresh_cases(1))
     other["integrity"] = {"recordsSha256": records_sha256(other["records"])}
@@ -195,7 +198,7 @@ KINDS = [
          "TBS-ENV-027"),
     Kind("records-empty", lambda b: _push(b, b.envelope([])), 422, None, "TBS-ENV-025"),
     Kind("records-over-1000", _many_records, 422, None, "TBS-ENV-025"),
-    Kind("forged-signature", lambda b: _push(b, _forged(b)), 422, None, "TBS-ENV-028"),
+    Kind("forged-signature", lambda b: _push(b, _forged(b)), 422, None, "TBS-ENV-028", only=True),
     Kind("unknown-key-id", lambda b: _push(b, _unknown_key(b)), 422, None, "TBS-ENV-028"),
     Kind("spec-version-unknown", lambda b: _envelope_with(b, specVersion="TBS-9.9"), 422, None, "TBS-ENV-021"),
     Kind("message-id-uppercase", lambda b: _upper_mid(b), 400, "BAD_HEADER", "TBS-REST-006"),
@@ -256,17 +259,27 @@ def test_rest_kind(bus, kind):
     before = bus.snapshot()
     body, headers, path = kind.build(bus)
     after_build = bus.snapshot()  # a kind may store a valid first envelope while it is built
+    refused_before, ledger_before = bus.refused(bus.rest), bus.ledger_size()
     resp = bus.rest_post(body, headers, path)
     assert_no_plain_500(resp)
     assert resp.status_code == kind.status, resp.text[:300]
     assert resp.headers.get("x-tb-spec-version") == "TBS-1.0"
     answer = resp.json()
+    refused_now = {c: n for c, n in bus.refused(bus.rest).items() if refused_before.get(c) != n}
     if kind.code is not None:
         assert answer["code"] == kind.code and answer["ruleId"] == kind.rule_id, answer
+        # every error the app answers is counted under its code (431 is answered before the app)
+        assert refused_now == ({} if kind.status == 431 else {kind.code: refused_before.get(kind.code, 0) + 1})
+        assert bus.ledger_size() == ledger_before      # refused before the envelope: nothing to ledger
     else:
         assert answer["status"] == "REJECTED", answer
         assert kind.rule_id in _rule_ids(answer, kind.ack), answer
+        if kind.only:
+            assert _rule_ids(answer, kind.ack) == [kind.rule_id], answer
         assert resp.headers["x-tb-request-hash"] == answer["requestHash"]
+        # an acknowledged refusal is ledgered like any envelope (counted), nothing else is refused
+        assert refused_now == {}
+        assert bus.ledger_size() == ledger_before + 1 and bus.last_ledger().verdict == "REJECTED"
     if kind.status not in (401, 431) and kind.rule_id != "TBS-REST-008":
         assert resp.headers.get("x-tb-request-hash"), "every answer to a POST carries X-TB-Request-Hash"
     assert bus.snapshot() == after_build, "nothing of a refused request may be stored"
@@ -291,3 +304,78 @@ def test_a_gzip_body_is_decoded_hashed_as_json_and_stored(bus):
     assert ack["status"] == "ACCEPTED" and ack["counts"]["stored"] == 2, ack
     assert resp.headers["x-tb-request-hash"] == ack["requestHash"] == sha256_hex(canonical_bytes(env))
     assert set(bus.snapshot()["case"]) - set(before["case"]) == {canonical_bytes(c).decode() for c in env["records"]}
+
+
+def test_a_case_of_another_county_among_own_cases_is_rejected_alone(bus):
+    """TBS-SEC-003 is a record-level refusal: the county's own cases in the same envelope are
+    stored, the acknowledgement is PARTIAL and names the foreign record by its index."""
+    own = bus.fresh_cases(3)
+    foreign = bus.fresh_cases(1, who="YX")[0]
+    env = bus.envelope(own[:2] + [foreign] + own[2:])
+    before = bus.snapshot()
+    resp = bus.rest_post(canonical_bytes(env), bus.headers(env))
+    assert resp.status_code == 200, resp.text[:300]
+    ack = resp.json()
+    assert ack["status"] == "PARTIAL"
+    assert ack["counts"]["stored"] == 3 and ack["counts"]["rejected"] == 1
+    assert [(r["index"], [i["ruleId"] for i in r["report"]["items"]]) for r in ack["rejected"]] == \
+        [(2, ["TBS-SEC-003"])]
+    assert bus.last_ledger().verdict == "PARTIAL"
+    assert set(bus.snapshot()["case"]) - set(before["case"]) == {canonical_bytes(c).decode() for c in own}
+    assert foreign["caseNo"] not in bus.stored_case_nos()
+    bus.still_stores("rest")
+
+
+# -- size (TBS-SEC-009): bodies over 16 MiB, declared or chunked, written by hand ----------------
+
+def _raw_http(bus: Bus, head: bytes, body_chunks=()) -> bytes:
+    """One HTTP/1.1 request written by hand (the declared length need not match what is sent)."""
+    import socket
+
+    with socket.create_connection((bus.rest.host, bus.rest.port), timeout=30) as conn:
+        conn.sendall(head)
+        try:
+            for chunk in body_chunks:
+                conn.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading everything: that is the point
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = conn.recv(65536)
+            if not data:
+                break
+            answer += data
+        return answer
+
+
+def _push_head(bus: Bus, extra: str) -> bytes:
+    return (f"POST /tbs/v1/case HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN['LW']}\r\n"
+            f"X-TB-Sender: {bus.id('LW')}\r\nX-TB-Spec-Version: TBS-1.0\r\n"
+            f"Content-Type: application/json\r\nX-TB-Message-Id: {uuid.uuid4()}\r\n{extra}\r\n").encode()
+
+
+def test_an_oversized_declared_body_is_refused_with_413_before_it_is_read(bus):
+    from tongban.connectors.rest.server import MAX_BODY_BYTES
+
+    refused = bus.refused(bus.rest).get("PAYLOAD_TOO_LARGE", 0)
+    before = bus.snapshot()
+    answer = _raw_http(bus, _push_head(bus, f"Content-Length: {MAX_BODY_BYTES + 1}\r\n"))
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert bus.refused(bus.rest)["PAYLOAD_TOO_LARGE"] == refused + 1
+    assert bus.snapshot() == before
+    bus.still_stores("rest")
+
+
+def test_an_oversized_chunked_body_is_cut_off_at_the_limit_with_413(bus):
+    from tongban.connectors.rest.server import MAX_BODY_BYTES
+
+    refused = bus.refused(bus.rest).get("PAYLOAD_TOO_LARGE", 0)
+    before = bus.snapshot()
+    chunk = b"x" * (1024 * 1024)
+    framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    answer = _raw_http(bus, _push_head(bus, "Transfer-Encoding: chunked\r\n"),
+                       [framed] * (MAX_BODY_BYTES // len(chunk) + 2) + [b"0\r\n\r\n"])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert bus.refused(bus.rest)["PAYLOAD_TOO_LARGE"] == refused + 1
+    assert bus.snapshot() == before
+    bus.still_stores("rest")

@@ -8,6 +8,7 @@ validation is a ``PushBatchResponse`` whose acknowledgement names the rule. Neve
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,6 +33,8 @@ class Kind:
     code: str | None          # the fault detail's TBS code; None: a PushBatchResponse answers
     rule_id: str
     finding: str = ""
+    message: str = ""         # a word the fault's message must contain
+    counted: bool = True      # False: answered by the edge before the app (431), not in its counters
 
 
 def _push(bus: Bus, env: dict[str, Any] | None = None, *, body: bytes | None = None, **headers: str | None
@@ -71,6 +74,21 @@ PARAMETER_ENTITY = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY % p SYSTEM "ht
 BILLION_LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>&d;</soap:Body></soap:Envelope>"""
+BILLION_LAUGHS_LOL9 = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tbs="urn:tbs:1.0">
+<soap:Body><tbs:GetChanges><tbs:dataset>&lol9;</tbs:dataset></tbs:GetChanges></soap:Body></soap:Envelope>"""
 XINCLUDE = (f'<soap:Envelope {SOAP_NS} xmlns:xi="http://www.w3.org/2001/XInclude"><soap:Body><tbs:GetAck>'
             '<tbs:messageId><xi:include href="file:///etc/passwd" parse="text"/></tbs:messageId></tbs:GetAck>'
             '</soap:Body></soap:Envelope>').encode()
@@ -85,6 +103,8 @@ def _replayed(bus: Bus) -> Request:
     env = bus.envelope()
     first = bus.soap_post(mapping.envelope_to_push_batch(env), bus.soap_headers(env))
     assert first.status_code == 200 and mapping.xml_to_ack(first.content)["status"] == "ACCEPTED"
+    again = bus.soap_post(mapping.envelope_to_push_batch(env), bus.soap_headers(env))
+    assert mapping.xml_to_ack(again.content) == mapping.xml_to_ack(first.content)  # an identical replay: the stored ack
     other = dict(env, records=bus.fresh_cases(1))
     other["integrity"] = {"recordsSha256": records_sha256(other["records"])}
     return _push(bus, other)
@@ -117,11 +137,13 @@ KINDS = [
     Kind("content-type-charset-gbk", lambda b: _push(b, Content_Type="text/xml; charset=gbk"),
          "UNSUPPORTED_MEDIA_TYPE", "TBS-SOAP-001", finding="9"),
     Kind("header-over-size-limit", lambda b: _push(b, X_Padding="p" * (40 * 1024)), "BAD_HEADER", "TBS-REST-006",
-         finding="9"),
+         finding="9", counted=False),
     # -- hardened XML (TBS-SEC-010) --------------------------------------------------------
-    Kind("xxe-external-entity", _raw(XXE, "GetChanges"), "MALFORMED_JSON", "TBS-SEC-010"),
-    Kind("parameter-entity", _raw(PARAMETER_ENTITY), "MALFORMED_JSON", "TBS-SEC-010"),
-    Kind("billion-laughs", _raw(BILLION_LAUGHS), "MALFORMED_JSON", "TBS-SEC-010"),
+    Kind("xxe-external-entity", _raw(XXE, "GetChanges"), "MALFORMED_JSON", "TBS-SEC-010", message="DOCTYPE"),
+    Kind("parameter-entity", _raw(PARAMETER_ENTITY), "MALFORMED_JSON", "TBS-SEC-010", message="DOCTYPE"),
+    Kind("billion-laughs", _raw(BILLION_LAUGHS), "MALFORMED_JSON", "TBS-SEC-010", message="DOCTYPE"),
+    Kind("billion-laughs-10-levels-in-getchanges", _raw(BILLION_LAUGHS_LOL9, "GetChanges"), "MALFORMED_JSON",
+         "TBS-SEC-010", message="DOCTYPE"),
     Kind("nesting-over-64", _raw(_deep(80)), "MALFORMED_JSON", "TBS-SEC-010"),
     Kind("nesting-100000", _raw(_deep(100_000)), "MALFORMED_JSON", "TBS-SEC-010"),
     # -- declared encodings other than UTF-8 (TBS-SOAP-001) --------------------------------
@@ -184,7 +206,10 @@ KINDS = [
 def test_soap_kind(bus, kind):
     body, headers = kind.build(bus)
     after_build = bus.snapshot()
+    refused_before = bus.refused(bus.soap)
+    t0 = time.monotonic()
     resp = bus.soap_post(body, headers)
+    elapsed = time.monotonic() - t0
     assert_no_plain_500(resp)
     assert resp.headers.get("content-type", "").startswith("text/xml"), resp.text[:300]
     if kind.code is not None:
@@ -193,6 +218,12 @@ def test_soap_kind(bus, kind):
         assert fault is not None, resp.text[:300]
         assert fault.faultcode == "Client", fault
         assert (fault.code, fault.rule_id) == (kind.code, kind.rule_id), fault
+        assert kind.message in fault.message, fault
+        if kind.message == "DOCTYPE":
+            assert elapsed < 10         # refused before any expansion (a bomb would not return)
+        # every fault the app answers is counted under its code (431 is answered before the app)
+        counted = {kind.code: refused_before.get(kind.code, 0) + 1} if kind.counted else {}
+        assert {c: n for c, n in bus.refused(bus.soap).items() if refused_before.get(c) != n} == counted
     else:
         assert resp.status_code == 200, resp.text[:300]
         ack = mapping.xml_to_ack(resp.content)
