@@ -89,14 +89,14 @@ def _same_size_other_byte(raw: bytes) -> bytes:
 
 KINDS = [
     # -- the data file (TBS-FILE-003, -006) ---------------------------------------------------
-    Kind("data-crlf-line-ends", _damage_data(lambda d: d.replace(b"\n", b"\r\n")), "TBS-FILE-003"),
-    Kind("data-empty-line", _damage_data(lambda d: d + b"\n"), "TBS-FILE-003"),
-    Kind("data-utf8-bom", _damage_data(lambda d: b"\xef\xbb\xbf" + d), "TBS-FILE-003"),
-    Kind("data-invalid-utf8", _damage_data(lambda d: d.replace(b'"caseNo"', b'"case\xffNo"', 1)), "TBS-FILE-003"),
-    Kind("data-line-not-object", _damage_data(lambda d: b"[1,2]\n" + d.split(b"\n", 1)[1]), "TBS-FILE-003"),
-    Kind("data-last-line-without-lf", _damage_data(lambda d: d[:-1]), "TBS-FILE-003"),
-    Kind("data-extra-line", _damage_data(lambda d: d + d.split(b"\n", 1)[0] + b"\n"), "TBS-FILE-006"),
-    Kind("data-same-size-other-content", _damage_data(_same_size_other_byte), "TBS-FILE-006"),
+    Kind("data-crlf-line-ends", _damage_data(lambda d: d.replace(b"\n", b"\r\n")), "TBS-FILE-003", finding="9"),
+    Kind("data-empty-line", _damage_data(lambda d: d + b"\n"), "TBS-FILE-003", finding="9"),
+    Kind("data-utf8-bom", _damage_data(lambda d: b"\xef\xbb\xbf" + d), "TBS-FILE-003", finding="9"),
+    Kind("data-invalid-utf8", _damage_data(lambda d: d.replace(b'"caseNo"', b'"case\xffNo"', 1)), "TBS-FILE-003", finding="9"),
+    Kind("data-line-not-object", _damage_data(lambda d: b"[1,2]\n" + d.split(b"\n", 1)[1]), "TBS-FILE-003", finding="9"),
+    Kind("data-last-line-without-lf", _damage_data(lambda d: d[:-1]), "TBS-FILE-003", finding="9"),
+    Kind("data-extra-line", _damage_data(lambda d: d + d.split(b"\n", 1)[0] + b"\n"), "TBS-FILE-006", finding="9"),
+    Kind("data-same-size-other-content", _damage_data(_same_size_other_byte), "TBS-FILE-006", finding="9"),
     # -- the manifest (TBS-ENV-001, TBS-FILE-006) ----------------------------------------------
     Kind("manifest-not-json", _damage_manifest(lambda m: b"not json"), "TBS-ENV-001", ledgered=False),
     Kind("manifest-truncated", _damage_manifest(lambda m: m[:-10]), "TBS-ENV-001", ledgered=False),
@@ -137,6 +137,7 @@ def test_filedrop_kind(bus, kind):
     report_path = bus.drop_roots["LW"] / "rejected" / "case"
     reports = sorted(report_path.glob(f"{batch.batch_id}*.report.json"))
     assert reports, list(report_path.iterdir())
+    assert b"Traceback" not in reports[-1].read_bytes()
     report = json.loads(reports[-1].read_bytes())
     assert report["status"] == "REJECTED"
     assert kind.rule_id in [i["ruleId"] for i in report["envelopeReport"]["items"]], report

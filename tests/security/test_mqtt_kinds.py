@@ -212,6 +212,7 @@ def test_mqtt_kind(mqtt_bus, kind):
         assert acks, "the refusal is acknowledged"
         ack = acks[-1]
         assert ack["status"] == "REJECTED", ack
+        assert "Traceback" not in json.dumps(ack, ensure_ascii=False)
         rules = [i["ruleId"] for i in ack["envelopeReport"]["items"]] + \
                 [i["ruleId"] for r in ack["rejected"] for i in r["report"]["items"]]
         assert kind.expect in rules, ack
