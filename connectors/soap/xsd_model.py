@@ -87,7 +87,7 @@ def _type_ref(qname: str, nsmap: dict[str | None, str]) -> str:
     return f"{{{ns}}}{local}" if ns else local
 
 
-def _complex_type(name: str, ct: etree._Element, types: dict[str, XType]) -> XType:
+def _complex_type(name: str, ct: etree._Element, types: dict[str, XType], namespace: str = TBS_NS) -> XType:
     group = ct.find(f"{_XS}sequence")
     if group is None:
         group = ct.find(f"{_XS}all")
@@ -96,7 +96,7 @@ def _complex_type(name: str, ct: etree._Element, types: dict[str, XType]) -> XTy
     members: list[Member] = []
     for el in group.findall(f"{_XS}element"):
         type_ref = _type_ref(el.get("type", ""), el.nsmap)
-        type_name = type_ref.removeprefix(f"{{{TBS_NS}}}")
+        type_name = type_ref.removeprefix(f"{{{namespace}}}")
         if type_ref in _BUILTIN_KINDS:
             type_name = _BUILTIN_KINDS[type_ref]
         members.append(Member(el.get("name", ""), type_name, el.get("minOccurs", "1") != "0"))
@@ -116,15 +116,16 @@ def schema_model(xsd_path: Path | None = None) -> SchemaModel:
     types: dict[str, XType] = {kind: XType(kind, kind) for kind in ("string", "integer", "boolean")}
     types[_JSON_TYPE] = XType(_JSON_TYPE, "json")
     elements: dict[str, str] = {}
+    namespace = root.get("targetNamespace", TBS_NS)  # each spec version's XSD has its own
     for ct in root.findall(f"{_XS}complexType"):
         name = ct.get("name", "")
-        types[name] = _complex_type(name, ct, types)
+        types[name] = _complex_type(name, ct, types, namespace)
     for el in root.findall(f"{_XS}element"):
         name = el.get("name", "")
         anonymous = el.find(f"{_XS}complexType")
         if anonymous is not None:
-            types[name] = _complex_type(name, anonymous, types)
+            types[name] = _complex_type(name, anonymous, types, namespace)
             elements[name] = name
         else:
-            elements[name] = _type_ref(el.get("type", ""), el.nsmap).removeprefix(f"{{{TBS_NS}}}")
+            elements[name] = _type_ref(el.get("type", ""), el.nsmap).removeprefix(f"{{{namespace}}}")
     return SchemaModel(types, elements)

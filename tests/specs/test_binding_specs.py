@@ -222,8 +222,8 @@ class _JsonSchemas:
 
 
 def _compare(schemas: _JsonSchemas, node: dict[str, Any], doc: str, type_name: str, where: str,
-             problems: list[str]) -> None:
-    model = schema_model()
+             problems: list[str], model: Any = None) -> None:
+    model = model or schema_model()
     xtype = model.type(type_name)
     node, doc = schemas.resolve(node, doc)
     json_kind = node.get("type")
@@ -241,7 +241,7 @@ def _compare(schemas: _JsonSchemas, node: dict[str, Any], doc: str, type_name: s
             return
         if xtype.item_type == "AnyRecord":
             return  # compared per dataset below
-        _compare(schemas, node["items"], doc, xtype.item_type or "string", f"{where}/item", problems)
+        _compare(schemas, node["items"], doc, xtype.item_type or "string", f"{where}/item", problems, model)
         return
     props = node.get("properties", {})
     if [m.name for m in xtype.members] != list(props):
@@ -251,7 +251,7 @@ def _compare(schemas: _JsonSchemas, node: dict[str, Any], doc: str, type_name: s
     if xtype.kind == "object" and required != set(node.get("required", [])):
         problems.append(f"{where}: XSD required {sorted(required)} != JSON {sorted(node.get('required', []))}")
     for m in xtype.members:
-        _compare(schemas, props[m.name], doc, m.type_name, f"{where}/{m.name}", problems)
+        _compare(schemas, props[m.name], doc, m.type_name, f"{where}/{m.name}", problems, model)
 
 
 @pytest.mark.parametrize(("schema_file", "type_name"), [
