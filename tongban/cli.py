@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "report": "tongban.monitoring.cli:report_command",
     "serve": "tongban.monitoring.cli:serve_command",
     "gateway": "tongban.gateway.cli:gateway_command",
+    "sftp": "tongban.sftp_cli:sftp",
 }
 
 # name -> the first sentence of the command's help, shown by ``tongban --help``.
@@ -54,6 +55,7 @@ SUMMARIES: dict[str, str] = {
     "report": "Write the static dashboard (self-contained HTML, JSON, OpenMetrics) into a folder.",
     "serve": "Serve the dashboard live, with /metrics (OpenMetrics) and /report.json.",
     "gateway": "Serve pushes to the bus: REST POST, SOAP PushBatch, MQTT and file drop, until SIGTERM.",
+    "sftp": "The file-drop binding's SFTP drop server (one account per sender and drop root, TBS-SEC-001).",
 }
 
 

@@ -23,6 +23,7 @@ from tongban.model.datasets import RELAYED, ROLE_SENDS, SENDING_ROLE
 ENV_REGISTRY = "TONGBAN_PARTNERS"
 DEFAULT_FILE = "partners.yaml"
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+SSH_PUBLIC_KEY_RE = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?")
 DURATION_RE = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 
 
@@ -114,6 +115,10 @@ class PartnerConfig(BaseModel):
     client_cert_file: str | None = Field(None, description="mutual TLS: the bus's own client certificate (PEM) "
                                          "presented to this partner")
     client_key_file: str | None = Field(None, description="the key of client_cert_file")
+    sftp_authorized_keys: tuple[str, ...] = Field((), description="filedrop over SFTP (TBS-SEC-001): the OpenSSH "
+                                                  "public keys of the partner's account on the bus's SFTP drop "
+                                                  "server (user name = its systemCode, confined to its drop root, "
+                                                  "the endpoint); two during a rotation (tongban sftp serve)")
     documents_dir: str | None = Field(None, description="folder the partner drops result documents into "
                                       "(TBS-RES-003: the bus checks sha256 and size against the Result)")
     allow_insecure_http: bool = Field(False, description="development only: plain http:// endpoints")
@@ -147,6 +152,20 @@ class PartnerConfig(BaseModel):
             if not (re.fullmatch(r"sha256:[0-9a-fA-F]{64}", name) or re.fullmatch(r"[A-Za-z.0-9]+=.+", name)):
                 raise ValueError(f"not a sha256:<64 hex> fingerprint or an RFC 4514 subject like CN=…: {name!r}")
         return v
+
+    @field_validator("sftp_authorized_keys")
+    @classmethod
+    def _ssh_keys(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for line in v:
+            if "PRIVATE KEY" in line:  # never echoed: it is a secret that does not belong here
+                raise ValueError("this is a PRIVATE key: the registry takes the partner's PUBLIC key line "
+                                 "('ssh-ed25519 AAAA…'); the private key stays with the partner")
+            if not SSH_PUBLIC_KEY_RE.fullmatch(line.strip()):
+                raise ValueError(f"not an OpenSSH public key line like 'ssh-ed25519 AAAA… comment': {line[:60]!r}"
+                                 " (the PUBLIC key; the private key stays with the partner)")
+        if len(v) > 2:
+            raise ValueError("at most two keys: the current one and, during a rotation, its successor")
+        return tuple(line.strip() for line in v)
 
     @field_validator("hold_timeout")
     @classmethod
@@ -191,6 +210,8 @@ class PartnerConfig(BaseModel):
         if not 360 <= parse_duration(self.lookback) <= 86400:
             raise ValueError("lookback must lie between PT6M and PT24H (TBS-LP-026)")
         parse_duration(self.poll_interval)
+        if self.sftp_authorized_keys and self.transport is not Transport.FILEDROP:
+            raise ValueError("sftp_authorized_keys belong to a filedrop partner (its drop root served over SFTP)")
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise ValueError("client_cert_file and client_key_file go together")
         return self
@@ -245,6 +266,8 @@ class BusConfig(BaseModel):
                                        "ledger's chain head is authenticated with (HMAC-SHA256)")
     ledger_anchor_file: str | None = Field(None, description="append-only file the chain head is anchored to after "
                                            "every sync run; keep it where the bus cannot rewrite it")
+    sftp_host_key_file: str | None = Field(None, description="the SFTP drop server's host key (OpenSSH private key "
+                                           "file, mode 0600; tongban sftp keygen); partners pin its public key")
 
     @field_validator("ledger_key_env")
     @classmethod
@@ -285,6 +308,14 @@ class RegistryFile(BaseModel):
                 raise _IndexedError(("partners", i, "id"), f"duplicate partner id {pid!r}")
             seen.add(pid)
         known = seen | {self.bus.system_id}
+        accounts: dict[str, str] = {}
+        for i, p in enumerate(self.partners):
+            if p.sftp_authorized_keys:
+                if p.system_code in accounts:
+                    raise _IndexedError(("partners", i, "sftp_authorized_keys"),
+                                        f"SFTP account {p.system_code!r} (the systemCode) is already {accounts[p.system_code]}'s: "
+                                        "one account per sender (TBS-SEC-001)")
+                accounts[p.system_code] = p.id
         for i, p in enumerate(self.partners):
             if p.id == self.bus.system_id:
                 raise _IndexedError(("partners", i, "id"), "a partner cannot have the bus's own system id")

@@ -153,6 +153,9 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     if gateway:
         running.stop = gateway[0].stop
         running.sftp_url = f"sftp://{code}@{gateway[0].host}:{gateway[0].port}"
+        # the account in the registry, so that `tongban sftp serve` serves it as the sandbox did
+        running.registry_extra["sftp_authorized_keys"] = [
+            key for account in gateway[0].accounts.values() for key in account.authorized_keys]
     return running
 
 
@@ -243,6 +246,8 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
     if r.transport == "frontdb":  # the URL stays in the environment (secrets.env), never in the file
         entry.update({k: v for k, v in r.registry_extra.items() if v is not None})
         entry.pop("credentials")
+    if r.sftp_url:
+        entry["sftp_authorized_keys"] = list(r.registry_extra["sftp_authorized_keys"])
     if r.documents_dir:
         entry["documents_dir"] = r.documents_dir
     if r.hold_timeout:
@@ -319,8 +324,11 @@ class Sandbox:
     def registry(self) -> dict[str, Any]:
         if not os.environ.get(BUS_KEY_ENV):
             _secret(BUS_KEY_ENV)  # the bus signs what it publishes (TBS-SEC-007)
-        return {"bus": {"system_id": BUS_ID, "admission": self.admission, "hmac_key_env": BUS_KEY_ENV,
-                        "key_id": BUS_KEY_ID},
+        bus: dict[str, Any] = {"system_id": BUS_ID, "admission": self.admission, "hmac_key_env": BUS_KEY_ENV,
+                               "key_id": BUS_KEY_ID}
+        if any(r.sftp_url for r in self.running):
+            bus["sftp_host_key_file"] = str(self.folder / "drop" / ".sftp_host.key")
+        return {"bus": bus,
                 "partners": [partner_entry(r, self.tls) for r in self.running]}
 
     def _write_files(self) -> None:
