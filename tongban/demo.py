@@ -26,6 +26,7 @@ from tongban.store.config import home_dir
 
 DEMO_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync", "metrics_refresh")
 LATE_PREREQUISITE = "late prerequisite"
+HOLD_EXPIRY = "hold expiry"
 
 
 def dags_folder() -> Path:
@@ -175,15 +176,19 @@ def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: st
         say.print(f"planted in {plan.system_id}: {len(plan.invalid)} invalid cases, "
                   f"{len(plan.released) + len(plan.expiring)} events whose Case is missing "
                   f"({len(plan.released)} Case arrives later; {len(plan.expiring)} never: its hold expires after "
-                  "PT1M, seen on the next run)")
+                  "PT1M, the shortest TBS-SYNC-007 allows, so the demo waits for it before case_sync runs again)")
         states = {}
-        steps = [*DEMO_DAGS[:-1], LATE_PREREQUISITE, "case_sync", DEMO_DAGS[-1]]
+        steps = [*DEMO_DAGS[:-1], LATE_PREREQUISITE, HOLD_EXPIRY, "case_sync", DEMO_DAGS[-1]]
         with _progress() as bar:
             dags = bar.add_task("Airflow DAGs (dag.test, in-process)", total=len(steps))
             for n, dag_id in enumerate(steps):
                 if dag_id == LATE_PREREQUISITE:
                     sandbox.deliver_late()
                     bar.console.print(f"the held events' Case arrives late in {plan.system_id}; case_sync again")
+                    bar.update(dags, advance=1)
+                    continue
+                if dag_id == HOLD_EXPIRY:
+                    _wait_for_hold_expiry(store, plan.system_id, bar)
                     bar.update(dags, advance=1)
                     continue
                 label = dag_id if dag_id not in steps[:n] else f"{dag_id} (again)"
@@ -260,6 +265,36 @@ def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: st
             ensure_ascii=False, indent=2))
     if any(str(s) != "success" for s in states.values()) or not runs:
         raise SystemExit(1)
+
+
+def _wait_for_hold_expiry(store, partner_id: str, bar) -> None:
+    """Wait, with a countdown, until the planted partner's held records are past their hold
+    timeout, so that the next case_sync rejects the one whose Case never comes (TBS-SYNC-007)
+    in this very run. The timeout is real time: the bus's clock is not bent for the demo."""
+    from sqlalchemy import func
+
+    from tongban.store.schema import HeldRecord
+    from tongban.store.store import utcnow
+
+    with store.reading() as s:
+        latest = s.execute(select(func.max(HeldRecord.expires_at))
+                           .where(HeldRecord.partner_id == partner_id)).scalar_one()
+    if latest is None:
+        return
+    if latest.tzinfo is None:  # SQLite returns naive UTC
+        from datetime import timezone
+
+        latest = latest.replace(tzinfo=timezone.utc)
+    seconds = max(0.0, (latest - utcnow()).total_seconds()) + 1.0
+    task = bar.add_task(f"waiting {seconds:.0f}s for the planted hold to expire (hold_timeout PT1M)",
+                        total=round(seconds))
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(1.0, left))
+        bar.update(task, completed=round(seconds - max(0.0, end - time.monotonic())))
+    bar.remove_task(task)
+    bar.console.print(f"the hold of {partner_id.split(':')[-1]}'s orphan event timed out "
+                      f"({seconds:.0f}s waited); case_sync again")
 
 
 def _progress():
