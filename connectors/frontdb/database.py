@@ -128,6 +128,16 @@ class FrontDatabase:
             raise TransportError(f"reading tb_batch failed: {exc.orig}", endpoint=self.safe_url) from exc
         return [Marker(*r) for r in rows]
 
+    def batches_before(self, bound: str) -> list[str]:
+        """``cd_batch`` of the markers dated before ``bound`` (cursor minus L): those the look-back
+        no longer reaches (TBS-LP-026), for the caller to compare with what it processed."""
+        q = sa.text("SELECT cd_batch FROM tb_batch WHERE cd_time < :bound")
+        try:
+            with self._reader() as conn:
+                return [str(b) for (b,) in conn.execute(q, {"bound": bound})]
+        except sa.exc.OperationalError as exc:
+            raise TransportError(f"reading tb_batch failed: {exc.orig}", endpoint=self.safe_url) from exc
+
     def read_batch(self, marker: Marker) -> BatchRead:
         """TBS-LP-053: the manifest, the rows carrying B and the state of every listed row,
         inside one read-only snapshot."""

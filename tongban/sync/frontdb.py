@@ -188,6 +188,10 @@ class FrontdbSync:
         with self.store.reading() as s:
             done = set(s.execute(select(FrontdbBatch.cd_batch).where(
                 FrontdbBatch.partner_id == self.partner.id)).scalars())
+        if bound is not None:  # TBS-LP-026: a marker that became visible too late is never processed
+            for b in sorted(set(self.front.batches_before(bound)) - done):
+                log.warning("%s: marker %s is dated before the cursor minus the look-back (TBS-LP-026); it will "
+                            "not be processed: the writer committed it too late", self.partner.id, b)
         ordered = []
         for m in markers:
             at, err = read_datetime(m.cd_time)
