@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.edge import Authenticate, EdgeChecks, Refusal
@@ -110,6 +111,13 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
 
     edge = EdgeChecks(authenticate, max_body_bytes)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Routing's own answers (no such path, wrong method) as Client faults (TBS-SOAP-005).
+        code = "NOT_FOUND" if exc.status_code == 404 else "BAD_PARAMETER"
+        return fault(ServiceError(exc.status_code, code, f"{request.method} {request.url.path[:128]}: {exc.detail}; "
+                                  f"SOAP requests are POST {SOAP_PATH}", rule_id="TBS-SOAP-001"))
+
     @app.exception_handler(Refusal)
     async def refused(request: Request, exc: Refusal) -> Response:
         return fault(exc.error, request_hash=exc.request_hash, message_id=exc.message_id)
@@ -117,7 +125,8 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
     @app.get(SOAP_PATH)
     def describe(request: Request) -> Response:
         if "wsdl" not in {k.lower() for k in request.query_params}:
-            return Response("use ?wsdl for the service description", status_code=404, media_type="text/plain")
+            return fault(ServiceError(404, "NOT_FOUND", f"GET {SOAP_PATH}: use ?wsdl for the service description; "
+                                      "SOAP requests are POST", rule_id="TBS-SOAP-001"))
         address = public_url or str(request.url.replace(query=""))
         return _xml_response(wsdl_for(address))
 

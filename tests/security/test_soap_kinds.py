@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import httpx
 import pytest
 
 from tongban.connectors.soap import mapping
@@ -35,6 +36,8 @@ class Kind:
     finding: str = ""
     message: str = ""         # a word the fault's message must contain
     counted: bool = True      # False: answered by the edge before the app (431), not in its counters
+    method: str = "POST"
+    path: str = "/tbs/v1/soap"
 
 
 def _push(bus: Bus, env: dict[str, Any] | None = None, *, body: bytes | None = None, **headers: str | None
@@ -184,6 +187,12 @@ KINDS = [
          "TBS-REST-003"),
     Kind("getack-unknown-message", _op(f"<tbs:GetAck><tbs:messageId>{uuid.UUID(int=7)}</tbs:messageId></tbs:GetAck>",
                                        "GetAck"), "NOT_FOUND", "TBS-REST-010"),
+    # -- outside the endpoint (TBS-SOAP-001): routing's answers are faults too ---------------
+    Kind("unknown-path", lambda b: _push(b), "NOT_FOUND", "TBS-SOAP-001", finding="9", path="/admin"),
+    Kind("path-below-the-endpoint", lambda b: _push(b), "NOT_FOUND", "TBS-SOAP-001", finding="9",
+         path="/tbs/v1/soap/..%2F..%2Fetc"),
+    Kind("put-to-the-endpoint", lambda b: _push(b), "BAD_PARAMETER", "TBS-SOAP-001", finding="9", method="PUT"),
+    Kind("get-without-wsdl", lambda b: _push(b), "NOT_FOUND", "TBS-SOAP-001", finding="9", method="GET"),
     Kind("getchanges-on-the-bus", _op("<tbs:GetChanges><tbs:dataset>case</tbs:dataset></tbs:GetChanges>",
                                       "GetChanges"), "NOT_FOUND", "TBS-REST-003", finding="9"),
     # -- replay (TBS-SEC-005) ----------------------------------------------------------------
@@ -208,7 +217,8 @@ def test_soap_kind(bus, kind):
     after_build = bus.snapshot()
     refused_before = bus.refused(bus.soap)
     t0 = time.monotonic()
-    resp = bus.soap_post(body, headers)
+    resp = httpx.request(kind.method, bus.soap.url + kind.path, content=body if kind.method != "GET" else None,
+                         headers=headers, timeout=30)
     elapsed = time.monotonic() - t0
     assert_no_plain_500(resp)
     assert resp.headers.get("content-type", "").startswith("text/xml"), resp.text[:300]
