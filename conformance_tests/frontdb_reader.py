@@ -576,6 +576,99 @@ class Lp10Holds(LpTest):
         return self.result(findings, [{"note": "held, released, expired", "first": first, "second": second}])
 
 
+class Lp11Numbering(LpTest):
+    test_id = "LP-11"
+    requirement_ids = ("TBS-LP-107", "TBS-LP-108", "TBS-LP-109", "TBS-LP-114")
+    description = ("equal times (SUSPEND then RESUME), a late end_time giving RESUME, D of a case giving CONCLUDE "
+                   "VOIDED, a step changed after storage rejected (TBS-EVT-008), an org_code correction changing "
+                   "no stored event or Result, a rejected ACCEPT derived again from a re-push of the accept row")
+    X = CASE7[:-1] + "9"
+    Y = CASE7[:-2] + "11"
+    ACCEPT = {"cd_operation": "I", "cd_time": "2026-11-06 09:30:00", "version": 1, "task_code": TC,
+              "task_name": "公共场所卫生许可（新证）", "project_type": "2", "apply_type": "3",
+              "apply_date": "2026-11-02 09:15:00", "accept_date": "2026-11-02 10:02:00",
+              "promise_date": "2026-11-16 17:30:00", "org_code": "11440103007493637K",
+              "org_name": "广州市荔湾区卫生健康局", "handle_user_name": "王五", "applyer_type": "1", "applyer_name": "张三",
+              "applyer_page_type": "111", "applyer_page_code": "11010519491231002X"}
+
+    def run(self, ctx: LpContext) -> TestResult:
+        from tongban.model.codes import uscc_check_char
+
+        db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
+        ctx.load(db, "8.2-batch1.sql")
+        ctx.load(db, "8.2-batch2.sql")  # …0007: concluded, its Result stored
+        w = KitWriter(db)
+        sp = {"cd_operation": "I", "cd_time": "2026-11-06 09:31:00", "project_no": self.X, "special_type": "2",
+              "special_name": "现场核查", "special_reason": "需现场核查", "handle_user": "赵六"}
+        step = {**STEP, "row_guid": "kit-x-step", "project_no": self.X, "cd_time": "2026-11-06 09:31:00",
+                "event_start_time": "2026-11-04 17:00:00"}
+        w.row("up_pro_accept", {**self.ACCEPT, "row_guid": "kit-x-accept", "project_no": self.X})
+        w.row("up_pro_accept", {**self.ACCEPT, "row_guid": "kit-y-accept", "project_no": self.Y,
+                                "handle_user_name": None})  # its ACCEPT lacks the handler: rejected
+        w.row("up_pro_special_procedure", {**sp, "row_guid": "kit-sp-equal", "special_time": "2026-11-04 16:00:00",
+                                           "end_time": "2026-11-04 16:00:00", "special_explain": "核查完毕"})
+        w.row("up_pro_special_procedure", {**sp, "row_guid": "kit-sp-late", "special_time": "2026-11-05 09:00:00"})
+        w.row("up_pro_process", step)
+        w.commit("2026-11-06 09:32:00")
+        ctx.sut.sync()
+        y_first = [json.loads(x)["type"] for x in ctx.sut.export("case-event") if self.Y in x]
+        before = {d: ctx.sut.export(d) for d in ("case-event", "result")}
+        before_7 = {d: [x for x in lines if CASE7 in x] for d, lines in before.items()}
+        with db.engine.connect() as conn:
+            accept7 = dict(conn.execute(sa.text("SELECT * FROM up_pro_accept WHERE project_no = :p"),
+                                        {"p": CASE7}).mappings().one())
+            result7 = dict(conn.execute(sa.text("SELECT * FROM up_pro_result WHERE project_no = :p"),
+                                        {"p": CASE7}).mappings().one())
+        for row in (accept7, result7):
+            row.pop("cd_batch")
+        corrected = "11440103007493638" + uscc_check_char("11440103007493638")
+        w.row("up_pro_special_procedure", {**sp, "row_guid": "kit-sp-late", "cd_operation": "U",
+                                           "cd_time": "2026-11-06 09:40:00", "special_time": "2026-11-05 09:00:00",
+                                           "end_time": "2026-11-05 17:00:00"}, upsert=True)
+        w.row("up_pro_process", {**step, "cd_operation": "U", "cd_time": "2026-11-06 09:40:00",
+                                 "handle_explain": "改"}, upsert=True)
+        w.row("up_pro_accept", {**self.ACCEPT, "row_guid": "kit-y-accept", "project_no": self.Y, "cd_operation": "U",
+                                "cd_time": "2026-11-06 09:40:00"}, upsert=True)
+        w.row("up_pro_accept", {**accept7, "cd_operation": "U", "cd_time": "2026-11-06 09:40:00",
+                                "org_code": corrected}, upsert=True)
+        w.row("up_pro_result", {**result7, "cd_operation": "U", "cd_time": "2026-11-06 09:40:00",
+                                "is_delivery_results": "1"}, upsert=True)
+        w.commit("2026-11-06 09:40:01")
+        ctx.sut.sync()
+        w.row("up_pro_accept", {**self.ACCEPT, "row_guid": "kit-x-accept", "project_no": self.X, "cd_operation": "D",
+                                "cd_time": "2026-11-06 09:50:00"}, upsert=True)
+        w.commit("2026-11-06 09:50:01")
+        ctx.sut.sync()
+        events = [json.loads(x) for x in ctx.sut.export("case-event")]
+        x = [(e["seq"], e["type"], e.get("conclusionCode")) for e in events if e["caseNo"] == self.X]
+        y = [e["type"] for e in events if e["caseNo"] == self.Y]
+        findings = []
+        want_x = [(1, "SUBMIT", None), (2, "ACCEPT", None), (3, "SUSPEND", None), (4, "RESUME", None),
+                  (5, "REVIEW_STEP", None), (6, "SUSPEND", None), (7, "RESUME", None), (8, "CONCLUDE", "VOIDED")]
+        if x != want_x:
+            findings.append(self.finding("TBS-LP-108", f"events of the case numbered {x}, expected {want_x}",
+                                         "案件事件编号不符"))
+        changed = next((r for r in db.receipts() if r["row_guid"] == "kit-x-step"
+                        and r["row_cd_time"] == "2026-11-06 09:40:00"), {})
+        if (changed.get("outcome"), changed.get("rule_ids")) != ("REJECTED", "TBS-EVT-008"):
+            findings.append(self.finding("TBS-EVT-008", "a step changed after storage was not rejected",
+                                         "已入库环节被修改未拒收"))
+        if y_first != ["SUBMIT"] or y != ["SUBMIT", "ACCEPT"]:
+            findings.append(self.finding("TBS-LP-109", f"the rejected ACCEPT was not derived again ({y})",
+                                         "被拒的受理事件未重新生成"))
+        after_7 = {d: [x for x in ctx.sut.export(d) if CASE7 in x] for d in ("case-event", "result")}
+        if after_7 != before_7:
+            findings.append(self.finding("TBS-LP-109", "an org_code correction changed stored events or Results",
+                                         "org_code更正改变了已入库事件或结果"))
+        late = {r["row_guid"]: r["outcome"] for r in db.receipts() if r["row_cd_time"] == "2026-11-06 09:40:00"}
+        if any(late.get(g) == "REJECTED" for g in (accept7["row_guid"], result7["row_guid"])):
+            findings.append(self.finding("TBS-LP-109", "the org_code correction or the later result state was "
+                                         "rejected", "org_code更正或结果行新状态被拒收"))
+        db.close()
+        return self.result(findings, [{"note": "numbering, late RESUME, D, EVT-008, org_code, ACCEPT again",
+                                       "events": x}])
+
+
 class Lp12Times(LpTest):
     test_id = "LP-12"
     requirement_ids = ("TBS-LP-055", "TBS-LP-056", "TBS-ENV-011")
@@ -712,10 +805,9 @@ class Lp17Alerts(LpTest):
         return self.result(findings, [{"note": "a late and a future marker"}])
 
 
-LP_READER_TESTS: tuple[type[LpTest], ...] = (Lp01Mapping, Lp02ReadOnly, Lp03Markers, Lp04Torn, Lp05Cursor,
-                                              Lp07FailureKinds, Lp08Identity, Lp09ItemChanges, Lp10Holds,
-                                              Lp12Times, Lp13Receipts, Lp14Dialects, Lp15Downward, Lp16EaJcStep,
-                                              Lp17Alerts)
+LP_READER_TESTS: tuple[type[LpTest], ...] = (
+    Lp01Mapping, Lp02ReadOnly, Lp03Markers, Lp04Torn, Lp05Cursor, Lp07FailureKinds, Lp08Identity, Lp09ItemChanges,
+    Lp10Holds, Lp11Numbering, Lp12Times, Lp13Receipts, Lp14Dialects, Lp15Downward, Lp16EaJcStep, Lp17Alerts)
 
 
 @dataclass

@@ -144,6 +144,16 @@ class DnForEveryoneReader(BusReader):
         return super().front_database(**kw)
 
 
+class NoResumeReader(BusReader):
+    """Never derives RESUME from a special procedure's end_time (TBS-LP-108)."""
+
+    def make_sync(self):
+        sync = super().make_sync()
+        derive = sync.mapper.linked_events
+        sync.mapper.linked_events = lambda *a, **kw: [c for c in derive(*a, **kw) if c.part != "RESUME"]
+        return sync
+
+
 class SilentReader(BusReader):
     """Tells its operator nothing (TBS-LP-026, -027 SHOULD)."""
 
@@ -154,6 +164,7 @@ class SilentReader(BusReader):
 DEFECTS = {"LP-02": (MeddlingReader, "TBS-LP-010"), "LP-05": (NoLookBackReader, "TBS-LP-026"),
            "LP-07": (ReceiptWithoutFindingsReader, "TBS-LP-031"), "LP-08": (RePushAsNewReader, "TBS-LP-035"),
            "LP-09": (ProvinceWriterReader, "TBS-SYNC-009"), "LP-10": (EverlastingHoldReader, "TBS-EVT-009"),
+           "LP-11": (NoResumeReader, "TBS-LP-108"),
            "LP-12": (FutureClockReader, "TBS-ENV-011"), "LP-15": (DnForEveryoneReader, "TBS-LP-057"),
            "LP-17": (SilentReader, "TBS-LP-026")}
 
@@ -162,7 +173,7 @@ def test_the_bus_is_a_conformant_frontdb_reader(tmp_path):
     runs, verdict = run_lp_suite(BusReader(tmp_path))
     assert {r.test.test_id: r.result.result for r in runs} == {
         t: Result.PASS for t in ("LP-01", "LP-02", "LP-03", "LP-04", "LP-05", "LP-07", "LP-08", "LP-09", "LP-10",
-                                 "LP-12", "LP-13", "LP-14", "LP-15", "LP-16", "LP-17")}, \
+                                 "LP-11", "LP-12", "LP-13", "LP-14", "LP-15", "LP-16", "LP-17")}, \
         [(r.test.test_id, r.result.reason) for r in runs if r.result.result is not Result.PASS]
     assert verdict is Verdict.CONFORMANT
 
