@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "serve": "tongban.monitoring.cli:serve_command",
     "gateway": "tongban.gateway.cli:gateway_command",
     "sftp": "tongban.sftp_cli:sftp",
+    "spec": "tongban.spec_cli:spec",
 }
 
 # name -> the first sentence of the command's help, shown by ``tongban --help``.
@@ -56,6 +57,7 @@ SUMMARIES: dict[str, str] = {
     "serve": "Serve the dashboard live, with /metrics (OpenMetrics) and /report.json.",
     "gateway": "Serve pushes to the bus: REST POST, SOAP PushBatch, MQTT and file drop, until SIGTERM.",
     "sftp": "The file-drop binding's SFTP drop server (one account per sender and drop root, TBS-SEC-001).",
+    "spec": "Versions of the interface standard: compare them and classify each change.",
 }
 
 

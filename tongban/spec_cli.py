@@ -1,0 +1,50 @@
+"""``tongban spec``: the versions of the standard, side by side."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from tongban.console import ID, OPTIONAL, TEXT, fail, fitted_table, out
+
+
+@click.group("spec")
+def spec() -> None:
+    """Versions of the interface standard: compare them and classify each change."""
+
+
+@spec.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--for", "side", type=click.Choice(["producer", "consumer"]),
+              help="Exit 1 when a difference is breaking for this side (§0.2 of the revision document).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def diff_command(old: str, new: str, side: str | None, fmt: str) -> None:
+    """List every difference from OLD to NEW (e.g. tbs-1.0 tbs-1.1), each classed for producers and consumers.
+
+    Schema-visible differences are found by comparing the two spec folders (JSON Schemas, code
+    tables, OpenAPI, WSDL/XSD, AsyncAPI); requirement changes with no schema trace come from
+    NEW's requirement-changes.json ("found in: requirement text"). Exit 0, or 1 with --for when a
+    difference is breaking for that side; 2 for an unknown version.
+    """
+    from tongban.specdiff import breaking, diff, iter_rows
+
+    try:
+        differences = diff(old, new)
+    except LookupError as exc:
+        fail(str(exc))
+    flagged = breaking(differences, side) if side else []
+    if fmt == "json":
+        print(json.dumps({"from": old.upper(), "to": new.upper(), "differences": [d.as_json() for d in differences],
+                          "breaking": {"producers": len(breaking(differences, "producer")),
+                                       "consumers": len(breaking(differences, "consumer"))}},
+                         ensure_ascii=False, indent=2))
+    else:
+        columns = [("what", ID), ("location", ID), ("detail", TEXT), ("producers", ID), ("consumers", ID),
+                   ("found in", TEXT), ("files", OPTIONAL)]
+        out.print(fitted_table(f"{old.upper()} → {new.upper()}: {len(differences)} differences", columns,
+                               [list(row) for row in iter_rows(differences)]))
+        out.print(f"breaking for producers: {len(breaking(differences, 'producer'))}, "
+                  f"for consumers: {len(breaking(differences, 'consumer'))}")
+    sys.exit(1 if flagged else 0)
