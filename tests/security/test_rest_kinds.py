@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import httpx
 import pytest
 
 from tongban.model.canonical import canonical_bytes, records_sha256
@@ -33,6 +34,7 @@ class Kind:
     ack: str = "envelope"     # where an acknowledgement names the rule: "envelope" or "record"
     finding: str = ""         # the numbered finding of the attack report this kind covers
     only: bool = False        # the acknowledgement names this rule and no other
+    method: str = "POST"
 
 
 def _push(bus: Bus, env: Any, *, path: str = "/tbs/v1/case", body: bytes | None = None, **headers: str | None
@@ -185,6 +187,10 @@ KINDS = [
     Kind("nul-in-dataset-path", _null_in_path, 404, "NOT_FOUND", "TBS-REST-005", finding="9"),
     Kind("unknown-endpoint", lambda b: _push(b, b.envelope(), path="/admin"), 404, "NOT_FOUND", "TBS-REST-008",
          finding="9"),
+    Kind("put-to-a-dataset-path", lambda b: _push(b, b.envelope()), 405, "BAD_PARAMETER", "TBS-REST-008",
+         finding="9", method="PUT"),
+    Kind("delete-an-acknowledgement", lambda b: _push(b, b.envelope(), path=f"/tbs/v1/acks/{uuid.uuid4()}"), 405,
+         "BAD_PARAMETER", "TBS-REST-008", finding="9", method="DELETE"),
     Kind("path-dataset-not-envelope-dataset", lambda b: _push(b, b.envelope(), path="/tbs/v1/evaluation"), 422,
          None, "TBS-ENV-024"),
     # -- envelope-level errors: 422 with a REJECTED acknowledgement ------------------------
@@ -260,7 +266,7 @@ def test_rest_kind(bus, kind):
     body, headers, path = kind.build(bus)
     after_build = bus.snapshot()  # a kind may store a valid first envelope while it is built
     refused_before, ledger_before = bus.refused(bus.rest), bus.ledger_size()
-    resp = bus.rest_post(body, headers, path)
+    resp = httpx.request(kind.method, bus.rest.url + path, content=body, headers=headers, timeout=30)
     assert_no_plain_500(resp)
     assert resp.status_code == kind.status, resp.text[:300]
     assert resp.headers.get("x-tb-spec-version") == "TBS-1.0"
