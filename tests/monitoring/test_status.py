@@ -95,3 +95,59 @@ def test_text_output_names_partners_failures_and_quarantine(world):
     assert world.down_partner in text and "@connector" in text
     assert (f"partners: {len(world.registry.partners)} · failed runs in the last 24 h: 1 · "
             f"records in quarantine: {len(world.data.planted_two_skins)}") in text
+
+
+@pytest.fixture
+def console_width():
+    """The CLI console at a given width, as on a terminal of that many columns."""
+    from tongban.console import out
+
+    saved = out._width
+    yield lambda width: setattr(out, "width", width)
+    out._width = saved
+
+
+def _feed_rows(text: str, partner_id: str) -> dict[str, list[str]]:
+    """The narrow layout's feed rows of one partner: dataset → its cells."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == partner_id)
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        if cells[0] in DATASETS:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_status_is_readable_at_80_columns(world, status, console_width):
+    """Finding: below ~130 columns the table was cropped (partner ids, dates and counts cut).
+    At 80 columns each partner is a block: its id whole on its own line, its certification
+    wrapped between roles, then one row per feed with every number."""
+    console_width(80)
+    text = _invoke(world)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 80      # (the title line names the store URL, unwrapped)
+    assert "…" not in text
+    for p in status["partners"]:
+        assert p["partnerId"] in [line.strip() for line in lines]   # the identifier whole, on its own line
+        rows = _feed_rows(text, p["partnerId"])
+        assert list(rows) == [f["dataset"] for f in p["feeds"]]
+        for f in p["feeds"]:
+            cells = rows[f["dataset"]]
+            # quarantine, held and stored are the row's last three numbers, as in --format json
+            assert cells[-3:] == [str(f["quarantineOpen"]), str(f["held"]), str(f["storedRecords"])]
+            if f["failures24h"]:
+                codes = {f"{x['errorCode']}@{x['errorHop']}" for x in f["failures24h"]}
+                assert codes <= set(" ".join(cells).replace(",", " ").split())   # error codes whole
+    down = _feed_rows(text, world.down_partner)
+    assert "never" in down["case"]
+
+
+def test_status_keeps_one_table_where_it_fits(world, status, console_width):
+    console_width(220)
+    text = _invoke(world)
+    assert text.splitlines()[1].startswith("┏") and "…" not in text
+    for p in status["partners"]:
+        assert any(line.startswith(f"│ {p['partnerId']} ") for line in text.splitlines())

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from tongban.console import err, fail, out
@@ -54,35 +55,36 @@ def status_command(partners_file: str | None, fmt: str) -> None:
                                "registry": str(registry.path) if registry else None,
                                "partners": [p.as_dict() for p in partners]}, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"tongban status · store {store.display_url}")
-    # identifiers are never cut: partner ids and dataset names keep their width, the rest wraps
-    id_width = max([len(p.partner_id) for p in partners] + [7])
-    cert_width = max([len(r) + 3 for p in partners for r in (p.certification or {})] + [9])   # "ROLE ✓,"
-    for col, justify in (("partner", "left"), ("certified", "left"), ("dataset", "left"), ("last success", "left"),
-                         ("lag", "right"), ("failures 24h", "left"), ("quarantine", "right"), ("held", "right"),
-                         ("stored", "right")):
-        table.add_column(col, justify=justify,  # type: ignore[arg-type]
-                         no_wrap=col in ("partner", "dataset"),
-                         min_width=id_width if col == "partner" else 10 if col == "dataset" else
-                         cert_width if col == "certified" else None)
     marks = {"CONFORMANT": "✓", "NOT_CONFORMANT": "✗"}
+    rows = []   # (partner id, certification, the feed's cells or None)
     for p in partners:
         cert = "—" if not p.certification else ", ".join(f"{r} {marks.get(v, v)}"
                                                          for r, v in sorted(p.certification.items()))
-        for i, f in enumerate(p.feeds or [None]):
-            head = (escape(p.partner_id), escape(cert)) if i == 0 else ("", "")
+        feeds = []
+        for f in p.feeds or [None]:
             if f is None:
-                table.add_row(*head, "—", "—", "—", "—", "—", "—", "—")
+                feeds.append(None)
                 continue
             failures = ", ".join(f"{x.error_code}@{x.error_hop}" for x in f.failures_24h[-3:])
             if len(f.failures_24h) > 3:
                 failures += f" (+{len(f.failures_24h) - 3})"
-            table.add_row(*head, f.dataset,
-                          local_time(f.last_success_at) if f.last_success_at else "[red]never[/]",
+            feeds.append((f.dataset, local_time(f.last_success_at) if f.last_success_at else "[red]never[/]",
                           duration(f.lag_seconds), f"[red]{escape(failures)}[/]" if failures else "0",
-                          str(f.quarantine_open), str(f.held), str(f.stored_records),
-                          end_section=i == len(p.feeds) - 1)
-    out.print(table)
+                          str(f.quarantine_open), str(f.held), str(f.stored_records)))
+        rows.append((p.partner_id, cert, feeds))
+    title = f"tongban status · store {store.display_url}"
+    wide = _wide_status(title, rows)
+    if _renders_whole(wide, out.width):
+        out.print(wide)
+    else:
+        # a narrow terminal: one block per partner (its id and certification on their own lines,
+        # wrapped between roles), then its feeds — identifiers are never cut
+        out.print(title, soft_wrap=True)
+        for partner_id, cert, feeds in rows:
+            out.print()
+            out.print(f"[bold]{escape(partner_id)}[/]", soft_wrap=True)
+            out.print(Padding(f"certified: {escape(cert)}", (0, 0, 0, 2)))
+            out.print(_feeds_table(feeds, narrow=True))
     skipped = [(p.partner_id, [f.dataset for f in p.feeds if f.skipped_reason]) for p in partners]
     skipped = [(pid, ds) for pid, ds in skipped if ds]
     if skipped:
@@ -92,6 +94,59 @@ def status_command(partners_file: str | None, fmt: str) -> None:
     quarantined = sum(p.quarantine_open for p in partners)
     out.print(f"partners: {len(partners)} · failed runs in the last 24 h: {failing} · "
               f"records in quarantine: {quarantined}")
+
+
+STATUS_COLUMNS = ("dataset", "last success", "lag", "failures 24h", "quarantine", "held", "stored")
+NARROW_HEADERS = {"last success": "last success", "failures 24h": "failed 24h", "quarantine": "quar.",
+                  "stored": "stored"}
+
+
+def _renders_whole(table: Table, width: int) -> bool:
+    """Does ``table`` render at ``width`` with nothing cut: no cell ellipsized and every row
+    ending in the table's right border? (rich crops a table wider than the terminal.)"""
+    import io
+
+    from rich.console import Console
+
+    probe = Console(width=width, file=io.StringIO(), color_system=None, highlight=False, legacy_windows=False)
+    probe.print(table)
+    lines = [line.rstrip() for line in probe.file.getvalue().splitlines()]  # type: ignore[attr-defined]
+    framed = [line for line in lines if line[:1] in "┏┃┡│├└"]
+    return "…" not in "".join(framed) and all(line[-1:] in "┓┃┩│┤┘" for line in framed)
+
+
+def _certified_width(rows: list[tuple[str, str, list[Any]]]) -> int:
+    """The longest "ROLE ✓," of any partner: a role name is never cut."""
+    return max([len(word) + 3 for r in rows for word in r[1].split() if word not in ("✓,", "✗,", "✓", "✗")] + [9])
+
+
+def _wide_status(title: str, rows: list[tuple[str, str, list[Any]]]) -> Table:
+    table = Table(title=title)
+    # identifiers are never cut: partner ids and dataset names keep their width, the rest wraps
+    id_width = max([len(r[0]) for r in rows] + [7])
+    table.add_column("partner", no_wrap=True, min_width=id_width)
+    table.add_column("certified", min_width=_certified_width(rows))
+    for col in STATUS_COLUMNS:
+        table.add_column(col, justify="right" if col in ("lag", "quarantine", "held", "stored") else "left",
+                         no_wrap=col in ("dataset", "last success", "lag"))
+    for partner_id, cert, feeds in rows:
+        for i, f in enumerate(feeds):
+            head = (escape(partner_id), escape(cert)) if i == 0 else ("", "")
+            table.add_row(*head, *(f or ("—",) * len(STATUS_COLUMNS)), end_section=i == len(feeds) - 1)
+    return table
+
+
+def _feeds_table(feeds: list[Any], *, narrow: bool) -> Table:
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for col in STATUS_COLUMNS:
+        table.add_column(NARROW_HEADERS.get(col, col) if narrow else col,
+                         justify="right" if col in ("lag", "quarantine", "held", "stored") else "left",
+                         no_wrap=col in ("dataset", "last success", "lag"))
+    for f in feeds:
+        table.add_row(*(f or ("—",) * len(STATUS_COLUMNS)))
+    return table
 
 
 @click.command("report")
