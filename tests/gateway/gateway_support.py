@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -102,10 +103,13 @@ def metric(text: str, name: str, **labels: str) -> float:
 class GatewayProcess:
     """``tongban gateway`` as a child process (killed and restarted by the restart tests)."""
 
-    def __init__(self, folder: Path, registry: Path, database_url: str, port: int, *extra: str) -> None:
+    def __init__(self, folder: Path, registry: Path, database_url: str, port: int, *extra: str,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """``tls``: (certificate chain, key, CA) to serve HTTPS with; else plain HTTP."""
         self.folder, self.registry, self.database_url, self.port, self.extra = folder, registry, database_url, port, extra
         self.proc: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         self.logs: list[Path] = []
 
     def start(self, timeout: float = 30.0) -> "GatewayProcess":
@@ -113,7 +117,9 @@ class GatewayProcess:
                "TONGBAN_HOME": str(self.folder / "home"), "COLUMNS": "200"}
         log = self.folder / f"gateway-{len(self.logs)}.log"
         self.logs.append(log)
-        self.proc = subprocess.Popen([sys.executable, "-m", "tongban.cli", "gateway", "--insecure-http",
+        serving = ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else ["--insecure-http"]
+        verify: Any = ssl.create_default_context(cafile=str(self.tls[2])) if self.tls else False
+        self.proc = subprocess.Popen([sys.executable, "-m", "tongban.cli", "gateway", *serving,
                                       "--port", str(self.port), "--poll-interval", "0.2",
                                       "--graceful-timeout", "10", *self.extra],
                                      env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -124,7 +130,7 @@ class GatewayProcess:
             try:
                 # its own line first: with --reuse-port another process may answer /readyz
                 if "listening on" in log.read_text(errors="replace") and \
-                        httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                        httpx.get(self.url + "/readyz", timeout=1, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

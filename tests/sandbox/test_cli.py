@@ -102,7 +102,7 @@ def test_a_second_up_in_the_same_folder_is_refused(running):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--transports", "rest,mqtt"], "unknown transport mqtt"),
+    (["--transports", "rest,amqp"], "unknown transport amqp"),
     (["--transports", ","], "unknown transport"),
     (["--cities", "0"], "--cities"),
     (["--counties", "0"], "--counties"),

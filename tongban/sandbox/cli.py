@@ -25,7 +25,7 @@ from tongban.sandbox.serve import READY_FILE
 
 PID_FILE = "sandbox.pid"
 LOG_FILE = "sandbox.log"
-TRANSPORTS = ("rest", "soap", "filedrop", "sftp")
+TRANSPORTS = ("rest", "soap", "filedrop", "sftp", "mqtt")
 START_TIMEOUT_S = 180.0
 
 out = Console(highlight=False, soft_wrap=True)  # paths and commands are copied: never wrapped
@@ -167,7 +167,9 @@ def sandbox() -> None:
 @sandbox.command("up")
 @click.option("--cities", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--counties", type=click.IntRange(min=1), default=2, show_default=True, help="counties per city")
-@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop,sftp (file drop through an SFTP gateway)")
+@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop,sftp (file drop "
+              "through an SFTP gateway),mqtt (pushes over MQTT with `tongban sandbox push`)")
+@click.option("--broker", default=None, help="MQTT broker URL of the mqtt systems (default: an embedded broker)")
 @click.option("--seed", type=int, default=7, show_default=True, help="data seed (same seed, same records)")
 @folder_option
 @click.option("--insecure-http", is_flag=True, help="plain HTTP instead of HTTPS (development only)")
@@ -180,8 +182,8 @@ def sandbox() -> None:
               help="seconds to wait until every server answers")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json: the ready document (systems, endpoints, registry, secrets file) on stdout")
-def up(cities: int, counties: int, transports: str, seed: int, folder: str | None, insecure_http: bool,
-       hierarchy: str, admission: str, timeout: float, fmt: str) -> None:
+def up(cities: int, counties: int, transports: str, broker: str | None, seed: int, folder: str | None,
+       insecure_http: bool, hierarchy: str, admission: str, timeout: float, fmt: str) -> None:
     """Start the sandbox in the background and write partners.yaml and secrets.env."""
     chosen = _transports(transports)
     _check_size(cities, counties)
@@ -196,6 +198,8 @@ def up(cities: int, counties: int, transports: str, seed: int, folder: str | Non
                "--hierarchy", hierarchy, "--admission", admission]
     if insecure_http:
         command.append("--insecure-http")
+    if broker:
+        command += ["--broker", broker]
     with open(where / LOG_FILE, "ab") as log:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True, close_fds=True)
@@ -276,3 +280,103 @@ def status(folder: str | None, fmt: str) -> None:
     if fmt == "text":
         out.print(f"sandbox running in {where}")
     _show(ready, where, fmt)
+
+
+@sandbox.command("push")
+@folder_option
+@click.option("--gateway", "gateway_url", default=None, help="the bus gateway's URL (REST and SOAP pushes), e.g. "
+              "https://127.0.0.1:8443")
+@click.option("--binding", type=click.Choice(["rest", "soap", "mqtt", "file"]), default=None,
+              help="push over this binding (default: each system over its own transport: rest, soap, mqtt, "
+                   "file for filedrop)")
+@click.option("--partner", "partner_ids", multiple=True, help="only this system (id or code; repeatable)")
+@click.option("--dataset", "datasets", multiple=True,
+              type=click.Choice(["catalog", "case", "case-event", "result", "evaluation"]),
+              help="only this dataset (repeatable; default every dataset the system provides)")
+@click.option("--ca-file", type=click.Path(dir_okay=False), default=None,
+              help="CA of the gateway's certificate (default: the sandbox's local CA)")
+@click.option("--batch", type=click.IntRange(1, 1000), default=200, show_default=True, help="records per envelope")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="seconds to wait for each acknowledgement")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def push(folder: str | None, gateway_url: str | None, binding: str | None, partner_ids: tuple[str, ...],
+         datasets: tuple[str, ...], ca_file: str | None, batch: int, timeout: float, fmt: str) -> None:
+    """The sandbox's systems push their records to the bus gateway and wait for the acknowledgements."""
+    from tongban.registry import RegistryError, load_registry
+    from tongban.sandbox.generate import generate_province
+    from tongban.sandbox.push import BINDING_OF_TRANSPORT, envelopes_of, open_pusher, push_envelopes
+
+    where = _folder(folder)
+    ready = _read_ready(where) if running_pid(where) is not None else None
+    if ready is None:
+        raise BadArgument(f"no sandbox is running in {where}; `tongban sandbox up` first")
+    _load_secrets(Path(ready["secrets"]))
+    try:
+        registry = load_registry(ready["registry"])
+    except RegistryError as exc:
+        raise BadArgument(str(exc)) from None
+    wanted = set(partner_ids)
+    partners = [p for p in registry.partners if p.transport.value != "frontdb"
+                and (not wanted or p.id in wanted or p.system_code in wanted)]
+    if wanted and not partners:
+        raise BadArgument(f"no sandbox system {', '.join(sorted(wanted))} pushes (frontdb systems do not)")
+    data = generate_province(ready["seed"], cities=ready["cities"], counties_per_city=ready["counties"])
+    plans = []
+    for p in partners:
+        how = binding or BINDING_OF_TRANSPORT[p.transport.value]
+        if how in ("rest", "soap") and not gateway_url:
+            raise BadArgument(f"{p.id} pushes over {how}: give the gateway's URL (--gateway)")
+        if how == "file" and p.transport.value != "filedrop":
+            raise BadArgument(f"{p.id} has no drop root (transport {p.transport.value}): file pushes are for "
+                              "filedrop systems")
+        if how == "mqtt" and p.transport.value != "mqtt":
+            raise BadArgument(f"{p.id} is no MQTT sender (transport {p.transport.value}): the gateway subscribes for "
+                              "the registry's MQTT senders (up --transports …,mqtt)")
+        plans.append((p, how))
+    rows, failed = [], False
+    for p, how in plans:
+        pusher = open_pusher(p, how, gateway_url=gateway_url, ca_file=ca_file or ready.get("caFile"),
+                             ack_timeout=timeout, receiver=registry.bus.system_id)
+        try:
+            tally = push_envelopes(pusher, envelopes_of(data.systems[p.id], how, receiver=registry.bus.system_id,
+                                                        datasets=datasets or None, batch=batch),
+                                   attempts=3, pause=1.0)
+        finally:
+            pusher.close()
+        failed = failed or bool(tally.refusals)
+        rows.append({"system": p.id, "binding": how.upper(), "envelopes": tally.envelopes,
+                     "statuses": tally.statuses, "counts": tally.counts, "retries": tally.retries,
+                     "refused": tally.refusals})
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _show_pushes(rows)
+    if failed:
+        raise SystemExit(1)
+
+
+def _load_secrets(path: Path) -> None:
+    """The sandbox's secrets.env into the environment (what `set -a; . secrets.env` does)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip():
+            os.environ[name.strip()] = value  # the running sandbox's secrets win, as sourcing them does
+
+
+def _show_pushes(rows: list[dict[str, Any]]) -> None:
+    from tongban.console import ID, TEXT, fitted_table
+
+    table = [[r["system"], r["binding"], str(r["envelopes"]),
+              " ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())) or "—",
+              " ".join(f"{k} {r['counts'].get(k, 0)}" for k in ("stored", "duplicate", "stale", "held", "rejected")),
+              str(len(r["refused"]))] for r in rows]
+    out.print(fitted_table("pushes to the bus", [("system", ID), ("binding", TEXT), ("envelopes", TEXT),
+                                                 ("acknowledged", TEXT), ("records", TEXT), ("refused", TEXT)],
+                           table, console=out))
+    for r in rows:
+        for refusal in r["refused"][:3]:
+            err.print(f"[red]refused[/] {escape(r['system'])}: {escape(refusal)}")

@@ -212,6 +212,16 @@ def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: 
 
 FILE_BATCH = 200
 
+def _mqtt(system: SandboxSystem, folder: Path, broker_url: str) -> RunningSystem:
+    """The system pushes over MQTT (§18) to the broker the bus subscribes on: it serves nothing,
+    and its envelopes are signed with its HMAC key (TBS-SEC-007). It sends when told to
+    (``tongban sandbox push``), since a push waits for the bus's acknowledgement."""
+    code = system.system_id.rsplit(":", 1)[1].replace("-", "_")
+    key_env, key_id = f"TONGBAN_HMAC_{code}", f"{code}-K1"
+    _secret(key_env)
+    return RunningSystem(system, "mqtt", broker_url, {"hmac_key_env": key_env, "key_id": key_id})
+
+
 def _frontdb(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
     from tongban.sandbox.frontdb import start_frontdb
 
@@ -220,6 +230,7 @@ def _frontdb(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: C
 
 STARTERS: dict[str, Callable[..., RunningSystem]] = {
     "rest": _rest, "soap": _soap, "filedrop": _filedrop, "sftp": _sftp, "frontdb": _frontdb,
+    "mqtt": _mqtt,  # started by Sandbox.start with the broker's URL
 }
 
 
@@ -278,6 +289,9 @@ class Sandbox:
     data: SandboxData | None = None
     running: list[RunningSystem] = field(default_factory=list)
     tls: TlsFiles | None = None
+    # the broker MQTT systems push to; None: an embedded broker (amqtt) in this process
+    broker_url: str | None = None
+    broker: Any = None
 
     def start(self) -> "Sandbox":
         unknown = set(self.transports) - set(STARTERS)
@@ -292,11 +306,19 @@ class Sandbox:
         relaying = set(cities if self.hierarchy == "relay" else cities[:1] if self.hierarchy == "mixed" else ())
         serving = [s for s in self.data.systems.values() if s.provides]
         try:
+            if "mqtt" in self.transports and self.broker_url is None:
+                from tongban.connectors.mqtt import EmbeddedBroker
+
+                self.broker = EmbeddedBroker().start()
+                self.broker_url = self.broker.url
             for i, system in enumerate(serving):
                 # The province hub always serves REST; the others take the transports in turn.
                 transport = "rest" if system.level == "province" else self.transports[i % len(self.transports)]
                 relay = RELAYED if system.system_id in relaying else ()
-                running = STARTERS[transport](system, self.folder, self.tls, relay)
+                if transport == "mqtt":
+                    running = _mqtt(system, self.folder, self.broker_url)
+                else:
+                    running = STARTERS[transport](system, self.folder, self.tls, relay)
                 running.direct = system.parent_id not in relaying
                 if "result" in system.provides:
                     running.documents_dir = str(_drop_documents(system, self.data.documents, self.folder, relay))
@@ -369,6 +391,9 @@ class Sandbox:
         for r in self.running:
             r.stop()
         self.running.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
 
     def __enter__(self) -> "Sandbox":
         return self.start()

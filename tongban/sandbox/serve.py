@@ -32,6 +32,7 @@ def ready_document(sandbox: Sandbox) -> dict[str, Any]:
         "hierarchy": sandbox.hierarchy, "admission": sandbox.admission,
         "registry": str(sandbox.registry_file), "secrets": str(sandbox.folder / "secrets.env"),
         "caFile": str(sandbox.tls.ca_file) if sandbox.tls else None,
+        "mqttBroker": sandbox.broker_url,
         "systems": [{"id": r.system.system_id, "level": r.system.level, "transport": r.transport,
                      "endpoint": r.endpoint} for r in sandbox.running],
     }
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--insecure-http", action="store_true")
     parser.add_argument("--hierarchy", choices=("direct", "relay", "mixed"), default="direct")
     parser.add_argument("--admission", choices=("enforce", "off"), default="enforce")
+    parser.add_argument("--broker", default=None, help="MQTT broker of the mqtt systems (default: an embedded one)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -65,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready.unlink(missing_ok=True)
     sandbox = Sandbox(folder, seed=args.seed, cities=args.cities, counties=args.counties,
                       transports=tuple(t for t in args.transports.split(",") if t),
-                      insecure_http=args.insecure_http, hierarchy=args.hierarchy, admission=args.admission)
+                      insecure_http=args.insecure_http, hierarchy=args.hierarchy, admission=args.admission,
+                      broker_url=args.broker)
     try:
         sandbox.start()
     except Exception as exc:  # noqa: BLE001 - reported to the parent through the log and exit code
