@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,134 @@ def lp22_batches(db: FrontDatabase) -> TestResult:
                                        f"{b}：row_count与清单不符"))
     return TestResult(Result.FAIL if findings else Result.PASS, [{"note": f"{len(markers)} batches read"}],
                       findings[:50], "; ".join(f.message_en for f in findings[:3]))
+
+
+# --- LP-21, LP-23, LP-26: the writer observed over time ---------------------------------------
+META = ("row_guid", "cd_operation", "cd_time", "cd_batch", "data_source")
+VERSION_COLUMN = {"item_basic": "version", "case": "version"}
+
+
+@dataclass(frozen=True)
+class RowSeen:
+    op: Any
+    cd_time: Any
+    cd_batch: Any
+    entity: Any
+    kind: str
+    values: tuple[tuple[str, str], ...]  # the listed columns other than the sync metadata, as text
+
+    def value(self, column: str) -> str | None:
+        return dict(self.values).get(column)
+
+
+Snapshot = dict[tuple[str, str], RowSeen]
+
+
+def snapshot(db: FrontDatabase) -> Snapshot:
+    """Every row of the up tables the reader reads, as the kit's reference reader sees it now."""
+    out: Snapshot = {}
+    with db.engine.connect() as conn:
+        for spec in db.tables:
+            cols = list(spec.columns)
+            meta = {spec.col(m) for m in META}
+            for row in conn.execute(sa.text(f"SELECT {', '.join(cols)} FROM {spec.name}")).mappings():
+                values = tuple(sorted((c, None if row[c] is None else str(row[c])) for c in cols if c not in meta))
+                out[(spec.name, str(row[spec.col("row_guid")]))] = RowSeen(
+                    row[spec.col("cd_operation")], row[spec.col("cd_time")], row[spec.col("cd_batch")],
+                    row[spec.entity_key], spec.kind, values)
+    return out
+
+
+def _result(findings: list[KitFinding], note: str) -> TestResult:
+    return TestResult(Result.FAIL if findings else Result.PASS, [{"note": note}], findings[:50],
+                      "; ".join(f.message_en for f in findings[:3]))
+
+
+def lp21_rows(snapshots: list[Snapshot]) -> TestResult:
+    """LP-21 (TBS-LP-013, -014): row_guids are stable, a changed row is written in place as U,
+    deletions are D states, nothing is deleted physically — between consecutive observations."""
+    findings: list[KitFinding] = []
+    for before, after in zip(snapshots, snapshots[1:]):
+        for key, old in before.items():
+            new = after.get(key)
+            if new is None:
+                findings.append(KitFinding("TBS-LP-014", f"{key[0]} {key[1]} was deleted physically (write a D state)",
+                                           f"{key[0]} {key[1]} 被物理删除"))
+            elif str(new.entity) != str(old.entity):
+                findings.append(KitFinding("TBS-LP-013", f"{key[0]} {key[1]}: its entity key changed",
+                                           f"{key[0]} {key[1]}：实体键改变"))
+            elif (new.values != old.values or new.op != old.op) and new.op == "I":
+                findings.append(KitFinding("TBS-LP-014", f"{key[0]} {key[1]} changed but was written as I, not U",
+                                           f"{key[0]} {key[1]} 内容改变仍标记为I"))
+        one_per_entity = {}  # the item's basic row and the case's row: one logical row per entity
+        for (table, g), row in before.items():
+            if row.kind in ("item_basic", "case"):
+                one_per_entity[(table, str(row.entity))] = g
+        for (table, g), row in after.items():
+            known = one_per_entity.get((table, str(row.entity)))
+            if (table, g) not in before and known is not None and known != g:
+                findings.append(KitFinding("TBS-LP-013", f"{table}: {row.entity} got a new row_guid {g} (was {known})",
+                                           f"{table}：{row.entity} 换用新的row_guid"))
+    return _result(findings, f"{len(snapshots)} observations")
+
+
+def lp23_versions(snapshots: list[Snapshot]) -> TestResult:
+    """LP-23 (TBS-LP-103, -104, -144): every change of an item (its basic, extend and material
+    rows) or of a case row raises its version."""
+    findings: list[KitFinding] = []
+
+    def groups(snap: Snapshot) -> dict[tuple[str, str], tuple[Any, tuple]]:
+        out: dict[tuple[str, str], list] = {}
+        versions: dict[tuple[str, str], Any] = {}
+        for (table, g), row in sorted(snap.items()):
+            if row.kind in ("item_basic", "item_child"):
+                key = ("item", str(row.entity))
+            elif row.kind == "case":
+                key = ("case", str(row.entity))
+            else:
+                continue
+            vcol = "DATAVER" if table.isupper() else VERSION_COLUMN.get(row.kind)
+            if vcol is not None:
+                versions[key] = row.value(vcol)
+            content = tuple((c, v) for c, v in row.values if c != vcol)
+            out.setdefault(key, []).append((table, g, row.op == "D", content))
+        return {k: (versions.get(k), tuple(v)) for k, v in out.items()}
+
+    for before, after in zip(snapshots, snapshots[1:]):
+        old, new = groups(before), groups(after)
+        for key, (version, content) in new.items():
+            if key not in old or old[key][1] == content:
+                continue
+            was = old[key][0]
+            read_new, _ = read_value(version, "INT")
+            read_old, _ = read_value(was, "INT")
+            if read_new is None or read_old is None or read_new <= read_old:
+                findings.append(KitFinding("TBS-LP-104" if key[0] == "case" else "TBS-LP-103",
+                                           f"{key[0]} {key[1]} changed without a higher version ({was} → {version})",
+                                           f"{key[1]} 内容改变但版本未提高"))
+    return _result(findings, f"{len(snapshots)} observations")
+
+
+def lp26_times(db: FrontDatabase, now: datetime) -> TestResult:
+    """LP-26 (TBS-LP-055, -056): times are Beijing time in whole seconds, and the writer's clock
+    is within 60 s: no row or marker is dated later than the kit's clock ``now`` plus 60 s."""
+    findings: list[KitFinding] = []
+    limit = now.astimezone(CST).replace(tzinfo=None) + timedelta(seconds=60)
+    with db.engine.connect() as conn:
+        sources = [("tb_batch", "cd_batch", "cd_time")] + [(t.name, t.col("row_guid"), t.col("cd_time"))
+                                                           for t in db.tables]
+        for table, key, col in sources:
+            for k, t in conn.execute(sa.text(f"SELECT {key}, {col} FROM {table}")):
+                fraction = (getattr(t, "microsecond", 0) != 0) if not isinstance(t, str) else \
+                    ("." in t and not t.endswith(".0"))
+                at, _ = read_datetime(t)
+                if fraction:
+                    findings.append(KitFinding("TBS-LP-055", f"{table} {k}: {t} is not whole seconds",
+                                               f"{table} {k}：时间非整秒"))
+                if at is not None and at > limit:
+                    findings.append(KitFinding("TBS-LP-056", f"{table} {k}: {t} is later than the kit's clock + 60 s",
+                                               f"{table} {k}：时间晚于检测时钟60秒以上"))
+    return _result(findings, f"observed at {now.isoformat(timespec='seconds')}")
 
 
 def writer_certificate(system_id: str, roles: list[str], results: dict[str, TestResult], *, issuer: str,
