@@ -105,8 +105,8 @@ KINDS = [
          ledgered=False),
     Kind("manifest-top-level-array", _damage_manifest(lambda m: b"[" + m + b"]"), "TBS-FILE-004", ledgered=False),
     Kind("manifest-file-size-wrong", _damage_manifest(_file_member(size=1)), "TBS-FILE-006", finding="9"),
-    Kind("manifest-file-count-wrong", _damage_manifest(_file_member(count=7)), "TBS-FILE-006"),
-    Kind("manifest-file-sha-wrong", _damage_manifest(_file_member(sha256="0" * 64)), "TBS-FILE-006"),
+    Kind("manifest-file-count-wrong", _damage_manifest(_file_member(count=7)), "TBS-FILE-006", finding="9"),
+    Kind("manifest-file-sha-wrong", _damage_manifest(_file_member(sha256="0" * 64)), "TBS-FILE-006", finding="9"),
     # -- the envelope it makes (TBS-SEC-006, -007, -011, TBS-ENV-023, -024, -028) ---------------
     Kind("unsigned", lambda b: b.writer().__class__(b.drop_roots["LW"], sender=b.id("LW"),
                                                     receiver=b.receiver.system_id).write_batch("case",
