@@ -50,6 +50,8 @@ class FrontdbReaderSut(Protocol):
     # def advance(self, seconds: int) -> None: move the reader's clock forward (a real
     #     deployment's adapter waits instead).
     # def alerts(self) -> list[str]: what the reader told its operator since the partner was configured.
+    # def sync_killed(self, after_batches: int) -> None: run the reader and kill it (SIGKILL) once it
+    #     has committed that many batches, before it writes their receipts.
 
 
 @dataclass
@@ -377,6 +379,51 @@ class Lp05Cursor(LpTest):
                                          "未来标记之后时间正确的批次未处理"))
         db.close()
         return self.result(findings, [{"note": "late, future and later markers", "outcomes": got}])
+
+
+class Lp06ExactlyOnce(LpTest):
+    test_id = "LP-06"
+    requirement_ids = ("TBS-LP-006", "TBS-LP-048", "TBS-SYNC-012")
+    description = ("a second sync stores nothing and changes no receipt; a reader killed (SIGKILL) during a batch "
+                   "and run again stores the same records and receipts as an undisturbed run")
+    DATASETS = ("catalog", "case", "case-event", "result", "evaluation")
+
+    def _load(self, ctx: LpContext) -> FrontDatabase:
+        db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
+        for name in ("8.1-item.sql", "8.2-batch1.sql", "8.2-batch2.sql", "8.3-evaluations.sql"):
+            ctx.load(db, name)
+        return db
+
+    def _state(self, ctx: LpContext, db: FrontDatabase) -> tuple[dict[str, list[str]], list[tuple]]:
+        receipts = sorted(tuple(v for k, v in sorted(r.items()) if k != "processed_at") for r in db.receipts())
+        return {d: ctx.sut.export(d) for d in self.DATASETS}, receipts
+
+    def run(self, ctx: LpContext) -> TestResult:
+        findings = []
+        db = self._load(ctx)
+        ctx.sut.sync()
+        undisturbed = self._state(ctx, db)
+        receipts = db.receipts()
+        ctx.sut.sync()
+        if self._state(ctx, db)[0] != undisturbed[0] or db.receipts() != receipts:
+            findings.append(self.finding("TBS-LP-048", "a second sync changed stored records or receipts",
+                                         "第二次同步改变了入库记录或回执"))
+        db.close()
+        if not callable(getattr(ctx.sut, "sync_killed", None)):
+            return self.result(findings, [{"note": "second sync only: the SUT adapter offers no sync_killed()"}])
+        for after in (1, 2, 3):  # killed after the first, second and third of the four batches
+            db = self._load(ctx)
+            ctx.sut.sync_killed(after)
+            ctx.sut.sync()
+            got = self._state(ctx, db)
+            if got != undisturbed:
+                differ = [d for d in self.DATASETS if got[0][d] != undisturbed[0][d]] + \
+                    (["receipts"] if got[1] != undisturbed[1] else [])
+                findings.append(self.finding("TBS-LP-048", f"killed after batch {after} and run again: "
+                                             f"{', '.join(differ)} differ from an undisturbed run",
+                                             f"第{after}批后被终止再运行：结果与未中断运行不同"))
+            db.close()
+        return self.result(findings, [{"note": "second sync; killed after batch 1, 2, 3 and run again"}])
 
 
 class Lp07FailureKinds(LpTest):
@@ -806,8 +853,8 @@ class Lp17Alerts(LpTest):
 
 
 LP_READER_TESTS: tuple[type[LpTest], ...] = (
-    Lp01Mapping, Lp02ReadOnly, Lp03Markers, Lp04Torn, Lp05Cursor, Lp07FailureKinds, Lp08Identity, Lp09ItemChanges,
-    Lp10Holds, Lp11Numbering, Lp12Times, Lp13Receipts, Lp14Dialects, Lp15Downward, Lp16EaJcStep, Lp17Alerts)
+    Lp01Mapping, Lp02ReadOnly, Lp03Markers, Lp04Torn, Lp05Cursor, Lp06ExactlyOnce, Lp07FailureKinds, Lp08Identity,
+    Lp09ItemChanges, Lp10Holds, Lp11Numbering, Lp12Times, Lp13Receipts, Lp14Dialects, Lp15Downward, Lp16EaJcStep, Lp17Alerts)
 
 
 @dataclass

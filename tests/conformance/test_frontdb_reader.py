@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
 from datetime import datetime, timedelta
 
 import pytest
@@ -64,6 +66,26 @@ class BusReader:
     def alerts(self):
         return list(self.logged)
 
+    def sync_killed(self, after_batches):
+        """A child process polls and SIGKILLs itself once it has committed ``after_batches``
+        batches, before their receipts are written (the sync's after-commit hook)."""
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            try:
+                self.store.engine.dispose(close=False)
+                self.front.engine.dispose(close=False)
+                done = itertools.count(1)
+
+                def die(_batch):
+                    if next(done) >= after_batches:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                FrontdbSync(self.store, None, self.partner, front=self.front, clock=lambda: self.t_read,
+                            after_batch=die).poll()
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, "the reader was not killed"
+
 
 class _Collect(logging.Handler):
     def __init__(self, sink: list[str]) -> None:
@@ -75,6 +97,17 @@ class _Collect(logging.Handler):
 
 
 # --- readers with one defect each -------------------------------------------------------------
+class ReceiptRewritingReader(BusReader):
+    """Writes every receipt again at every poll (TBS-LP-050: only when the outcome changes)."""
+
+    def sync(self):
+        super().sync()
+        self.t_read += timedelta(seconds=1)
+        with self.front.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE tb_receipt SET processed_at = :t"),
+                         {"t": self.t_read.strftime("%Y-%m-%d %H:%M:%S")})
+
+
 class MeddlingReader(BusReader):
     """Marks the rows it has read — what TBS-LP-010 forbids."""
 
@@ -162,6 +195,7 @@ class SilentReader(BusReader):
 
 
 DEFECTS = {"LP-02": (MeddlingReader, "TBS-LP-010"), "LP-05": (NoLookBackReader, "TBS-LP-026"),
+           "LP-06": (ReceiptRewritingReader, "TBS-LP-048"),
            "LP-07": (ReceiptWithoutFindingsReader, "TBS-LP-031"), "LP-08": (RePushAsNewReader, "TBS-LP-035"),
            "LP-09": (ProvinceWriterReader, "TBS-SYNC-009"), "LP-10": (EverlastingHoldReader, "TBS-EVT-009"),
            "LP-11": (NoResumeReader, "TBS-LP-108"),
@@ -172,7 +206,7 @@ DEFECTS = {"LP-02": (MeddlingReader, "TBS-LP-010"), "LP-05": (NoLookBackReader, 
 def test_the_bus_is_a_conformant_frontdb_reader(tmp_path):
     runs, verdict = run_lp_suite(BusReader(tmp_path))
     assert {r.test.test_id: r.result.result for r in runs} == {
-        t: Result.PASS for t in ("LP-01", "LP-02", "LP-03", "LP-04", "LP-05", "LP-07", "LP-08", "LP-09", "LP-10",
+        t: Result.PASS for t in ("LP-01", "LP-02", "LP-03", "LP-04", "LP-05", "LP-06", "LP-07", "LP-08", "LP-09", "LP-10",
                                  "LP-11", "LP-12", "LP-13", "LP-14", "LP-15", "LP-16", "LP-17")}, \
         [(r.test.test_id, r.result.reason) for r in runs if r.result.result is not Result.PASS]
     assert verdict is Verdict.CONFORMANT
@@ -195,3 +229,22 @@ def test_tests_that_need_the_clock_or_alerts_are_skipped_without_them(tmp_path):
 
     runs, _ = run_lp_suite(Plain(tmp_path), only={"LP-10", "LP-17"})
     assert [(r.test.test_id, r.result.result) for r in runs] == [("LP-10", Result.SKIP), ("LP-17", Result.SKIP)]
+
+
+class ReceiptsInMemoryReader(BusReader):
+    """Keeps the receipts of a batch in memory until they are written: a kill between the batch's
+    commit and its receipts loses them (TBS-LP-048)."""
+
+    def sync_killed(self, after_batches):
+        super().sync_killed(after_batches)
+        from tongban.store.schema import FrontdbReceipt
+
+        with self.store.transaction() as s:
+            s.query(FrontdbReceipt).filter(FrontdbReceipt.written.is_(False)).delete()
+
+
+def test_a_reader_that_loses_receipts_when_killed_fails_lp06(tmp_path):
+    runs, verdict = run_lp_suite(ReceiptsInMemoryReader(tmp_path), only={"LP-06"})
+    assert [(r.test.test_id, r.result.result) for r in runs] == [("LP-06", Result.FAIL)]
+    assert "receipts differ" in runs[0].result.reason and "killed after batch 1" in runs[0].result.reason
+    assert verdict is Verdict.NOT_CONFORMANT
