@@ -197,3 +197,41 @@ def test_mutual_tls_a_bound_client_certificate_authenticates_the_county(tmp_path
             without.close()
     assert refused.value.code == "UNAUTHENTICATED"
     assert ack["status"] == "ACCEPTED" and ack["counts"]["stored"] == 5
+
+
+def test_shutdown_lets_a_push_in_flight_finish_stored_and_acknowledged(tmp_path, tls):
+    """A push waiting for the store when the gateway is told to stop is still stored and
+    acknowledged; the stop waits for it, and readiness is withdrawn at once. The store is made
+    to wait for real: another writer holds SQLite's write lock."""
+    import sqlite3
+    import threading
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'bus.db'}")
+    store.upgrade()
+    certify(store, "REST")
+    registry = load_registry(write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file)))
+    gateway = Gateway(store, registry, GatewayConfig(port=0, tls_cert=str(tls.cert_file), tls_key=str(tls.key_file),
+                                                     graceful_timeout=10), admission=is_admitted).start()
+    envelope = next(envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=5))
+    blocker = sqlite3.connect(tmp_path / "bus.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the store is busy: the push waits inside its transaction
+    result: dict = {}
+    pusher = open_pusher(partner(gateway), "rest", gateway_url=gateway.url, ca_file=str(tls.ca_file))
+    sender = threading.Thread(target=lambda: result.update(ack=pusher.push(envelope).ack))
+    sender.start()
+    time.sleep(0.5)  # the request is in the gateway, waiting for the store
+    stopper = threading.Thread(target=gateway.stop)
+    stopper.start()
+    time.sleep(0.3)
+    assert gateway.draining.is_set() and stopper.is_alive()  # stop waits for the push in flight
+    assert "ack" not in result
+    blocker.execute("ROLLBACK")
+    sender.join(15)
+    stopper.join(15)
+    pusher.close()
+    blocker.close()
+    assert not stopper.is_alive()
+    assert result["ack"]["status"] == "ACCEPTED" and result["ack"]["counts"]["stored"] == 5
+    assert ledger_in_entries(store) == 1
+    store.dispose()
