@@ -46,7 +46,7 @@ def free_port() -> int:
 
 def write_registry(folder: Path, bus_id: str, transport: str, *, endpoint: str = "https://127.0.0.1:1",
                    ca_file: str | None = None, client_certificates: list[str] | None = None,
-                   admission: str = "enforce") -> Path:
+                   admission: str = "enforce", anchor_file: Path | None = None) -> Path:
     """partners.yaml: the bus, and the county over ``transport`` with a token and an HMAC key."""
     os.environ.setdefault(TOKEN_ENV, secrets.token_urlsafe(32))
     os.environ.setdefault(HMAC_ENV, secrets.token_urlsafe(32))
@@ -58,8 +58,10 @@ def write_registry(folder: Path, bus_id: str, transport: str, *, endpoint: str =
     if client_certificates:
         entry["client_certificates"] = client_certificates
     path = folder / "partners.yaml"
-    path.write_text(yaml.safe_dump({"bus": {"system_id": bus_id, "admission": admission}, "partners": [entry]},
-                                   allow_unicode=True))
+    bus: dict[str, Any] = {"system_id": bus_id, "admission": admission}
+    if anchor_file is not None:
+        bus["ledger_anchor_file"] = str(anchor_file)
+    path.write_text(yaml.safe_dump({"bus": bus, "partners": [entry]}, allow_unicode=True))
     return path
 
 

@@ -235,3 +235,30 @@ def test_shutdown_lets_a_push_in_flight_finish_stored_and_acknowledged(tmp_path,
     assert result["ack"]["status"] == "ACCEPTED" and result["ack"]["counts"]["stored"] == 5
     assert ledger_in_entries(store) == 1
     store.dispose()
+
+
+def test_the_ledger_head_is_anchored_after_pushes(tmp_path, tls):
+    """bus.ledger_anchor_file: the head the pushes left is appended (on each tick while it moves,
+    and on stop), and `ledger verify` checks the chain against it."""
+    import json
+
+    from tongban.sync import ledger
+
+    store = Store(f"sqlite:///{tmp_path / 'bus.db'}")
+    store.upgrade()
+    certify(store, "REST")
+    anchors = tmp_path / "anchors.jsonl"
+    registry = load_registry(write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file), anchor_file=anchors))
+    config = GatewayConfig(port=0, tls_cert=str(tls.cert_file), tls_key=str(tls.key_file), graceful_timeout=1,
+                           anchor_interval=0.2)
+    with Gateway(store, registry, config, admission=is_admitted) as gateway:
+        pusher = open_pusher(partner(gateway), "rest", gateway_url=gateway.url, ca_file=str(tls.ca_file))
+        try:
+            tally = push_envelopes(pusher, envelopes_of(COUNTY, "rest", receiver=RECEIVER, datasets=["case"], batch=10))
+        finally:
+            pusher.close()
+    lines = [json.loads(line) for line in anchors.read_text().splitlines()]
+    assert lines and lines[-1]["seq"] == tally.envelopes == ledger_in_entries(store)
+    assert [line["seq"] for line in lines] == sorted({line["seq"] for line in lines})  # appended only when it moved
+    result = ledger.verify(store, anchors=anchors)
+    assert result.ok and result.anchors == len(lines), result

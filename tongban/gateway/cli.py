@@ -33,13 +33,15 @@ from tongban.registry_cli import partners_option
 @click.option("--mqtt-cert", type=click.Path(dir_okay=False), help="the bus's client certificate for the broker")
 @click.option("--mqtt-key", type=click.Path(dir_okay=False), help="the key of --mqtt-cert")
 @click.option("--mqtt-ca", type=click.Path(dir_okay=False), help="CA of the broker (default: the partner's ca_file)")
+@click.option("--anchor-interval", type=float, default=60.0, show_default=True,
+              help="seconds between appends of the ledger head to bus.ledger_anchor_file (when set)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def gateway_command(partners_file: str | None, host: str, port: int, tls_cert: str | None, tls_key: str | None,
                     client_ca: str | None, insecure_http: bool, public_url: str | None, reuse_port: bool,
                     graceful_timeout: float, mqtt: bool, filedrop: bool, poll_interval: float,
                     mqtt_password_env: str | None, mqtt_cert: str | None, mqtt_key: str | None, mqtt_ca: str | None,
-                    log_level: str) -> None:
+                    anchor_interval: float, log_level: str) -> None:
     """Serve pushes to the bus: REST POST, SOAP PushBatch, MQTT and file drop, until SIGTERM."""
     from tongban.conformance.admission import is_admitted
     from tongban.gateway.runtime import Gateway, GatewayConfig, GatewayConfigError
@@ -54,7 +56,7 @@ def gateway_command(partners_file: str | None, host: str, port: int, tls_cert: s
                            insecure_http=insecure_http, public_url=public_url, reuse_port=reuse_port,
                            graceful_timeout=graceful_timeout, mqtt=mqtt, filedrop=filedrop,
                            poll_interval=poll_interval, mqtt_password_env=mqtt_password_env, mqtt_cert=mqtt_cert,
-                           mqtt_key=mqtt_key, mqtt_ca=mqtt_ca, log_level="warning" if log_level == "info" else log_level)
+                           mqtt_key=mqtt_key, mqtt_ca=mqtt_ca, anchor_interval=anchor_interval, log_level="warning" if log_level == "info" else log_level)
     stop = threading.Event()
     # Handlers first: a SIGTERM during start-up still ends in a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -64,6 +64,7 @@ class GatewayConfig:
     mqtt_key: str | None = None
     mqtt_ca: str | None = None
     log_level: str = "warning"
+    anchor_interval: float = 60.0        # seconds between ledger anchors (bus.ledger_anchor_file)
 
     def tls(self) -> TlsFiles | None:
         if self.insecure_http:
@@ -116,6 +117,7 @@ class Gateway:
         self.server: ServerThread | None = None
         self.mqtt: Any = None
         self.watcher: Any = None
+        self.anchorer: LedgerAnchorer | None = None
         self._schema_head: str | None = None
 
     # -- readiness ------------------------------------------------------------------------
@@ -165,6 +167,9 @@ class Gateway:
                 self.mqtt = GatewayMqtt(self.store, self.registry, self.service, cfg).start()
             self.server = ServerThread(app, host=cfg.host, port=cfg.port, tls=tls, log_level=cfg.log_level,
                                        reuse_port=cfg.reuse_port, graceful_timeout=cfg.graceful_timeout).start()
+            if self.registry.bus.ledger_anchor_file:
+                self.anchorer = LedgerAnchorer(self.store, self.registry.bus.ledger_anchor_file,
+                                               cfg.anchor_interval).start()
         except Exception:
             self.stop()
             raise
@@ -184,9 +189,55 @@ class Gateway:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.anchorer is not None:
+            self.anchorer.stop()  # anchors the head the last envelopes left
+            self.anchorer = None
 
     def __enter__(self) -> "Gateway":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class LedgerAnchorer:
+    """Appends the ledger's chain head to ``bus.ledger_anchor_file`` every ``interval`` seconds
+    while it moved, and once more on stop: pushes are anchored as sync runs are (after every
+    run), in time rather than per envelope, which would cost an fsync each."""
+
+    def __init__(self, store: Store, path: str, interval: float) -> None:
+        self.store, self.path, self.interval = store, path, interval
+        self._anchored: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tongban-gateway-anchor", daemon=True)
+
+    def start(self) -> "LedgerAnchorer":
+        self._thread.start()
+        return self
+
+    def anchor_if_moved(self) -> None:
+        from sqlalchemy import func, select
+
+        from tongban.store.schema import LedgerEntry
+        from tongban.sync import ledger
+
+        with self.store.reading() as s:
+            seq = s.execute(select(func.max(LedgerEntry.seq))).scalar()
+        if seq is not None and seq != self._anchored:
+            line = ledger.anchor(self.store, self.path)
+            self._anchored = line["seq"] if line else seq
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.anchor_if_moved()
+            except Exception:  # noqa: BLE001 - the next tick tries again
+                log.exception("anchoring the ledger head to %s failed", self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            self.anchor_if_moved()
+        except Exception:  # noqa: BLE001
+            log.exception("anchoring the ledger head to %s failed", self.path)
