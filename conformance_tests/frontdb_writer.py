@@ -179,6 +179,83 @@ def lp26_times(db: FrontDatabase, now: datetime) -> TestResult:
     return _result(findings, f"observed at {now.isoformat(timespec='seconds')}")
 
 
+# --- LP-24, LP-25, LP-27: what the tester entered at the writer, read by the reference reader ----
+CASE_PATHS = {  # TBS-1.0 CR-01 to CR-03: the event types each scripted case must show
+    "approval": {"ACCEPT", "CONCLUDE"},
+    "non-acceptance": {"REJECT_ACCEPTANCE"},
+    "supplement": {"REQUEST_SUPPLEMENT", "SUPPLEMENT"},
+    "suspension": {"SUSPEND", "RESUME"},
+}
+
+
+def _reference_read(db: FrontDatabase, system_id: str, profile: str, roles: list[str],
+                    dialect: str | None) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The kit's reference reader: the bus's FRONTDB pipeline against a throw-away store, in a
+    dry run that writes nothing into the writer's front database."""
+    from tongban.registry import PartnerConfig
+    from tongban.sync.validate_frontdb import dry_run
+
+    partner = PartnerConfig(id=system_id, transport="frontdb", database_url_env="UNUSED", profile=f"{profile} 1.0",
+                            roles=roles, evaluation_dialect=dialect)
+    return dry_run(db, partner)
+
+
+def lp24_cases(db: FrontDatabase, *, system_id: str, profile: str, roles: list[str], dialect: str | None,
+               cases: dict[str, str]) -> TestResult:
+    """LP-24 (TBS-LP-002; CR-01 to CR-03): the tester entered an approval, a non-acceptance, a
+    supplement and a suspension case at the writer (``cases``: kind -> caseNo); read through the
+    reference reader, every receipt is STORED and each case shows its path."""
+    import json as _json
+
+    findings: list[KitFinding] = []
+    missing = sorted(set(CASE_PATHS) - set(cases))
+    if missing:
+        findings.append(KitFinding("TBS-LP-002", f"no {', '.join(missing)} case was entered", "缺少脚本案件"))
+    receipts, records = _reference_read(db, system_id, profile, roles, dialect)
+    for r in receipts:
+        if r["outcome"] != "STORED":
+            findings.append(KitFinding("TBS-LP-002", f"{r['table_name']} {r['row_guid']}: {r['outcome']} "
+                                       f"{r['rule_ids']}".rstrip(), f"{r['table_name']} {r['row_guid']}：{r['outcome']}"))
+    events = [_json.loads(x) for x in records["case-event"]]
+    for kind, case_no in sorted(cases.items()):
+        types = {e["type"] for e in events if e["caseNo"] == case_no}
+        if not CASE_PATHS.get(kind, set()) <= types:
+            findings.append(KitFinding("TBS-LP-002", f"the {kind} case {case_no} shows {sorted(types)}",
+                                       f"{kind}案件{case_no}事件不全"))
+    return _result(findings, f"{len(receipts)} receipts of the reference reader")
+
+
+def lp25_dialect(db: FrontDatabase, *, system_id: str, profile: str, roles: list[str], dialect: str | None,
+                 very_satisfied: list[tuple[str, int]]) -> TestResult:
+    """LP-25 (TBS-LP-160): the writer's dialect is declared, and the evaluations the tester
+    entered as 非常满意 (``very_satisfied``: caseNo, assessNo) are stored as 5."""
+    import json as _json
+
+    if not dialect:
+        return _result([KitFinding("TBS-LP-160", "the writer declares no evaluation dialect", "写方未声明评价方言")],
+                       "no dialect")
+    if not very_satisfied:
+        return TestResult(Result.SKIP, [{"note": "no evaluation entered as 非常满意"}], [], "nothing entered")
+    _, records = _reference_read(db, system_id, profile, roles, dialect)
+    stored = {(e["caseNo"], e["assessNo"]): e.get("satisfaction") for e in map(_json.loads, records["evaluation"])}
+    findings = [KitFinding("TBS-LP-160", f"{c} #{n} entered as 非常满意 is stored as {stored.get((c, n))} under "
+                           f"{dialect}", f"{c} 第{n}次评价“非常满意”未存为5")
+                for c, n in very_satisfied if stored.get((c, n)) != 5]
+    return _result(findings, f"dialect {dialect}, {len(very_satisfied)} evaluations")
+
+
+def lp27_receipts_shown(attestations: dict[str, dict[str, Any]]) -> TestResult:
+    """LP-27 (TBS-LP-050, SHOULD): the writer shows the receipts' rejections to its operators;
+    only an attestation of the testing authority can say so (TBS-CONF-009)."""
+    from .results import attestation
+
+    attested = attestation(attestations, "LP-27")
+    if attested is not None:
+        return attested
+    return TestResult(Result.SKIP, [{"note": "no attestation of LP-27"}], [],
+                      "the writer's user interface cannot be observed: an attestation is required")
+
+
 def writer_certificate(system_id: str, roles: list[str], results: dict[str, TestResult], *, issuer: str,
                        valid_days: int = 365, issued_on: str | None = None) -> dict[str, Any]:
     """A TBS-CONF-006 certificate for a FRONTDB writer; ``tongban.conformance.admission``

@@ -151,4 +151,4 @@ def attestation(attestations: dict[str, dict[str, Any]], test_id: str) -> TestRe
                                                          "the attestation records FAIL", "声明记录为不通过")])
 
 
-_ATTESTED = {"ER-04": ("TBS-EVAL-008",), "ER-02": ("TBS-EVAL-007",)}
+_ATTESTED = {"ER-04": ("TBS-EVAL-008",), "ER-02": ("TBS-EVAL-007",), "LP-27": ("TBS-LP-050",)}

@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from tongban.conformance.frontdb_writer import lp21_rows, lp23_versions, lp26_times, snapshot
+from tongban.conformance.frontdb_writer import (lp21_rows, lp23_versions, lp24_cases, lp25_dialect, lp26_times,
+                                                lp27_receipts_shown, snapshot)
 from tongban.conformance.results import Result
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.profile import load_profile
@@ -116,3 +117,77 @@ def test_fractions_and_a_fast_clock_fail_lp26(sessions):
     result = lp26_times(db, datetime.now(CST))
     assert result.result is Result.FAIL
     assert sorted({f.requirement_id for f in result.findings}) == ["TBS-LP-055", "TBS-LP-056"]
+
+
+# --- LP-24, LP-25, LP-27 ------------------------------------------------------------------------
+CASE_KINDS = {"approval": "CONCLUDE", "non-acceptance": "REJECT_ACCEPTANCE", "supplement": "REQUEST_SUPPLEMENT",
+              "suspension": "SUSPEND"}
+
+
+@pytest.fixture
+def entered(tmp_path):
+    """The sandbox county as the writer: its cases and evaluations entered, written (without the
+    reader's planted faults) into its front database; the scripted cases picked from them."""
+    from tongban.sandbox.frontdb import legacy_writer
+
+    data = generate_province(7, cities=1, counties_per_city=1, items_per_county=4, cases_per_county=12)
+    county = next(s for s in data.systems.values() if s.level == "county")
+    p = load_profile("NATIONAL-EXCHANGE")
+    db = FrontDatabase(f"sqlite:///{tmp_path / 'front.db'}", p, p.tables_for(ROLES))
+    db.create_schema()
+    w = legacy_writer(county, plant=False)
+    # the sessions enter cases and evaluations; items are not part of LP-24 (and, read only after
+    # all their versions were written in place, an item's first version is superseded, TBS-LP-022)
+    w.batches = [b for b in w.batches if not any(t.startswith("up_task_") for t, _ in b.rows)]
+    w.write(db.engine)
+    events = county.records("case-event")
+    cases = {kind: next(e["caseNo"] for e in events if e["type"] == t
+                        and (kind != "approval" or e.get("conclusionCode") == "APPROVED_WITH_CERT"))
+             for kind, t in CASE_KINDS.items()}
+    very = [(e["caseNo"], e["assessNo"]) for e in county.records("evaluation") if e["satisfaction"] == 5]
+    yield db, county.system_id, cases, very
+    db.close()
+
+
+def test_lp24_the_reference_writers_scripted_cases_are_all_stored(entered):
+    db, system, cases, _ = entered
+    result = lp24_cases(db, system_id=system, profile="NATIONAL-EXCHANGE", roles=sorted(ROLES),
+                        dialect="HCP-NATIONAL", cases=cases)
+    assert result.result is Result.PASS, result.reason
+    assert db.receipts() == []  # the reference reader writes nothing into the writer's database
+
+
+def test_lp24_a_writer_with_a_bad_step_fails(entered):
+    db, system, cases, _ = entered
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE up_pro_process SET event_name = '4' WHERE project_no = :p"),
+                     {"p": cases["supplement"]})
+    result = lp24_cases(db, system_id=system, profile="NATIONAL-EXCHANGE", roles=sorted(ROLES),
+                        dialect="HCP-NATIONAL", cases=cases)
+    assert result.result is Result.FAIL
+    assert "REJECTED TBS-LP-034" in " ".join(f.message_en for f in result.findings)
+    assert any("supplement case" in f.message_en for f in result.findings)
+
+
+def test_lp25_declared_dialect_stores_very_satisfied_as_5(entered):
+    db, system, _, very = entered
+    assert very
+    ok = lp25_dialect(db, system_id=system, profile="NATIONAL-EXCHANGE", roles=sorted(ROLES),
+                      dialect="HCP-NATIONAL", very_satisfied=very)
+    assert ok.result is Result.PASS, ok.reason
+    # the same rows declared in the other direction: 非常满意 is read as 1 (and then, without the
+    # detail a low rating needs, not stored at all) — never as 5
+    wrong = lp25_dialect(db, system_id=system, profile="NATIONAL-EXCHANGE", roles=sorted(ROLES),
+                         dialect="GB39046", very_satisfied=very)
+    assert wrong.result is Result.FAIL and {f.requirement_id for f in wrong.findings} == {"TBS-LP-160"}
+    assert len(wrong.findings) == len(very)
+    none = lp25_dialect(db, system_id=system, profile="NATIONAL-EXCHANGE", roles=sorted(ROLES), dialect=None,
+                        very_satisfied=very)
+    assert [f.requirement_id for f in none.findings] == ["TBS-LP-160"]
+
+
+def test_lp27_is_an_attestation():
+    assert lp27_receipts_shown({}).result is Result.SKIP
+    assert lp27_receipts_shown({"LP-27": {"result": "PASS", "statement": "shown in 回执查询"}}).result is Result.PASS
+    failed = lp27_receipts_shown({"LP-27": {"result": "FAIL"}})
+    assert failed.result is Result.FAIL and failed.findings[0].requirement_id == "TBS-LP-050"

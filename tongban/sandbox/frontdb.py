@@ -63,10 +63,11 @@ def front_url(system: SandboxSystem, folder: Path) -> str:
     return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
-def legacy_writer(system: SandboxSystem) -> NationalExchangeWriter:
-    """The system's records as legacy batches (cases with their events and results)."""
+def legacy_writer(system: SandboxSystem, *, plant: bool = True) -> NationalExchangeWriter:
+    """The system's records as legacy batches (cases with their events and results), with the
+    planted faults unless ``plant`` is False."""
     if profile_of(system) == "EA-JC-STEP":
-        return ea_writer(system)
+        return ea_writer(system, plant=plant)
     w = NationalExchangeWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
     for item in system.records("catalog"):
         w.item(item)
@@ -87,7 +88,8 @@ def legacy_writer(system: SandboxSystem) -> NationalExchangeWriter:
             org = (units[-1] if units else None, None)
         w.case(versions, events, results, org_code=org[0], org_name=org[1])
     w.evaluations(system.records("evaluation"))
-    plant_legacy_faults(w, system)
+    if plant:
+        plant_legacy_faults(w, system)
     return w
 
 
@@ -128,7 +130,7 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
         w.batches.append(parent)
 
 
-def ea_writer(system: SandboxSystem) -> EaJcStepWriter:
+def ea_writer(system: SandboxSystem, *, plant: bool = True) -> EaJcStepWriter:
     """The department's cases as EA_JC_STEP_* batches; the accepting body (``ACCEPTDEPTID``) is
     the issuer of the case's Result, else the unit of its CONCLUDE's or first handler."""
     w = EaJcStepWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
@@ -144,7 +146,8 @@ def ea_writer(system: SandboxSystem) -> EaJcStepWriter:
         if not versions:
             continue
         w.case(versions, events, results, org_code=accepting_body(events, results), org_name=None)
-    plant_ea_faults(w)
+    if plant:
+        plant_ea_faults(w)
     return w
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
@@ -32,14 +33,9 @@ def _front_url(target: str, tmp: Path) -> str:
 
 def validate_front(target: str, profile: str, system: str, roles: tuple[str, ...], dialect: str | None,
                    fmt: str) -> int:
-    from sqlalchemy import select
-
     from tongban.connectors.frontdb.database import FrontDatabase
     from tongban.connectors.frontdb.profile import ConfigurationError, load_profile, split_sql
     from tongban.registry import PartnerConfig
-    from tongban.store import Store
-    from tongban.store.schema import FrontdbReceipt
-    from tongban.sync.frontdb import FrontdbSync
 
     prof = load_profile(profile)
     if not roles:
@@ -59,19 +55,14 @@ def validate_front(target: str, profile: str, system: str, roles: tuple[str, ...
                 for stmt in split_sql(Path(target).read_text(encoding="utf-8")):
                     if not stmt.upper().startswith("CREATE"):
                         conn.exec_driver_sql(stmt)
-        store = Store(f"sqlite:///{Path(tmp) / 'store.db'}")
-        store.upgrade()
         try:
-            FrontdbSync(store, None, partner, front=db, write_receipts=False).poll()
+            receipts, _ = dry_run(db, partner)
         except ConfigurationError as exc:
             click.echo(f"Error: {exc}", err=True)
             return 2
         finally:
             db.close()
-        with store.reading() as s:
-            rows = list(s.execute(select(FrontdbReceipt).order_by(
-                FrontdbReceipt.cd_batch, FrontdbReceipt.table_name, FrontdbReceipt.row_guid)).scalars())
-        store.dispose()
+    rows = [SimpleNamespace(**r) for r in receipts]
     rejected = 0
     for r in rows:
         rejected += r.outcome == "REJECTED"
@@ -84,6 +75,35 @@ def validate_front(target: str, profile: str, system: str, roles: tuple[str, ...
     if fmt != "json":
         click.echo(f"{len(rows)} rows, {rejected} REJECTED")
     return 1 if rejected else 0
+
+
+def dry_run(db, partner) -> tuple[list[dict], dict[str, list[str]]]:
+    """Read every committed batch of the front database ``db`` for ``partner`` against a
+    throw-away store, writing nothing to ``db``: the receipts the bus would write (in
+    (cd_batch, table, row_guid) order) and the records it would store (RFC 8785 lines per
+    dataset). The conformance kit's reference reader for FRONTDB writers (LP-24, LP-25)."""
+    from sqlalchemy import select
+
+    from tongban.model.datasets import DATASETS
+    from tongban.store import Store
+    from tongban.store.schema import FrontdbReceipt
+    from tongban.sync.export import export_current
+    from tongban.sync.frontdb import FrontdbSync
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{Path(tmp) / 'store.db'}")
+        store.upgrade()
+        try:
+            FrontdbSync(store, None, partner, front=db, write_receipts=False).poll()
+            with store.reading() as s:
+                receipts = [{c: getattr(r, c) for c in ("table_name", "row_guid", "row_cd_time", "cd_batch", "outcome",
+                                                        "rule_ids", "message", "findings")}
+                            for r in s.execute(select(FrontdbReceipt).order_by(
+                                FrontdbReceipt.cd_batch, FrontdbReceipt.table_name, FrontdbReceipt.row_guid)).scalars()]
+            records = {d: list(export_current(store, d)) for d in DATASETS}
+        finally:
+            store.dispose()
+    return receipts, records
 
 
 def _wrap(command: click.Command) -> click.Command:
