@@ -262,3 +262,18 @@ def test_the_ledger_head_is_anchored_after_pushes(tmp_path, tls):
     assert [line["seq"] for line in lines] == sorted({line["seq"] for line in lines})  # appended only when it moved
     result = ledger.verify(store, anchors=anchors)
     assert result.ok and result.anchors == len(lines), result
+
+
+def test_the_command_refuses_to_serve_without_tls_and_says_what_to_give(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tongban.cli import main
+
+    monkeypatch.setenv("TONGBAN_HOME", str(tmp_path / "home"))
+    registry = write_registry(tmp_path, RECEIVER, "rest")
+    result = CliRunner().invoke(main, ["gateway", "--partners", str(registry), "--port", "0"])
+    assert result.exit_code == 2 and "--tls-cert and --tls-key" in result.output and "--insecure-http" in result.output
+    missing = CliRunner().invoke(main, ["gateway", "--partners", str(registry), "--tls-cert", str(tmp_path / "no.pem"),
+                                        "--tls-key", str(tmp_path / "no.key")])
+    assert missing.exit_code == 2 and "no.pem: no such file" in missing.output
+    assert not (tmp_path / "home").exists()  # refused before the store was opened

@@ -48,6 +48,7 @@ def gateway_command(partners_file: str | None, host: str, port: int, tls_cert: s
     from tongban.store.cli import open_store
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz reads the schema revision on every probe
     try:
         registry = load_registry(partners_file)
     except RegistryError as exc:
@@ -57,6 +58,10 @@ def gateway_command(partners_file: str | None, host: str, port: int, tls_cert: s
                            graceful_timeout=graceful_timeout, mqtt=mqtt, filedrop=filedrop,
                            poll_interval=poll_interval, mqtt_password_env=mqtt_password_env, mqtt_cert=mqtt_cert,
                            mqtt_key=mqtt_key, mqtt_ca=mqtt_ca, anchor_interval=anchor_interval, log_level="warning" if log_level == "info" else log_level)
+    try:
+        config.tls()  # a missing certificate is reported before the store is opened or migrated
+    except GatewayConfigError as exc:
+        fail(str(exc))
     stop = threading.Event()
     # Handlers first: a SIGTERM during start-up still ends in a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
