@@ -25,7 +25,7 @@ from tongban import __version__
 from tongban.model.clock import CST
 from tongban.model.datasets import DATASETS
 from tongban.validators.context import REFERENCE_ALLOWLIST, ValidationContext
-from tongban.validators.engine import compiled_spec, validate_envelope, validate_record
+from tongban.validators.engine import compiled_spec, validate_envelope, validate_record, validation_version
 from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.validators.report import Report
 from tongban.validators.rules import make_finding
@@ -215,6 +215,20 @@ def hints(path: Path, context: ValidationContext, dataset: str | None) -> list[s
     return out
 
 
+def applied_version(path: Path, context: ValidationContext, dataset: str | None) -> str:
+    """The version whose rules a stand-alone report applied (§19.1 as TBS-1.1 words it): an
+    envelope's or manifest's own version when supported, else the highest supported (whose
+    TBS-ENV-021 refused it); bare records and SOAP bodies: the first configured version."""
+    if dataset is None and path.suffix.lower() != ".xml":
+        try:
+            value = parse_json_strict(_read(path))
+        except (JsonParseError, UsageProblem):
+            return context.spec
+        if isinstance(value, dict) and "specVersion" in value:
+            return validation_version(value, context)
+    return context.spec
+
+
 def _standalone(report: Report, spec: str) -> dict[str, Any]:
     now = datetime.now(CST).replace(microsecond=0).isoformat()
     return report.to_json(specVersion=spec, validatedAt=now, validator={"name": "tongban", "version": __version__})
@@ -222,15 +236,17 @@ def _standalone(report: Report, spec: str) -> dict[str, Any]:
 
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--dataset", type=click.Choice(DATASETS), help="Validate bare records (a JSON record, array or JSONL) of this dataset.")
-@click.option("--spec", "spec", default="TBS-1.0", show_default=True, help="Spec version whose schemas and rules apply.")
+@click.option("--spec", "specs", multiple=True, default=("TBS-1.0", "TBS-1.1"), show_default=True,
+              help="A supported spec version (repeat for several). Each envelope is validated under the version its "
+                   "specVersion names (TBS-ENV-029); any other version is TBS-ENV-021. Bare records: the first one.")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON array of partner keys {sender, keyId, alg, key|keyBase64|keyHex} for TBS-ENV-028.")
 @click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path),
               help="USCC allowlist (TBS-CODE-015): one code per line or a JSON array. Default: the reference allowlist.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.argument("paths", nargs=-1, required=True)
-def validate_command(dataset: str | None, spec: str, key_file: Path | None, allowlist: Path | None, fmt: str,
-                     paths: tuple[str, ...]) -> None:
+def validate_command(dataset: str | None, specs: tuple[str, ...], key_file: Path | None, allowlist: Path | None,
+                     fmt: str, paths: tuple[str, ...]) -> None:
     """Stateless validation (TBS-1.0 §19, TBS-RPT-009) of envelopes, SOAP PushBatch bodies,
     file-drop batches (a manifest path) and, with --dataset, bare records.
 
@@ -239,12 +255,13 @@ def validate_command(dataset: str | None, spec: str, key_file: Path | None, allo
     JSON object per line: {"path": ..., "report": {...}}.
     """
     try:
-        compiled_spec(spec)
+        for spec in specs:
+            compiled_spec(spec)
     except LookupError as exc:
         raise click.UsageError(str(exc)) from None
     try:
         context = ValidationContext(
-            spec=spec,
+            spec=specs[0], spec_versions=tuple(dict.fromkeys(specs)),
             allowlist=load_allowlist(allowlist) if allowlist else REFERENCE_ALLOWLIST,
             keys=load_keys(key_file) if key_file else {},
         )
@@ -263,7 +280,7 @@ def validate_command(dataset: str | None, spec: str, key_file: Path | None, allo
             continue
         any_error |= report.errors > 0
         if fmt == "json":
-            body = _standalone(report, spec)
+            body = _standalone(report, applied_version(path, context, dataset))
             line = body if single else {"path": str(path), "report": body}
             click.echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
         else:

@@ -29,6 +29,14 @@ class ValidationContext:
     # TBS-SEC-007 is outside stateless mode (TBS-RPT-009); a receiver that knows the partner
     # profile (always for FILE and MQTT) sets this to have it evaluated.
     require_signature: bool = False
+    # The versions the validating system supports (TBS-ENV-021, TBS-RPT-009): each envelope is
+    # validated under the version its specVersion names when it is one of them (TBS-ENV-029),
+    # otherwise under the highest of them, whose TBS-ENV-021 then rejects it. Empty: only ``spec``.
+    spec_versions: tuple[str, ...] = ()
+
+    @property
+    def supported_versions(self) -> tuple[str, ...]:
+        return self.spec_versions or (self.spec,)
 
     def __post_init__(self) -> None:
         if self.binding is not None and self.binding not in BINDINGS:

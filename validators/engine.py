@@ -12,7 +12,7 @@ its S5 stage: ``validate_record(..., stages=RECORD_STAGES + (s5,))``. A stage re
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
@@ -22,8 +22,8 @@ from tongban.validators.envelope_rules import ENVELOPE_RULES, EnvelopeCheck
 from tongban.validators.fast import FastRecordCheck
 from tongban.validators.nodes import Collector, ObjectNode
 from tongban.validators.parsing import JsonParseError, jcs_bytes, parse_json_strict, request_hash
-from tongban.validators.record_rules import BUSINESS_TIMESTAMPS, RECORD_RULES, RecordCheck, RecordRule, \
-    event_member_sets
+from tongban.validators.record_rules import BUSINESS_TIMESTAMPS, RecordCheck, RecordRule, event_member_sets, \
+    rule_for
 from tongban.validators.report import Finding, Report, Severity
 from tongban.validators.rules import MISSING, make_finding, rule_catalog
 from tongban.validators.schema_model import Compiler, SchemaError, schema_set
@@ -59,6 +59,36 @@ def _registered(ids: Iterable[str], registry: dict[str, Any], where: str) -> tup
     return tuple((i, registry[i]) for i in ids)
 
 
+def _record_rules(ids: Iterable[str], spec: str, where: str) -> tuple[tuple[str, RecordRule], ...]:
+    """The S3/S4 implementations of ``spec``: a requirement whose text the version changed has its own."""
+    found = {i: rule_for(spec, i) for i in ids}
+    missing = [i for i, fn in found.items() if fn is None]
+    if missing:
+        raise SchemaError(f"{where}: no registered implementation for {missing}")
+    return tuple((i, fn) for i, fn in found.items() if fn is not None)
+
+
+def _deprecated(schemas: Any, doc: dict[str, Any], file: str) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """Members marked deprecated, and members with deprecated code values (TBS-ENV-013), in schema
+    order, as (path, None) or (path, values); objects are followed, arrays are not."""
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+
+    def walk(node: dict[str, Any], base: str, prefix: str, depth: int) -> None:
+        merged, base = schemas.merged(node, base)
+        for name, sub in merged.get("properties", {}).items():
+            child, child_base = schemas.merged(sub, base)
+            path = f"{prefix}{name}"
+            if child.get("x-tbs-deprecated"):
+                out.append((path, None))
+            if child.get("x-tbs-deprecated-values"):
+                out.append((path, tuple(child["x-tbs-deprecated-values"])))
+            if child.get("type") == "object" and depth < 4:
+                walk(sub, base, f"{path}/", depth + 1)
+
+    walk(doc, file, "", 0)
+    return tuple(out)
+
+
 _COMPILED: dict[str, CompiledSpec] = {}
 
 
@@ -88,8 +118,9 @@ def _compile(spec: str) -> CompiledSpec:
         # Derived once here, read per record by the rules:
         annotations["timestamps"] = tuple(m for m in BUSINESS_TIMESTAMPS if m in node.properties)
         annotations["event-member-sets"] = event_member_sets(annotations)
+        annotations["deprecated"] = _deprecated(schemas, doc, file)
         datasets[name] = DatasetSpec(name, file, node, FastRecordCheck(schemas, file, node, limits["recordBytes"]),
-                                     _registered(rule_ids, RECORD_RULES, file), annotations)
+                                     _record_rules(rule_ids, spec, file), annotations)
     return CompiledSpec(spec=spec, envelope=envelope,
                         envelope_rules=_registered(env_doc.get("x-tbs-envelope-rules", ()), ENVELOPE_RULES,
                                                    "envelope.schema.json"),
@@ -256,6 +287,7 @@ class EnvelopeVerdict:
     envelope_report: Report          # envelope-level findings only
     record_reports: list[Report]     # one per record; empty after an envelope-level ERROR
     request_hash: str                # TBS-ENV-031
+    spec_version: str = ""           # the version whose rules were applied (TBS-ENV-029), once the envelope parsed
 
     @property
     def ok(self) -> bool:
@@ -315,6 +347,12 @@ def validate_envelope(data: bytes | str | dict[str, Any], *, context: Validation
         emit("TBS-ENV-005", "", "an envelope must be a JSON object", "信封必须是 JSON 对象", envelope)
         return EnvelopeVerdict(None, _copy(env_report), env_report, [], digest)
 
+    chosen = validation_version(envelope, context)
+    if chosen != spec.spec:
+        # TBS-ENV-029: S0–S4 of the envelope and its records under the version it names
+        context = replace(context, spec=chosen)
+        spec = compiled_spec(chosen)
+        emit = _emitter(env_report, spec.spec)
     collector = Collector(emit, context.allowlist)
     spec.envelope.walk(envelope, "", collector)
     errors = collector.error_locations | {f.location for f in env_report.items if f.severity is Severity.ERROR}
@@ -322,7 +360,7 @@ def validate_envelope(data: bytes | str | dict[str, Any], *, context: Validation
     for _, rule in spec.envelope_rules:
         rule(check)
     if env_report.errors:
-        return EnvelopeVerdict(envelope, _copy(env_report), env_report, [], digest)
+        return EnvelopeVerdict(envelope, _copy(env_report), env_report, [], digest, spec.spec)
 
     dataset = envelope["dataset"]
     writer = envelope.get("origin", envelope["sender"])
@@ -340,7 +378,26 @@ def validate_envelope(data: bytes | str | dict[str, Any], *, context: Validation
     full = _copy(env_report)
     for rep in record_reports:
         full.extend(rep.items)
-    return EnvelopeVerdict(envelope, full, env_report, record_reports, digest)
+    return EnvelopeVerdict(envelope, full, env_report, record_reports, digest, spec.spec)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    digits = version.rpartition("-")[2]
+    try:
+        return tuple(int(part) for part in digits.split("."))
+    except ValueError:
+        return (-1,)
+
+
+def validation_version(envelope: dict[str, Any], context: ValidationContext) -> str:
+    """The version whose rules apply to ``envelope`` (TBS-ENV-029): the one its ``specVersion``
+    names when the validating system supports it, otherwise the highest supported version,
+    under which TBS-ENV-021 rejects the envelope."""
+    supported = context.supported_versions
+    named = envelope.get("specVersion")
+    if type(named) is str and named in supported:
+        return named
+    return max(supported, key=_version_key)
 
 
 def _copy(report: Report) -> Report:
@@ -348,4 +405,4 @@ def _copy(report: Report) -> Report:
 
 
 __all__ = ["CompiledSpec", "EnvelopeVerdict", "RECORD_STAGES", "RecordRun", "RecordStage", "compiled_spec",
-           "validate_envelope", "validate_record"]
+           "validate_envelope", "validate_record", "validation_version"]

@@ -104,6 +104,10 @@ class StringNode(Node):
     const: str | None = None
     formats: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
+    # code(X, open) (§4.6 of TBS-1.1): a value that passes the Rule but is not listed in X is
+    # accepted and reported under the row's rule (a WARNING), after the pattern (§19.3 S2).
+    open_listed: frozenset[str] | None = None
+    open_rule: str = ""
 
     expected = "string"
 
@@ -151,12 +155,15 @@ class StringNode(Node):
                 else:
                     col.error(result.rule_id, loc, result.en, result.zh, value, mask)
                     return False
+        if self.open_listed is not None and value not in self.open_listed:
+            col.note(self.open_rule, loc, "not listed in the code table (accepted)", "不在代码表所列值中（接受）", value, mask)
         return True
 
     def plan(self) -> Plan | None:
         formats = tuple(FORMATS[name] for name in self.formats)
         checks = tuple(CACHED_CHECKS[name] for name in self.checks)
-        if not formats and not checks:
+        listed = self.open_listed
+        if not formats and not checks and listed is None:
             return None
 
         def run(value: Any, allowlist: frozenset[str]) -> bool:
@@ -166,13 +173,14 @@ class StringNode(Node):
             for check in checks:
                 if not check(value):
                     return False
-            return True
+            # an unlisted value of an open table has a WARNING to report: not "nothing to report"
+            return listed is None or value in listed
         return run
 
     @property
     def direct_check(self) -> Callable[[str], bool] | None:
         """The one cached check of a member with no formats, callable without a wrapper."""
-        if len(self.checks) == 1 and not self.formats:
+        if len(self.checks) == 1 and not self.formats and self.open_listed is None:
             return CACHED_CHECKS[self.checks[0]]
         return None
 

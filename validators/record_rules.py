@@ -41,13 +41,24 @@ class RecordCheck(MemberView):
 
 RecordRule = Callable[[RecordCheck], None]
 RECORD_RULES: dict[str, RecordRule] = {}
+# A requirement whose text a later version changes has that version's implementation here,
+# keyed by (version, id); every other version uses RECORD_RULES[id].
+VERSIONED_RECORD_RULES: dict[tuple[str, str], RecordRule] = {}
 
 
-def record_rule(rule_id: str) -> Callable[[RecordRule], RecordRule]:
+def record_rule(rule_id: str, spec: str | None = None) -> Callable[[RecordRule], RecordRule]:
     def register(fn: RecordRule) -> RecordRule:
-        RECORD_RULES[rule_id] = fn
+        if spec is None:
+            RECORD_RULES[rule_id] = fn
+        else:
+            VERSIONED_RECORD_RULES[(spec, rule_id)] = fn
         return fn
     return register
+
+
+def rule_for(spec: str, rule_id: str) -> RecordRule | None:
+    """The implementation of ``rule_id`` as version ``spec`` words it."""
+    return VERSIONED_RECORD_RULES.get((spec, rule_id)) or RECORD_RULES.get(rule_id)
 
 
 # ----------------------------------------------------------------------------- TBS-ENV-011
@@ -326,6 +337,75 @@ def poor_rating_has_details(rc: RecordCheck) -> None:
     if rc.ok("satisfaction") and rc.get("satisfaction") < 3 and not rc.has("detailCodes") and not rc.has("text"):
         rc.report("TBS-EVAL-002", "satisfaction", "a rating below 3 needs detailCodes or text", "差评须有评价详情或文字评价",
                   rc.get("satisfaction"))
+
+
+# ----------------------------------------------------------------------------- TBS-1.1 rules
+@record_rule("TBS-CAT-011")
+def window_item_states_accessibility(rc: RecordCheck) -> None:
+    """TBS-1.1 change 5: an ACTIVE item handled at a window SHOULD carry accessibility."""
+    found = rc.values("status", "handlingForms")
+    if found is not None and found[0] == "ACTIVE" and "1" in found[1] and not rc.has("accessibility"):
+        rc.report("TBS-CAT-011", "accessibility", "missing for an ACTIVE item handled at a window (handling form 1)",
+                  "窗口办理的在用事项未填写无障碍与适老化服务")
+
+
+@record_rule("TBS-CASE-006")
+def exactly_one_apply_channel(rc: RecordCheck) -> None:
+    """TBS-1.1 change 8: reads only presence, always evaluated."""
+    record = rc.root
+    new, old = "applyChannel" in record, "channel" in record
+    if new and old:
+        rc.report("TBS-CASE-006", "channel", "applyChannel and its deprecated alias channel are both present",
+                  "applyChannel 与已弃用的 channel 同时出现", record["channel"])
+    elif not new and not old:
+        rc.report("TBS-CASE-006", "applyChannel", "neither applyChannel nor channel is present",
+                  "applyChannel 与 channel 均缺失")
+
+
+@record_rule("TBS-CASE-007")
+def agent_identity_both_or_neither(rc: RecordCheck) -> None:
+    """TBS-1.1 change 9: reads only presence, evaluated whenever agent is an object."""
+    agent = rc.root.get("agent")
+    if type(agent) is not dict:
+        return
+    has_type, has_no = "idType" in agent, "idNo" in agent
+    if has_type != has_no:
+        absent = "idNo" if has_type else "idType"
+        rc.report("TBS-CASE-007", f"agent/{absent}", f"agent has {'idType' if has_type else 'idNo'} without {absent}",
+                  f"代理人缺少{'证件号码' if has_type else '证件类型'}")
+
+
+@record_rule("TBS-EVT-014")
+def returned_review_step_has_opinion(rc: RecordCheck) -> None:
+    """TBS-1.1 change 13."""
+    record = rc.root
+    if record.get("type") != "REVIEW_STEP" or record.get("action") != "RETURN" or "opinion" in record:
+        return
+    if rc.values("type", "action") is not None:
+        rc.report("TBS-EVT-014", "opinion", "a RETURN review step must give its reason", "退回的审查环节必须填写处理意见")
+
+
+@record_rule("TBS-EVAL-002", spec="TBS-1.1")
+def poor_rating_has_detail_codes(rc: RecordCheck) -> None:
+    """TBS-1.1 change 21: a 差评 needs detailCodes; text alone no longer suffices."""
+    if rc.ok("satisfaction") and rc.get("satisfaction") < 3 and not rc.has("detailCodes"):
+        rc.report("TBS-EVAL-002", "satisfaction", "a rating below 3 needs detailCodes", "差评须有评价详情代码",
+                  rc.get("satisfaction"))
+
+
+@record_rule("TBS-ENV-013")
+def deprecated_members_and_values(rc: RecordCheck) -> None:
+    """TBS-1.1 change 8: last S3 rule of a record; only members with no ERROR at their location
+    (from S1–S2, or from an earlier S3 rule such as TBS-CASE-006 at ``channel``)."""
+    s3_errors = {f.location for f in rc.sink.items if f.severity.value == "ERROR"}
+    for path, values in rc.annotations.get("deprecated", ()):
+        value = rc.value(path)
+        if value is MISSING or rc.loc(path) in s3_errors:
+            continue
+        if values is None:
+            rc.report("TBS-ENV-013", path, "deprecated member; use its replacement", "已弃用的成员，请改用其替代成员", value)
+        elif value in values:
+            rc.report("TBS-ENV-013", path, f"deprecated code value {value}", f"已弃用的代码值 {value}", value)
 
 
 # ----------------------------------------------------------------------------- S4

@@ -20,7 +20,7 @@ from tongban.validators.nodes import (
 )
 
 ANNOTATIONS = {"$schema", "$id", "$comment", "$defs", "title", "description", "x-tbs-rule", "x-tbs-type",
-               "x-tbs-type-rule", "x-tbs-code-table", "x-tbs-formats", "x-tbs-checks", "x-tbs-mask", "x-tbs-ext",
+               "x-tbs-type-rule", "x-tbs-code-table", "x-tbs-open", "x-tbs-deprecated", "x-tbs-deprecated-values", "x-tbs-formats", "x-tbs-checks", "x-tbs-mask", "x-tbs-ext",
                "x-tbs-order", "x-tbs-unique-by", "x-tbs-order-by", "x-tbs-records", "x-tbs-dataset",
                "x-tbs-record-rule", "x-tbs-cross-field", "x-tbs-authorization", "x-tbs-envelope-rules",
                "x-tbs-datasets", "x-tbs-limits", "x-tbs-event-members", "x-tbs-record-dispatch", "propertyNames",
@@ -136,7 +136,9 @@ class Compiler:
                               pattern=re.compile(pattern) if pattern else None, pattern_text=pattern or "",
                               enum=frozenset(schema["enum"]) if "enum" in schema else None,
                               const=schema.get("const"), formats=tuple(schema.get("x-tbs-formats", ())),
-                              checks=tuple(schema.get("x-tbs-checks", ())))
+                              checks=tuple(schema.get("x-tbs-checks", ())),
+                              open_listed=frozenset(schema["x-tbs-open"]["listed"]) if "x-tbs-open" in schema else None,
+                              open_rule=schema.get("x-tbs-open", {}).get("rule", ""))
         if kind == "integer":
             return IntegerNode(rule=rule, type_rule=type_rule, minimum=schema.get("minimum"),
                                maximum=schema.get("maximum"))
