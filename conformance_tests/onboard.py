@@ -71,6 +71,28 @@ def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path:
             "verdicts": {k: v.value for k, v in outcome.run.role_verdicts().items()}}
 
 
+def certify_frontdb_writer(system_id: str, roles: Sequence[str], *, database_url: str, profile: str,
+                           issuer: str = "tongban conformance kit") -> dict[str, Any]:
+    """Certify a FRONTDB writer by what the kit observes on its front database (LP-22: markers,
+    manifests, row counts, marker times); the result has the shape of :func:`certify_partner`'s,
+    so :func:`record_partner_certificate` records it and admission lets the partner be synced."""
+    from tongban.connectors.frontdb.database import FrontDatabase
+    from tongban.connectors.frontdb.profile import load_profile
+
+    from .frontdb_writer import lp22_batches, writer_certificate
+
+    prof = load_profile(profile.split(" ")[0])
+    db = FrontDatabase(database_url, prof, prof.tables_for(set(roles)))
+    try:
+        results = {"LP-22": lp22_batches(db)}
+    finally:
+        db.close()
+    cert = writer_certificate(system_id, list(roles), results, issuer=issuer)
+    return {"certificate": cert, "folder": "", "exitCode": 0 if all(
+        r.result.value == "PASS" for r in results.values()) else 1,
+            "verdicts": {r["role"]: r["verdict"] for r in cert["roles"]}}
+
+
 def record_partner_certificate(result: dict[str, Any]) -> list[str]:
     """Record the certificate of :func:`certify_partner` in the store (TBS-CONF-008)."""
     from tongban.store import Store

@@ -67,8 +67,19 @@ def certify_sandbox(sandbox, out_root: Path, progress=None) -> dict[str, dict[st
         "result": "PASS", "statement": "sandbox systems emit only citizen evaluations (TBS-EVAL-008)",
         "evidence": "tongban/sandbox/evaluations.py creates evaluations only from citizen moods"}}), encoding="utf-8")
     verdicts = {}
+    from tongban.conformance.onboard import certify_frontdb_writer
+
     for r in sandbox.running:
         roles = list(r.system.roles)
+        if r.transport == "frontdb":  # a front-database writer: LP-22 on its front database
+            extra = r.registry_extra
+            result = certify_frontdb_writer(r.system.system_id, roles, profile=extra["profile"],
+                                            database_url=os.environ[extra["database_url_env"]])
+            record_partner_certificate(result)
+            verdicts[r.system.system_id] = result["verdicts"]
+            if progress:
+                progress(r.system.system_id, None)
+            continue
         result = certify_partner(r.system.system_id, roles, registry_path=str(sandbox.registry_file),
                                  out_root=str(out_root), attestation_file=str(attestation),
                                  progress=(lambda t, sid=r.system.system_id: progress(sid, t)) if progress else None)
@@ -140,7 +151,8 @@ def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: st
     with say.status("starting the sandbox (HTTPS, local CA) and the embedded MQTT broker…"):
         try:
             sandbox = Sandbox(home / "sandbox", seed=seed, cities=cities, counties=counties, hierarchy="mixed",
-                              transports=tuple(t.strip() for t in transports.split(",") if t.strip())).start()
+                              transports=tuple(t.strip() for t in transports.split(",") if t.strip()),
+                              frontdb_county=True).start()
         except ValueError as exc:
             fail(str(exc))
         broker = EmbeddedBroker().start()

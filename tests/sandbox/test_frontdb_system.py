@@ -128,3 +128,38 @@ def test_provincial_department_over_an_ea_jc_step_front_database(tmp_path, monke
     assert {r["rule_ids"] for r in receipts if r["outcome"] == "REJECTED"} == {"TBS-LP-034"}
     n_cases = len({c["caseNo"] for c in dept.records("case")})
     assert report.counts.stored >= n_cases + 1  # every case, the planted one included, and their steps
+
+
+def test_a_sandbox_with_a_front_database_county_certified_and_synced(tmp_path, monkeypatch):
+    """What ``make demo`` runs: the sandbox serves its last directly pulled county through a front
+    database; the kit certifies it as a FRONTDB writer (LP-22), admission (enforced) lets it be
+    synced, and the run is recorded with the counts of its receipts."""
+    from tongban.conformance.admission import is_admitted, record_certificate
+    from tongban.conformance.onboard import certify_frontdb_writer
+    from tongban.sandbox.runtime import Sandbox
+    from tongban.sync.engine import NotAdmitted
+
+    monkeypatch.delenv("TONGBAN_SANDBOX_MARIADB_URL", raising=False)
+    with Sandbox(tmp_path / "sb", cities=2, counties=2, transports=("rest",), hierarchy="mixed", insecure_http=True,
+                 frontdb_county=True) as sandbox:
+        front = [r for r in sandbox.running if r.transport == "frontdb"]
+        assert len(front) == 1 and front[0].system.level == "county" and front[0].direct
+        county = front[0]
+        registry = load_registry(sandbox.registry_file)
+        assert registry.get(county.system.system_id).transport.value == "frontdb"
+        store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+        store.upgrade()
+        engine = SyncEngine(store, registry, admission=is_admitted)
+        try:
+            engine.sync(county.system.system_id, "case")
+            raise AssertionError("an uncertified FRONTDB partner was synced")
+        except NotAdmitted:
+            pass
+        result = certify_frontdb_writer(county.system.system_id, list(county.system.roles),
+                                        profile=county.registry_extra["profile"],
+                                        database_url=os.environ[county.registry_extra["database_url_env"]])
+        assert set(result["verdicts"].values()) == {"CONFORMANT"}
+        record_certificate(store, result["certificate"])
+        report = engine.sync(county.system.system_id, "case")
+        assert report.status == "SUCCESS", report.error
+        assert report.counts.stored > 20 and report.counts.rejected >= 3  # the planted rows' receipts
