@@ -163,3 +163,13 @@ def test_a_sandbox_with_a_front_database_county_certified_and_synced(tmp_path, m
         report = engine.sync(county.system.system_id, "case")
         assert report.status == "SUCCESS", report.error
         assert report.counts.stored > 20 and report.counts.rejected >= 3  # the planted rows' receipts
+        from tongban.connectors.frontdb.database import FrontDatabase
+        from tongban.connectors.frontdb.profile import load_profile
+        from tongban.connectors.frontdb.writer import guid
+
+        p = load_profile("NATIONAL-EXCHANGE")
+        db = FrontDatabase(os.environ[county.registry_extra["database_url_env"]], p, p.tables_for(set(county.system.roles)))
+        outcomes = {r["row_guid"]: r["outcome"] for r in db.receipts()}
+        db.close()
+        # the step before its case, and the case that arrives later, are both stored
+        assert outcomes[guid("sandbox", "early-step")] == outcomes[guid("sandbox", "late-accept")] == "STORED"

@@ -116,7 +116,8 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
                                 "assess_time": last, "assess_number": 1})
     w.batches.append(bad)
     early = Batch()  # a step of a case whose case arrives two batches later
-    orphan = case["caseNo"][:-4] + "9999"
+    source = first_accepted(w)  # the case the late one is a copy of: its number is derived from it
+    orphan = (source["project_no"] if source else case["caseNo"])[:-4] + "9999"
     early.add("up_pro_process", {"row_guid": guid("sandbox", "early-step"), "cd_operation": "I", "cd_time": last,
                                  "data_source": "001", "project_no": orphan, "process_name": "审查",
                                  "event_name": "1", "handle_user_name": "王五", "event_start_time": last})
@@ -125,9 +126,8 @@ def plant_legacy_faults(w: NationalExchangeWriter, system: SandboxSystem) -> Non
     torn.add("up_pro_process", {**step, "row_guid": guid("sandbox", "torn-step"), "event_name": "1"})
     torn.torn = True  # type: ignore[attr-defined]
     w.batches.append(torn)
-    parent = late_parent(w, orphan, last)
-    if parent is not None:
-        w.batches.append(parent)
+    if source is not None:
+        w.batches.append(late_parent(source, orphan, last))
 
 
 def ea_writer(system: SandboxSystem, *, plant: bool = True) -> EaJcStepWriter:
@@ -188,17 +188,21 @@ def plant_ea_faults(w: EaJcStepWriter) -> None:
     w.batches.append(parent)
 
 
-def late_parent(w: NationalExchangeWriter, case_no: str, after: str) -> Batch | None:
-    """The accept row of the early step's case, a minute after the planted batches: an accepted
-    case of the system written again under ``case_no`` (applicant, item and dates are real),
-    so the held step is released and numbered after its SUBMIT and ACCEPT (TBS-LP-047)."""
+def first_accepted(w: NationalExchangeWriter) -> dict | None:
+    """The accept row of the system's first accepted case (by case number)."""
     accepted = sorted((row for (table, _), row in w.state.items()
                        if table == "up_pro_accept" and row.get("accept_date") and row["cd_operation"] != "D"),
                       key=lambda r: r["project_no"])
-    if not accepted:
-        return None
+    return accepted[0] if accepted else None
+
+
+def late_parent(source: dict, case_no: str, after: str) -> Batch:
+    """The accept row of the early step's case, a minute after the planted batches: the accepted
+    case ``source`` written again under ``case_no`` (its number with another serial, so item,
+    applicant and dates stay real), so the held step is released and numbered after its SUBMIT
+    and ACCEPT (TBS-LP-047)."""
     at = (datetime.strptime(after, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
-    row = {**accepted[0], "row_guid": guid("sandbox", "late-accept"), "cd_operation": "I", "cd_time": at,
+    row = {**source, "row_guid": guid("sandbox", "late-accept"), "cd_operation": "I", "cd_time": at,
            "version": 1, "project_no": case_no}
     b = Batch()
     b.add("up_pro_accept", row)

@@ -283,7 +283,7 @@ class Sandbox:
     transports: tuple[str, ...] = ("rest",)
     insecure_http: bool = False
     admission: str = "enforce"  # the bus's certification gate (TBS-CONF-008); "off" for development
-    # one county (the last one pulled directly) publishes only through a front database (TBS-LP-1.0)
+    # one county (the first one pulled directly) publishes only through a front database (TBS-LP-1.0)
     frontdb_county: bool = False
     # direct: every county is pulled by the bus itself (三级数据直连); relay: counties' case-linked
     # records reach the bus through their city's feed; mixed: the first city relays, the others not
@@ -313,7 +313,8 @@ class Sandbox:
 
                 self.broker = EmbeddedBroker().start()
                 self.broker_url = self.broker.url
-            front = next((s.system_id for s in reversed(serving) if s.level == "county"
+            # the first directly pulled county (the last one is where the demo plants its unhappy paths)
+            front = next((s.system_id for s in serving if s.level == "county"
                           and s.parent_id not in relaying), None) if self.frontdb_county else None
             for i, system in enumerate(serving):
                 # The province hub always serves REST; the others take the transports in turn.
