@@ -240,3 +240,49 @@ def test_file_drops_made_while_the_gateway_is_down_are_collected_once_after_its_
     assert all(a is not None and a["status"] == "ACCEPTED" for a in acks), acks
     assert ledger_in_entries(store) == len(envelopes)
     assert_stored_once(store, ("case",))
+
+
+@needs_mosquitto
+@pytest.mark.mqtt
+def test_a_standby_gateway_process_takes_over_the_mqtt_subscriptions_when_the_active_one_dies(tmp_path):
+    """Two gateway processes, one store: one subscribes (the broker keeps one connection per
+    client identifier), the other stands by and takes over when the first is killed; what was
+    published meanwhile waits in the bus's session and is stored once."""
+    from tongban.connectors.filedrop.signing import sign_envelope
+    from tongban.connectors.mqtt import MqttConnection, MqttPublisher, MqttSettings
+
+    url = f"sqlite:///{tmp_path / 'bus.db'}"
+    store = Store(url)
+    store.upgrade()
+    certify(store, "MQTT")
+    registry = write_registry(tmp_path, BUS, "mqtt", endpoint=MQTT_URL)
+    partner = load_registry(registry).get(COUNTY.system_id)
+    key, key_id = partner.credentials.hmac_key(), partner.credentials.key_id
+    envelopes = [sign_envelope(e, key_id=key_id, key=key)
+                 for e in envelopes_of(COUNTY, "mqtt", receiver=BUS, datasets=["case"], batch=10)]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    active = GatewayProcess(tmp_path / "a", registry, url, free_port(), "--no-filedrop").start()
+    standby = GatewayProcess(tmp_path / "b", registry, url, free_port(), "--no-filedrop").start()
+    connection = MqttConnection(MqttSettings(MQTT_URL, COUNTY.system_id, persistent_session=False)).start()
+    try:
+        publisher = MqttPublisher(connection)
+        publisher.publish_envelope(envelopes[0])
+        deadline = time.monotonic() + 15
+        while ledger_in_entries(store) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ledger_in_entries(store) == 1
+        assert "subscribed on" in active.output() and "subscribed on" not in standby.output()
+        active.kill()
+        for envelope in envelopes[1:]:
+            publisher.publish_envelope(envelope)
+        deadline = time.monotonic() + 20
+        while ledger_in_entries(store) < len(envelopes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        connection.close()
+        if standby.proc.poll() is None:
+            assert standby.terminate() == 0
+    assert "subscribed on" in standby.output()
+    assert ledger_in_entries(store) == len(envelopes), standby.output()
+    assert_stored_once(store, ("case",))
