@@ -48,3 +48,40 @@ def diff_command(old: str, new: str, side: str | None, fmt: str) -> None:
         out.print(f"breaking for producers: {len(breaking(differences, 'producer'))}, "
                   f"for consumers: {len(breaking(differences, 'consumer'))}")
     sys.exit(1 if flagged else 0)
+
+
+@spec.command("impact")
+@click.argument("target")
+@click.option("--from", "base", default="TBS-1.0", show_default=True, help="The version the records were stored under.")
+@click.option("--since", default=None, help="Only records whose business time is at or after this RFC 3339 instant.")
+@click.option("--partner", "partners", multiple=True, help="Only these partners (system ids); repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def impact_command(target: str, base: str, since: str | None, partners: tuple[str, ...], fmt: str) -> None:
+    """Replay the stored records of each partner through TARGET (e.g. tbs-1.1): per partner and change, how many would be rejected, warned or change meaning.
+
+    Records are written in TARGET by Annex E and validated statelessly (S1–S3); each finding is
+    attributed to the difference of `tongban spec diff` that causes it, with example record keys.
+    """
+    from tongban.specimpact import impact
+    from tongban.store.cli import open_store
+    from tongban.validators.checks import parse_date_time
+
+    if since is not None and parse_date_time(since) is None:
+        fail(f"--since {since!r} is not an RFC 3339 date-time with offset")
+    try:
+        report = impact(open_store(), target.upper(), base.upper(), since=since, partners=partners or None)
+    except LookupError as exc:
+        fail(str(exc))
+    if fmt == "json":
+        print(json.dumps({"from": base.upper(), "to": target.upper(), "since": since,
+                          "partners": [p.as_json() for p in report]}, ensure_ascii=False, indent=2))
+        return
+    rows = []
+    for p in report:
+        rows.append([p.partner, "(all)", str(p.records), str(p.rejected), "", "", ""])
+        for c in sorted(p.counts.values(), key=lambda c: c.difference):
+            rows.append(["", c.difference, "", str(c.rejected), str(c.warned), str(c.meaning_changed),
+                         "; ".join(c.examples)])
+    columns = [("partner", ID), ("change", TEXT), ("records", ID), ("rejected", ID), ("warned", ID),
+               ("meaning changed", ID), ("examples", OPTIONAL)]
+    out.print(fitted_table(f"impact of {target.upper()} on records stored under {base.upper()}", columns, rows))
