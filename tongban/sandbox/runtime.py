@@ -39,6 +39,7 @@ class RunningSystem:
     sftp_url: str | None = None  # a file-drop system that drops over SFTP: its account on the gateway
     service: Any = None  # the SandboxService behind a REST/SOAP server (feeds a demo step appends to)
     hold_timeout: str | None = None  # written into its registry entry when set
+    mqtt: Any = None  # an mqtt system sending on its own (Sandbox.send_over_mqtt): what it sent, what was acknowledged
     registry_extra: dict[str, Any] = field(default_factory=dict)  # frontdb: database_url_env, profile, dialect
 
 
@@ -393,6 +394,25 @@ class Sandbox:
         target, plan = self._planted
         for dataset, record in plan.later:
             target.service.append(dataset, record)
+
+    def send_over_mqtt(self, system_id: str):
+        """Let the ``mqtt`` system ``system_id`` send on its own, as a system in production does:
+        it publishes its records (resending each chunk in a new envelope until acknowledged) and,
+        as a CATALOG_CONSUMER, consumes the catalog on the same connection — what a conformance
+        suite certifying it over MQTT needs (:class:`~tongban.sandbox.mqtt.MqttSandboxSystem`).
+        Stopped with the sandbox; ``tongban sandbox push`` remains the way to push on command."""
+        from tongban.sandbox.mqtt import MqttSandboxSystem
+
+        running = next((r for r in self.running if r.system.system_id == system_id and r.transport == "mqtt"), None)
+        if running is None:
+            raise ValueError(f"{system_id} is not an mqtt system of this sandbox")
+        if running.mqtt is None:
+            key_env, key_id = running.credentials["hmac_key_env"], running.credentials["key_id"]
+            running.mqtt = MqttSandboxSystem(running.system, running.endpoint, receiver_id=BUS_ID, key_id=key_id,
+                                             key=os.environ[key_env].encode(),
+                                             consumer=_consumer_receiver(running.system)).start()
+            running.stop = running.mqtt.stop
+        return running.mqtt
 
     def stop(self) -> None:
         for r in self.running:
