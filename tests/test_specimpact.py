@@ -115,3 +115,28 @@ def test_cli_json(store, province, monkeypatch) -> None:
 def test_field_paths_follow_the_spec_diff() -> None:
     assert field_path("evaluation", "/records/0/detailCodes/1") == "evaluation.detailCodes[]"
     assert field_path("case", "/records/0/agent/idNo") == "case.agent.idNo"
+
+
+def test_certificates_carry_over_or_are_rerun_per_role(store, province) -> None:
+    import uuid
+    from datetime import date
+
+    from tongban.conformance.admission import record_certificate
+
+    def certificate(verdicts: dict[str, str], issued: str) -> dict[str, Any]:
+        return {"certificateId": str(uuid.uuid4()), "systemId": LIWAN, "bindings": ["REST"],
+                "roles": [{"role": r, "verdict": v} for r, v in verdicts.items()], "specVersion": "TBS-1.0",
+                "suiteVersion": "1.0.0", "issuedOn": issued, "issuer": "TB:province:440000:TONGBAN", "tests": [],
+                "reportSha256": "0" * 64}
+
+    record_certificate(store, certificate({"CASE_REPORTER": "CONFORMANT", "RESULT_PUBLISHER": "NOT_CONFORMANT"},
+                                          "2026-11-28"))
+    liwan = {p.partner: p for p in impact(store, "TBS-1.1", on=date(2028, 3, 1))}[LIWAN]
+    plans = {p["role"]: p for p in liwan.certification}
+    assert sorted(plans["CASE_REPORTER"]["rerun"]) == ["COM-02", "COM-03", "COM-04", "COM-07", "CR-01", "CR-03",
+                                                       "CR-07"]
+    assert plans["CASE_REPORTER"]["new"] == ["COM-08"] and plans["CASE_REPORTER"]["basedOn"]
+    assert plans["RESULT_PUBLISHER"]["carryOver"] == [] and "RP-02" in plans["RESULT_PUBLISHER"]["rerun"]
+    # a base certificate more than 24 months old: certified in full
+    late = {p.partner: p for p in impact(store, "TBS-1.1", on=date(2029, 1, 1))}[LIWAN]
+    assert all(p["carryOver"] == [] for p in late.certification)

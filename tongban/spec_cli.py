@@ -82,6 +82,10 @@ def impact_command(target: str, base: str, since: str | None, partners: tuple[st
         for c in sorted(p.counts.values(), key=lambda c: c.difference):
             rows.append(["", c.difference, "", str(c.rejected), str(c.warned), str(c.meaning_changed),
                          "; ".join(c.examples)])
+        for plan in p.certification:
+            rows.append(["", f"certificate {plan['role']} {plan['binding']}: {plan['reason']}", "", "", "", "",
+                         "rerun " + ", ".join(plan["rerun"] + plan["new"])
+                         + ("; carry over " + ", ".join(plan["carryOver"]) if plan["carryOver"] else "")])
     columns = [("partner", ID), ("change", TEXT), ("records", ID), ("rejected", ID), ("warned", ID),
                ("meaning changed", ID), ("examples", OPTIONAL)]
     out.print(fitted_table(f"impact of {target.upper()} on records stored under {base.upper()}", columns, rows))

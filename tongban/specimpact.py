@@ -8,7 +8,9 @@ changed it, otherwise to the schema difference at the finding's field path. Coun
 partner (the ``source`` a record was stored from) and difference: records that would be
 *rejected* (an ERROR) and records that would only get a WARNING; records whose meaning changes
 without a verdict (TBS-1.1 change 14: a SUSPEND with code 1 from the effective date on no longer
-stops the overdue clock) are counted under that requirement.
+stops the overdue clock) are counted under that requirement. For each role and binding of a
+partner's current certificates of the older version, the report gives the delta certification
+plan (TBS-CONF-010): the tests it reruns or runs new, and those that carry over.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import select
@@ -59,6 +62,7 @@ class PartnerImpact:
     rejected: int = 0            # records with at least one ERROR under the new version
     not_representable: int = 0   # records with no form in the new version (Annex E)
     counts: dict[str, Count] = field(default_factory=dict)
+    certification: list[dict[str, Any]] = field(default_factory=list)   # delta plans (TBS-CONF-010)
 
     def count(self, key: str) -> Count:
         if key not in self.counts:
@@ -68,7 +72,8 @@ class PartnerImpact:
     def as_json(self) -> dict[str, Any]:
         return {"partner": self.partner, "records": self.records, "rejected": self.rejected,
                 "notRepresentable": self.not_representable,
-                "changes": [c.as_json() for c in sorted(self.counts.values(), key=lambda c: c.difference)]}
+                "changes": [c.as_json() for c in sorted(self.counts.values(), key=lambda c: c.difference)],
+                "certification": self.certification}
 
 
 def field_path(dataset: str, location: str) -> str:
@@ -123,7 +128,7 @@ def _rows(store: Store, since: str | None, partners: set[str] | None) -> Iterato
 
 
 def impact(store: Store, target: str = "TBS-1.1", base: str = "TBS-1.0", *, since: str | None = None,
-           partners: Iterable[str] | None = None) -> list[PartnerImpact]:
+           partners: Iterable[str] | None = None, on: date | None = None) -> list[PartnerImpact]:
     """Per partner: what ``target`` would reject or re-interpret among the records stored under ``base``."""
     attribution = _Attribution(diff(base, target))
     context = ValidationContext(spec=target)
@@ -167,7 +172,32 @@ def impact(store: Store, target: str = "TBS-1.1", base: str = "TBS-1.0", *, sinc
             c.meaning_changed += 1
             if len(c.examples) < EXAMPLES:
                 c.examples.append(example)
+    for entry in result.values():
+        entry.certification = _certification(store, entry.partner, base, target, on or date.today())
     return sorted(result.values(), key=lambda p: p.partner)
+
+
+def _certification(store: Store, partner: str, base: str, target: str, on: date) -> list[dict[str, Any]]:
+    """Per role and binding of the partner's current ``base`` certificates: what carries over
+    and what it reruns for ``target`` (TBS-CONF-010: a CONFORMANT role, issued at most 24
+    months before ``on``; otherwise the role is certified in full)."""
+    from tongban.conformance.admission import current_certificates
+    from tongban.conformance.delta import delta_plan
+
+    try:
+        rows = current_certificates(store, partner)
+    except LookupError:
+        return []
+    plans = []
+    for (_, role, spec, binding), row in sorted(rows.items()):
+        if spec != base:
+            continue
+        issued = date.fromisoformat(row.issued_on)
+        months = (on.year - issued.year) * 12 + on.month - issued.month - (on.day < issued.day)
+        verdict = row.verdict if months <= 24 else f"{row.verdict}, issued over 24 months ago"
+        plan = delta_plan(role, binding, verdict=verdict, certificate_id=row.certificate_id, spec=target)
+        plans.append(plan.as_json())
+    return plans
 
 
 def _not_before(instant: str, limit: str) -> bool:

@@ -157,6 +157,65 @@ ID_TYPE_HMTRP = {"if": {"properties": {"idType": {"const": "HMTRP"}}, "required"
                                                   "x-tbs-formats": ["resident-id-birth-date"],
                                                   "x-tbs-checks": ["resident-id-check-character"]}}}}
 
+
+# ----------------------------------------------------------------------------- Table 4.1
+# §4 of the revision document: each §20.2 test under TBS-1.1 (TBS-CONF-010). "bindings": the
+# [REST, SOAP]-style qualifier of a row (null: every binding); a test without a row for the
+# claimed binding does not apply on it and keeps its TBS-1.0 result (OMIT).
+_T41 = [
+    ("COM-01", "SHALL", None, "carry over", "TBS-SEC-001, -002 unchanged"),
+    ("COM-02", "SHALL", ["REST", "SOAP"], "rerun", "specVersions (2)"),
+    ("COM-03", "SHALL", None, "rerun", "every envelope is now TBS-1.1: ENV-021 (1), record changes 4–21"),
+    ("COM-04", "SHALL", ["REST"], "rerun", "TBS-REST-006, -007, -012 (2)"),
+    ("COM-04", "SHALL", ["SOAP"], "rerun", "namespace urn:tbs:1.1, TBS-SOAP-001 (1, 2)"),
+    ("COM-04", "SHALL", ["FILE"], "carry over", "TBS-FILE-001 … -008 unchanged"),
+    ("COM-04", "SHALL", ["MQTT"], "rerun", "TBS-MQTT-006 (2)"),
+    ("COM-05", "SHALL", None, "carry over", "TBS-SYNC-001, TBS-ENV-033 unchanged"),
+    ("COM-06", "SHOULD", None, "carry over", "unchanged"),
+    ("COM-07", "SHALL", ["REST", "SOAP"], "rerun", "TBS-REST-012, TBS-SYNC-013 (2, 3)"),
+    ("COM-08", "SHALL", None, "new", "negotiation and dual-version behaviour (23); applies to systems listing "
+                                     "both versions and to relays"),
+    ("CP-01", "SHALL", None, "rerun", "crossRegionScope, accessibility, onSiteVisits M (4–6); TBS-CODE-012 withdrawn (12)"),
+    ("CP-02", "SHALL", ["REST", "SOAP"], "rerun", "feed completeness per version (3)"),
+    ("CP-03", "SHALL", None, "carry over", "TBS-SYNC-014, -011 unchanged"),
+    ("CP-04", "SHALL", None, "carry over", "TBS-SYNC-010 unchanged"),
+    ("CP-05", "SHALL", None, "rerun", "TBS-SYNC-009: crossRegionScope is province-owned (4)"),
+    ("CP-06", "SHOULD", None, "rerun", "TBS-CAT-011 (5)"),
+    ("CR-01", "SHALL", None, "rerun", "applyChannel, agent, HMTRP, TBS-CASE-006, -007, TBS-CODE-021, TBS-EVT-014; "
+                                     "TBS-CODE-012 withdrawn (8–10, 12, 13)"),
+    ("CR-02", "SHALL", None, "carry over", "TBS-EVT-003, -005 unchanged"),
+    ("CR-03", "SHALL", None, "rerun", "TBS-EVT-011, TBS-CASE-005 (14)"),
+    ("CR-04", "SHALL", None, "carry over", "TBS-EVT-004, -006, -007, -008 unchanged"),
+    ("CR-05", "SHALL", None, "carry over", "unchanged"),
+    ("CR-06", "SHALL", None, "carry over", "unchanged"),
+    ("CR-07", "SHOULD", None, "rerun", "TBS-CODE-012 withdrawn (12)"),
+    ("RP-01", "SHALL", None, "rerun", "certNo, mediaType (15, 16)"),
+    ("RP-02", "SHALL", None, "carry over", "unchanged"),
+    ("RP-03", "SHALL", None, "carry over", "unchanged"),
+    ("RP-04", "SHALL", None, "carry over", "unchanged"),
+    ("ER-01", "SHALL", None, "rerun", "channel, dimensions, text, detailCodes, TBS-EVAL-002 (17–21)"),
+    ("ER-02", "SHALL", None, "carry over", "TBS-EVAL-007 unchanged"),
+    ("ER-03", "SHALL", None, "carry over", "unchanged"),
+    ("ER-04", "SHALL", None, "carry over", "attestation unchanged"),
+    ("ER-05", "SHOULD", None, "rerun", "dimensions type; SELF_SERVICE (17, 18)"),
+    ("CC-01", "SHALL", None, "rerun", "the TBS-1.1 form of B.1 is acknowledged in TBS-1.1 (1, 5)"),
+    ("CC-02", "SHALL", None, "rerun", "new negative vectors, TBS-ENV-013, masking of value (22)"),
+    ("CC-03", "SHALL", None, "carry over", "unchanged"),
+    ("CC-04", "SHALL", None, "rerun", "TBS-SYNC-009 and carry-forward (3, 4)"),
+    ("CC-05", "SHALL", None, "carry over", "TBS-SEC-005, -006, TBS-ENV-027, -028 unchanged"),
+    ("CC-06", "SHALL", None, "carry over", "unchanged"),
+    ("CC-07", "SHALL", ["SOAP", "FILE"], "carry over", "unchanged"),
+    ("CC-07", "SHALL", ["MQTT"], "rerun", "TBS-MQTT-006 (2)"),
+    ("CC-08", "SHOULD", None, "carry over", "unchanged"),
+]
+DELTA_CERTIFICATION = {
+    "spec": "TBS-1.1", "basedOn": "TBS-1.0", "suite": "1.1.x",
+    "$comment": "Table 4.1 of the TBS-1.1 revision document (TBS-CONF-010): per §20.2 test, rerun, new or carry over.",
+    "newTests": {"COM-08": {"roles": "*", "appliesIf": "the SUT lists more than one version, or relays"}},
+    "tests": [{"test": t, "level": level, "bindings": b, "action": action, "reason": reason}
+              for t, level, b, action, reason in _T41],
+}
+
 # ----------------------------------------------------------------------------- the edits
 EDITS = [
     # Change 1 — version identifier (the renames of every file are GLOBAL_REPLACEMENTS below)
@@ -335,6 +394,8 @@ EDITS = [
     ListInsert(8, CASE, "/x-tbs-cross-field", "TBS-ENV-013"),
     # Change 2: the requirement-change list beside the spec files
     Create(2, "requirement-changes.json", value=REQUIREMENT_CHANGES),
+    # Change 23: Table 4.1, the plan of a delta certification
+    Create(23, "delta-certification.json", value=DELTA_CERTIFICATION),
     # The readings tongban took where the revision document leaves room
     Create(0, "INTERPRETATIONS.md", text=(Path(__file__).with_name("tbs_1_1_interpretations.md")
                                           .read_text(encoding="utf-8"))),
