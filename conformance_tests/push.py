@@ -27,8 +27,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tongban.connectors.base import ReceivedBody
 from tongban.model.canonical import canonical_bytes
 
 from .feeds import FedRecord
@@ -75,10 +76,10 @@ class RecordingReceiver(ReferenceReceiver):
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str, authenticated_sender: str | None,
                 binding_dataset: str | None = None, topic_region: str | None = None,
-                binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                binding_findings: Sequence[Any] = (), received: ReceivedBody | None = None) -> dict[str, Any]:
         ack = super().receive(envelope, binding=binding, request_hash=request_hash,
                               authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
-                              topic_region=topic_region, binding_findings=binding_findings)
+                              topic_region=topic_region, binding_findings=binding_findings, received=received)
         self.log.append(Received(len(self.log), envelope, ack, request_hash, tuple(binding_findings)))
         return ack
 
@@ -96,11 +97,10 @@ def _oracle(session: "Session") -> RecordingReceiver:
 
 
 def _collect(session: "Session") -> Collection:
-    if session.config.binding == "MQTT":
-        return _collect_mqtt(session)
-    if session.config.binding != "FILE":
+    collector = COLLECTORS.get(session.config.binding)
+    if collector is None:
         return Collection(error=f"the SUT does not push over {session.config.binding}")
-    return _collect_file(session)
+    return collector(session)
 
 
 def _collect_mqtt(session: "Session") -> Collection:
@@ -228,6 +228,10 @@ def _collect_file(session: "Session") -> Collection:
     if not out.received and not out.refused:
         out.error = f"the SUT pushed nothing into {root} within {cfg.wait_seconds:.0f} s"
     return out
+
+
+#: how the suite collects the pushes of each binding the SUT pushes over (testkit.COLLECTED)
+COLLECTORS: dict[str, Callable[["Session"], Collection]] = {"MQTT": _collect_mqtt, "FILE": _collect_file}
 
 
 def _ack_of(path: Path, item: Received) -> bool:

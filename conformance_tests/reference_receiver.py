@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from tongban.connectors.base import ServiceError
+from tongban.connectors.base import ReceivedBody, ServiceError
 from tongban.model.canonical import canonical_sha256
 from tongban.model.datasets import RELEASE_ORDER, Dataset
 from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
@@ -60,7 +60,8 @@ class ReferenceReceiver:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         with self._lock:
             return receive_envelope(
                 envelope, own_id=self.own_id, profiles=self.senders, memory=self.replay, state=self,
@@ -71,7 +72,8 @@ class ReferenceReceiver:
 
     # -- the pipeline's record state (RecordState) ------------------------------------------
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+               sent_at: str, request_hash: str, context: ValidationContext,
+               received: ReceivedBody | None = None) -> list[tuple[Outcome, Report]]:
         return [self._decide(dataset, record, index, writer, report)
                 for index, (record, report) in enumerate(zip(records, reports))]
 

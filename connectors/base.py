@@ -27,7 +27,7 @@ code of TBS-REST-009)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 
 class ConnectorError(Exception):
@@ -67,6 +67,32 @@ class CursorExpiredError(ProtocolError):
     pass
 
 
+RecordTexts = Callable[[bytes], "list[str] | None"]
+
+
+def json_record_texts(data: bytes) -> list[str] | None:
+    """The text of each member of the ``records`` array of a JSON body (an envelope or a
+    changes page), as received."""
+    from tongban.validators.parsing import array_member_texts
+
+    return array_member_texts(data, "records")
+
+
+@dataclass(frozen=True)
+class ReceivedBody:
+    """The bytes a binding received, and the binding's way of cutting each record's own text out
+    of them, so that a rejected record is quarantined exactly as it arrived: the ``records``
+    members of a JSON body (REST, MQTT, changes pages), the lines of a file drop's data file,
+    the ``records/item`` elements of a SOAP body."""
+
+    data: bytes
+    cut: RecordTexts = json_record_texts
+
+    def record_texts(self) -> list[str] | None:
+        """One text per record in array order; None when the body cannot be cut."""
+        return self.cut(self.data)
+
+
 @dataclass(frozen=True)
 class ChangesPage:
     """One page of a changes feed (TBS-REST-003): the raw records exactly as received."""
@@ -76,6 +102,11 @@ class ChangesPage:
     has_more: bool
     raw: bytes = b""           # response body, for the ledger's sha256
     received_at: str = ""      # T_ref as RFC 3339
+    cut: RecordTexts = json_record_texts  # the records' texts in ``raw``
+
+    @property
+    def received(self) -> ReceivedBody:
+        return ReceivedBody(self.raw, self.cut)
 
 
 @dataclass(frozen=True)
@@ -173,7 +204,8 @@ class SystemService(Protocol):
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         """Process one parsed envelope; return the acknowledgement (TBS-ENV-030).
 
         ``binding_dataset`` is the dataset the binding implies (REST path, drop folder, MQTT
@@ -181,7 +213,8 @@ class SystemService(Protocol):
         ``binding_findings`` are the :class:`~tongban.validators.report.Finding` s a binding
         made while mapping its wire form to the JSON envelope (SOAP: TBS-SOAP-003 (h), e.g. a
         repeated element or an attribute, which the JSON form cannot show); the service adds
-        them to its verdict. SOAP passes it only when there are findings.
+        them to its verdict. SOAP passes it only when there are findings. ``received`` is the
+        body the envelope was parsed from, so that a rejected record is kept as it arrived.
         """
         ...
 

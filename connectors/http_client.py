@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Self, TypeVar
 
-from .base import ChangesPage, ConnectorError, ProtocolError, RateLimitedError, TransportError
+from .base import (ChangesPage, ConnectorError, ProtocolError, RateLimitedError, RecordTexts, TransportError,
+                   json_record_texts)
 
 T = TypeVar("T")
 
@@ -102,8 +103,9 @@ def received_now() -> str:
 
 
 def changes_page(body: Any, *, limit: int, raw: bytes, received_at: str, endpoint: str, what: str,
-                 rule_id: str) -> ChangesPage:
-    """Check one changes answer (``{records, nextCursor, hasMore}``, at most ``limit`` records)."""
+                 rule_id: str, cut: RecordTexts = json_record_texts) -> ChangesPage:
+    """Check one changes answer (``{records, nextCursor, hasMore}``, at most ``limit`` records);
+    ``cut`` finds the records' texts in ``raw``."""
     if not isinstance(body, dict):
         raise ProtocolError(f"{what} is not a JSON object ({rule_id})", endpoint=endpoint)
     records, next_cursor, has_more = body.get("records"), body.get("nextCursor"), body.get("hasMore")
@@ -112,7 +114,8 @@ def changes_page(body: Any, *, limit: int, raw: bytes, received_at: str, endpoin
                             endpoint=endpoint)
     if len(records) > limit:
         raise ProtocolError(f"{what} holds {len(records)} records, more than limit={limit}", endpoint=endpoint)
-    return ChangesPage(records=records, next_cursor=next_cursor, has_more=has_more, raw=raw, received_at=received_at)
+    return ChangesPage(records=records, next_cursor=next_cursor, has_more=has_more, raw=raw, received_at=received_at,
+                       cut=cut)
 
 
 def check_request_hash(expected: str, header_hash: str | None, ack: Any, *, endpoint: str) -> None:

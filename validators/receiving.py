@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from tongban.connectors.base import ServiceError
+from tongban.connectors.base import ReceivedBody, ServiceError
 from tongban.model.codes import system_id_ok
 from tongban.model.clock import CST
 from tongban.model.datasets import SENDING_ROLE, Dataset
@@ -70,10 +70,12 @@ class ReplayMemory(Protocol):
 class RecordState(Protocol):
     """S5 and its effect: the outcome and full report of each record of an accepted envelope,
     in array order, each record seeing the effect of the earlier ones (TBS-SYNC-003).
-    ``reports`` are the records' stateless S1–S4 reports."""
+    ``reports`` are the records' stateless S1–S4 reports; ``received`` the body the records
+    were parsed from (the bus quarantines a rejected record's text as received)."""
 
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]: ...
+               sent_at: str, request_hash: str, context: ValidationContext,
+               received: ReceivedBody | None = None) -> list[tuple[Outcome, Report]]: ...
 
 
 @dataclass
@@ -106,7 +108,8 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
                      authenticated_sender: str | None, binding_dataset: str | None = None,
                      topic_region: str | None = None, binding_findings: Sequence[Finding] = (),
                      allowlist: frozenset[str] = REFERENCE_ALLOWLIST,
-                     envelope_rules: EnvelopeRules | None = None) -> Reception:
+                     envelope_rules: EnvelopeRules | None = None,
+                     received: ReceivedBody | None = None) -> Reception:
     """One envelope through the pipeline. Refusals before any content is processed raise
     :class:`ServiceError` (TBS-SEC-002, -004: 403; TBS-SEC-005: 409); everything else is
     answered with an acknowledgement. The acknowledgement of an envelope not refused at envelope
@@ -139,21 +142,22 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
             sender_has_keys=bool(profile and profile.keys)))
         env_report.extend(origin_findings(envelope, env_report, profile))
     records = env.get("records")
-    received = min(len(records), MAX_RECORDS) if isinstance(records, list) else 0
+    count = min(len(records), MAX_RECORDS) if isinstance(records, list) else 0
     # state: S5 per record, only for an envelope accepted whole from a known sender
     outcomes = None
     if not env_report.errors and profile is not None:
         dataset = env["dataset"]
         decided = state.accept(dataset, records, verdict.record_reports, sender=sender, writer=env.get("origin") or sender,
-                               sent_at=env["sentAt"], request_hash=request_hash, context=context)
+                               sent_at=env["sentAt"], request_hash=request_hash, context=context,
+                               received=received)
         outcomes = [RecordOutcome(i, outcome, report, valid_key(dataset, records[i], i, report))
                     for i, (outcome, report) in enumerate(decided)]
     # acknowledge, and remember it (TBS-SEC-005: processed = not refused at envelope level)
     ack = build_ack(env, own_id=own_id, request_hash=request_hash, t_ref=t_ref, envelope_report=env_report,
-                    received=received, outcomes=outcomes)
+                    received=count, outcomes=outcomes)
     if is_uuid(message_id) and not env_report.errors:
         memory.remember(message_id, Remembered(sender if isinstance(sender, str) else "", request_hash, ack), t_ref)
-    return Reception(ack, False, received)
+    return Reception(ack, False, count)
 
 
 def authorize(env: dict[str, Any], profile: SenderProfile | None, authenticated: str | None) -> None:

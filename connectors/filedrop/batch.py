@@ -59,6 +59,19 @@ def _member_present(report: Report, obj: dict[str, Any], name: str, location: st
     return True
 
 
+def data_line_texts(data: bytes) -> list[str] | None:
+    """The text of each line of a data file (its records as received), as
+    :func:`parse_data_lines` splits it; None when the file is not UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    return lines
+
+
 def parse_data_lines(data: bytes, report: Report) -> tuple[list[dict[str, Any]] | None, int | None]:
     """TBS-FILE-003 and the ``.jsonl`` size limit of TBS-SEC-009.
 

@@ -32,13 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
-from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.model.datasets import DATASETS
 from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
 from .acks import rejection_ack, write_json_atomic
-from .batch import logical_envelope, refused_envelope
+from .batch import data_line_texts, logical_envelope, refused_envelope
 from .names import (ACK_SUFFIX, ARCHIVE, DROP_NAME_RE, INBOX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES,
                     PART_SUFFIX, REJECTED, ack_name, batch_id_of, data_name, manifest_name, report_name)
 from tongban.validators.parsing import JsonParseError, parse_json_strict
@@ -360,7 +360,8 @@ class FileDropReceiver:
         assert envelope is not None  # no ERROR means the envelope was built
         try:
             ack = self.service.receive(envelope, binding="FILE", request_hash=request_hash,
-                                       authenticated_sender=self.owner, binding_dataset=dataset)
+                                       authenticated_sender=self.owner, binding_dataset=dataset,
+                                       received=ReceivedBody(data or b"", data_line_texts))
         except ServiceError as exc:
             if exc.status >= 500:
                 log.warning("service deferred batch %s/%s: %s", dataset, batch.batch_id, exc.code)

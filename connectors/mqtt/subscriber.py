@@ -32,7 +32,7 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 
 import paho.mqtt.client as paho
 
-from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.connectors.filedrop.acks import rejection_ack
 from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.model.canonical import canonical_bytes
@@ -190,7 +190,7 @@ class MqttSubscriber:
                 topic_region, topic_dataset = parse_topic(message.topic) or (None, None)
                 ack = self.service.receive(envelope, binding="MQTT", request_hash=request_hash,
                                            authenticated_sender=None, binding_dataset=topic_dataset,
-                                           topic_region=topic_region)
+                                           topic_region=topic_region, received=ReceivedBody(payload))
             except ServiceError as exc:
                 if exc.status >= 500:
                     self.stats.deferred += 1

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.connectors.edge import Authenticate, EdgeChecks, Refusal
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app, json_edge_error
@@ -182,7 +182,7 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         try:
             ack = await run_in_threadpool(lambda: service.receive(
                 envelope, binding="REST", request_hash=request_hash, authenticated_sender=caller,
-                binding_dataset=dataset))
+                binding_dataset=dataset, received=ReceivedBody(raw)))
         except ServiceError as err:
             return refuse(err, request_hash=request_hash, message_id=message_id)
         except Exception:  # noqa: BLE001 - the edge answers every failure in the TBS format

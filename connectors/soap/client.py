@@ -110,7 +110,7 @@ class SoapConnector(RetryingClient):
         received_at = received_now()
         body, _findings = self._map(resp, lambda content: mapping.xml_to_changes(content, dataset))
         return changes_page(body, limit=limit, raw=resp.content, received_at=received_at, endpoint=self.endpoint,
-                            what="GetChangesResponse", rule_id="TBS-SOAP-002")
+                            what="GetChangesResponse", rule_id="TBS-SOAP-002", cut=mapping.record_item_texts)
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         try:

@@ -327,6 +327,58 @@ def push_batch_to_envelope(xml: bytes) -> tuple[dict[str, Any] | None, list[Find
         return None, [exc.finding]
 
 
+def record_item_texts(xml: bytes) -> list[str] | None:
+    """The exact text of each ``records/item`` element of a SOAP body (a PushBatch envelope or a
+    GetChangesResponse), start tag to end tag, as received; None when ``xml`` is not a body
+    that mapped. Meant for a body that already passed :func:`parse_operation` (no DOCTYPE).
+    expat reports where each element starts; lxml does not."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    depth, records_depth = 0, None
+    spans: list[list[int]] = []
+
+    def start(name: str, _attrs: Any) -> None:
+        nonlocal depth, records_depth
+        depth += 1
+        local = name.rpartition(" ")[2]
+        if records_depth is None and local == "records":
+            records_depth = depth
+        elif records_depth is not None and depth == records_depth + 1 and local == "item":
+            spans.append([parser.CurrentByteIndex, -1])
+
+    def end(name: str) -> None:
+        nonlocal depth, records_depth
+        if records_depth is not None and depth == records_depth + 1 and spans and spans[-1][1] < 0:
+            spans[-1][1] = xml.index(b">", parser.CurrentByteIndex) + 1  # past the end tag (or ``/>``)
+        elif depth == records_depth:
+            records_depth = -1  # the first records wrapper is closed: later ones are not it
+        depth -= 1
+
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    try:
+        parser.Parse(xml, True)
+        return [xml[a:b].decode("utf-8") for a, b in spans]
+    except (expat.ExpatError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def item_from_text(text: str, dataset: str) -> Any:
+    """A record from the text of its ``records/item`` element (:func:`record_item_texts`), mapped
+    as in a body of ``dataset``. Every element of a mapped body is in the TBS namespace, so each
+    prefix the text uses is bound to it again. Raises ValueError when it does not map cleanly."""
+    prefixes = sorted(set(re.findall(r"</?([A-Za-z_][\w.-]*):", text)) - {"xml"})
+    declarations = "".join(f' xmlns:{p}="{TBS_NS}"' for p in prefixes)
+    try:
+        wrapper = _parse(f'<records xmlns="{TBS_NS}"{declarations}>{text}</records>'.encode("utf-8"))
+        value, findings = decode(wrapper, "RecordList", dataset=dataset)
+    except Unmappable as exc:
+        raise ValueError(f"the quarantined item does not map: {exc.finding.rule_id}") from None
+    if findings or not isinstance(value, list) or len(value) != 1:
+        raise ValueError("the quarantined item does not map to one record")
+    return value[0]
+
+
 # --------------------------------------------------------------------------- JSON → XML
 
 def _text(value: Any) -> str:

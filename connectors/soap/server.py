@@ -28,7 +28,7 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.connectors.edge import Authenticate, EdgeChecks, Refusal
 from tongban.connectors.rest import headers as H
 from tongban.connectors.serving import guard_app
@@ -157,7 +157,7 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
                                       rule_id="TBS-SOAP-001"), request_hash=raw_hash)
         try:
             if operation == "PushBatch":
-                return await push(request, op, caller, raw_hash)
+                return await push(request, op, caller, raw, raw_hash)
             if operation == "GetMeta":
                 return _xml_response(mapping.meta_to_xml(await run_in_threadpool(service.meta)))
             if operation == "GetChanges":
@@ -172,7 +172,7 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
             return fault(ServiceError(500, "INTERNAL_ERROR", "internal error"),
                          request_hash=raw_hash if operation == "PushBatch" else None)
 
-    async def push(request: Request, op: etree._Element, caller: str, raw_hash: str) -> Response:
+    async def push(request: Request, op: etree._Element, caller: str, raw: bytes, raw_hash: str) -> Response:
         try:
             envelope, findings = mapping.envelope_from_push_batch(op)
         except Unmappable as exc:
@@ -193,7 +193,8 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
                             type(service).__name__, len(findings))
         try:
             ack = await run_in_threadpool(lambda: service.receive(
-                envelope, binding="SOAP", request_hash=request_hash, authenticated_sender=caller, **extra))
+                envelope, binding="SOAP", request_hash=request_hash, authenticated_sender=caller,
+                received=ReceivedBody(raw, mapping.record_item_texts), **extra))
         except ServiceError as err:
             return fault(err, request_hash=request_hash, message_id=message_id)
         return _xml_response(mapping.ack_to_xml(ack), request_hash=request_hash)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tongban.connectors.base import ReceivedBody
 from tongban.store.schema import QuarantineEntry
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext, parse_json_strict
@@ -35,7 +36,8 @@ def test_an_invalid_record_keeps_its_bytes_as_received(store):
     page = parse_json_strict(body)
     with store.transaction() as s:
         result = Ingestor(s, partner_id=COUNTY, writer=COUNTY, hold_timeout_s=60,
-                          context=ValidationContext()).ingest("case", page["records"], raw=body)
+                          context=ValidationContext()).ingest("case", page["records"],
+                                                            received=ReceivedBody(body))
     assert [r.outcome.value for r in result.results] == ["STORED", "REJECTED"]
     with store.reading() as s:
         [entry] = s.execute(select(QuarantineEntry)).scalars().all()

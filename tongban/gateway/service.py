@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-from tongban.connectors.base import ServiceError
+from tongban.connectors.base import ReceivedBody, ServiceError
 from tongban.model.datasets import SENDING_ROLE
 from tongban.registry import Registry
 from tongban.store.store import Store
@@ -102,7 +102,8 @@ class GatewayService:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         env = envelope if isinstance(envelope, dict) else {}
         sender = authenticated_sender or env.get("sender")
         dataset = env.get("dataset") if isinstance(env.get("dataset"), str) else binding_dataset
@@ -111,7 +112,8 @@ class GatewayService:
             self.check_admission(sender, dataset, binding)
             ack = self.receiver.receive(envelope, binding=binding, request_hash=request_hash,
                                         authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
-                                        topic_region=topic_region, binding_findings=binding_findings)
+                                        topic_region=topic_region, binding_findings=binding_findings,
+                                        received=received)
         except ServiceError as err:
             self.metrics.refused(partner, binding, "NOT_ADMITTED" if isinstance(err, NotAdmitted) else err.code)
             if isinstance(err, NotAdmitted):

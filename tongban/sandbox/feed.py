@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any, Collection, Iterable, Sequence
 
-from tongban.connectors.base import ServiceError, SystemService
+from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.model.datasets import Dataset, business_key
 from tongban.sandbox.systems import SandboxSystem
 
@@ -186,7 +186,8 @@ class SandboxService:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         dataset = binding_dataset if binding_dataset is not None else envelope.get("dataset")
         if dataset not in self.system.accepts:
             raise ServiceError(404, "NOT_FOUND", f"{self.system.system_id} accepts no pushes of dataset "
@@ -199,6 +200,8 @@ class SandboxService:
                                   "binding_dataset": binding_dataset, "topic_region": topic_region}
         if binding_findings:
             kwargs["binding_findings"] = binding_findings
+        if received is not None:
+            kwargs["received"] = received
         return self.receiver.receive(envelope, **kwargs)
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:

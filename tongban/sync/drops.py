@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from tongban.connectors.base import ReceivedBody
 from tongban.connectors.filedrop.inbox import FileDropInbox
 from tongban.connectors.filedrop.receiver import ScanStats
 from tongban.registry import PartnerConfig
@@ -37,10 +38,11 @@ class CountingReceiver:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Any] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Any] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         ack = self.receiver.receive(envelope, binding=binding, request_hash=request_hash,
                                     authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
-                                    topic_region=topic_region, binding_findings=binding_findings)
+                                    topic_region=topic_region, binding_findings=binding_findings, received=received)
         c = ack["counts"]
         self.envelopes += 1
         self.received += c["received"]

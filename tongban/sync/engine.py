@@ -212,7 +212,7 @@ class SyncEngine:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
                                       envelope_sha256=page_sha256, announce_as=self.bus_id)
-                    result = ingest.ingest(dataset, adapt(partner, dataset, page.records), raw=page.raw)
+                    result = ingest.ingest(dataset, adapt(partner, dataset, page.records), received=page.received)
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))
                     ledger.append(s, direction="IN", sender=partner.id, receiver=self.bus_id, dataset=dataset,
@@ -240,13 +240,7 @@ class SyncEngine:
             return self._fail(report, run_id=report.run_id, hop=hop, exc=exc, t0=t0, newest=newest)
         finally:
             connector.close()
-        report.counts.expired = self.expire_holds(partner)
-        report.counts.rejected += report.counts.expired
-        report.status = "SUCCESS"
-        self._check_documents(partner, dataset, report)
-        report.duration_s = time.monotonic() - t0
-        self._finish(report, newest)
-        return report
+        return self._succeed(report, partner, dataset, t0=t0, newest=newest)
 
     def expire_holds(self, partner: PartnerConfig) -> int:
         """Reject ``partner``'s held records whose hold timed out (TBS-SYNC-007)."""
@@ -305,12 +299,17 @@ class SyncEngine:
         report.pages = counting.envelopes
         report.pulled = counting.received
         report.counts = counting.counts
+        return self._succeed(report, partner, dataset, t0=t0, newest=None)
+
+    def _succeed(self, report: SyncReport, partner: PartnerConfig, dataset: str, *, t0: float,
+                 newest: str | None) -> SyncReport:
+        """A run that read everything: expire the partner's timed-out holds, check documents, finish."""
         report.counts.expired = self.expire_holds(partner)
         report.counts.rejected += report.counts.expired
         report.status = "SUCCESS"
         self._check_documents(partner, dataset, report)
         report.duration_s = time.monotonic() - t0
-        self._finish(report, None)
+        self._finish(report, newest)
         return report
 
     def _fail(self, report: SyncReport, *, run_id: int | None, hop: str, exc: Exception, t0: float,

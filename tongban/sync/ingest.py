@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tongban.connectors.base import ReceivedBody
 from tongban.model.datasets import SPECS, Dataset, business_key
 from tongban.store.records import RecordStore
 from tongban.store.store import utcnow
 from tongban.sync.outcome import OutcomeCounts
 from tongban.validators import ValidationContext, validate_record
-from tongban.validators.parsing import array_member_texts
 from tongban.validators.report import Finding, Report, Severity
 from tongban.validators.stateful import Hold, Outcome, evaluate_state, expired_hold_finding, finding
 
@@ -58,18 +58,19 @@ class Ingestor:
         self.keep_rejected = quarantine  # False when replaying an entry already in quarantine
         self.announce_as = announce_as  # the bus id: stored events are announced through the outbox
         self.session = session
-        self._raw_body: bytes | None = None
+        self._received: ReceivedBody | None = None
         self._raw_texts: list[str] | None = None
         self._start = 0
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
                reports: list[Report] | None = None, sent_at: str | None = None,
-               raw: bytes | None = None) -> IngestResult:
+               received: ReceivedBody | None = None) -> IngestResult:
         """Ingest ``records`` in array order (TBS-SYNC-003). ``reports`` are their stateless
         S1–S4 reports when the caller already has them (a validated envelope); otherwise each
-        record is validated here (pulled pages). ``raw`` is the JSON body whose ``records``
-        they are: a rejected record is quarantined with its text as received."""
-        self._raw_body, self._raw_texts, self._start = raw, None, start_index
+        record is validated here (pulled pages). ``received`` is the body they were parsed from
+        (a changes page, a pushed envelope): a rejected record is quarantined with its text as
+        received."""
+        self._received, self._raw_texts, self._start = received, None, start_index
         result = IngestResult()
         ts_member = Dataset(dataset).spec.timestamp
         self.records.prefetch(dataset, records)
@@ -182,10 +183,10 @@ class Ingestor:
 
     def _received_text(self, index: int | None) -> str | None:
         """The text of the record at ``index`` in the body it arrived in (None: not known)."""
-        if index is None or self._raw_body is None:
+        if index is None or self._received is None:
             return None
-        if self._raw_texts is None:   # split only when a record of this body is quarantined
-            self._raw_texts = array_member_texts(self._raw_body, "records") or []
+        if self._raw_texts is None:   # cut only when a record of this body is quarantined
+            self._raw_texts = self._received.record_texts() or []
         offset = index - self._start
         return self._raw_texts[offset] if 0 <= offset < len(self._raw_texts) else None
 

@@ -16,7 +16,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from tongban.connectors.base import ServiceError
+from tongban.connectors.base import ReceivedBody, ServiceError
+from tongban.model.datasets import CONSUMER_ROLE, DATASETS
 from tongban.registry import PartnerConfig, Registry
 from tongban.store.locks import serialize_writes
 from tongban.store.schema import SeenMessage
@@ -54,8 +55,7 @@ class BusReceiver:
 
     # -- SystemService ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
-        return {"systemId": self.system_id, "roles": ["CATALOG_CONSUMER"],
-                "datasets": ["case", "case-event", "catalog", "evaluation", "result"],
+        return {"systemId": self.system_id, "roles": [CONSUMER_ROLE], "datasets": sorted(DATASETS),
                 "specVersions": ["TBS-1.0"], "bindings": ["REST", "SOAP", "FILE", "MQTT"],
                 "limits": {"maxRecords": 1000, "maxBodyBytes": 16 * 1024 * 1024}}
 
@@ -69,13 +69,14 @@ class BusReceiver:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Sequence[Finding] = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Sequence[Finding] = (),
+                received: ReceivedBody | None = None) -> dict[str, Any]:
         from sqlalchemy.exc import IntegrityError, OperationalError
 
         try:
             return self._receive(envelope, binding=binding, request_hash=request_hash,
                                  authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
-                                 topic_region=topic_region, binding_findings=binding_findings)
+                                 topic_region=topic_region, binding_findings=binding_findings, received=received)
         except (OperationalError, IntegrityError) as exc:
             # IntegrityError: a writer that does not take the write lock raced this one
             # (nothing of this envelope was committed; the retry is answered from the store).
@@ -86,7 +87,8 @@ class BusReceiver:
 
     def _receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                  authenticated_sender: str | None, binding_dataset: str | None,
-                 topic_region: str | None, binding_findings: Sequence[Finding]) -> dict[str, Any]:
+                 topic_region: str | None, binding_findings: Sequence[Finding],
+                 received: ReceivedBody | None) -> dict[str, Any]:
         t_ref = self.clock()
         with self.store.transaction(lock_wait_s=self.lock_wait_s) as s:
             # Several gateway processes on one PostgreSQL store take turns per envelope: the
@@ -97,7 +99,7 @@ class BusReceiver:
                 state=StoreRecords(s, self.registry, announce_as=self.system_id), t_ref=t_ref, binding=binding,
                 request_hash=request_hash, authenticated_sender=authenticated_sender,
                 binding_dataset=binding_dataset, topic_region=topic_region, binding_findings=binding_findings,
-                allowlist=frozenset(self.registry.bus.uscc_allowlist))
+                allowlist=frozenset(self.registry.bus.uscc_allowlist), received=received)
             if not reception.replayed:
                 env = envelope if isinstance(envelope, dict) else {}
                 sender, message_id = env.get("sender"), env.get("messageId")
@@ -162,10 +164,11 @@ class StoreRecords:
         self.announce_as = announce_as
 
     def accept(self, dataset: str, records: list[Any], reports: list[Report], *, sender: str, writer: str,
-               sent_at: str, request_hash: str, context: ValidationContext) -> list[tuple[Outcome, Report]]:
+               sent_at: str, request_hash: str, context: ValidationContext,
+               received: ReceivedBody | None = None) -> list[tuple[Outcome, Report]]:
         partner = self.registry.get(sender)
         ingest = Ingestor(self.session, partner_id=partner.id, writer=writer,
                           hold_timeout_s=partner.hold_timeout_seconds, context=context,
                           envelope_sha256=request_hash, announce_as=self.announce_as)
-        result = ingest.ingest(dataset, records, reports=reports, sent_at=sent_at)
+        result = ingest.ingest(dataset, records, reports=reports, sent_at=sent_at, received=received)
         return [(r.outcome, r.report) for r in result.results]

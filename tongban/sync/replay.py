@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,7 +43,7 @@ def replay(store: Store, registry: Registry, *, ids: list[int] | None = None, pa
             entry = s.get(QuarantineEntry, entry_id)
             try:
                 partner = registry.get(entry.partner_id)
-                record = json.loads(entry.raw)
+                record = quarantined_record(entry.raw, entry.dataset)
             except (KeyError, ValueError):
                 result.skipped.append(entry_id)
                 continue
@@ -64,3 +65,13 @@ def replay(store: Store, registry: Registry, *, ids: list[int] | None = None, pa
                               envelope_sha256=entry.envelope_sha256 or sha256_hex(entry.raw.encode("utf-8")),
                               record_count=1, verdict=outcome.outcome.value, counts={"quarantineEntry": entry_id})
     return result
+
+
+def quarantined_record(raw: str, dataset: str) -> Any:
+    """The record of a quarantine entry: its text as received is JSON, or for SOAP the XML of
+    its ``records/item`` element. Raises ValueError when it cannot be read back."""
+    if raw.lstrip().startswith("<"):
+        from tongban.connectors.soap.mapping import item_from_text
+
+        return item_from_text(raw, dataset)
+    return json.loads(raw)

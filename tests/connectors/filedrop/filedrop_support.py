@@ -53,7 +53,7 @@ class RecordingService:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Any = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Any = (), received: Any = None) -> dict[str, Any]:
         if self.fail_with is not None:
             raise self.fail_with
         self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash,

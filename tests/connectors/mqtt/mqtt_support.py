@@ -66,7 +66,7 @@ class RecordingService:
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,
-                topic_region: str | None = None, binding_findings: Any = ()) -> dict[str, Any]:
+                topic_region: str | None = None, binding_findings: Any = (), received: Any = None) -> dict[str, Any]:
         with self._lock:
             self.calls.append({"envelope": envelope, "binding": binding, "request_hash": request_hash,
                                "binding_dataset": binding_dataset, "topic_region": topic_region})

@@ -54,7 +54,7 @@ class MemorySystem:
                 "hasMore": nxt < len(self.feed)}
 
     def receive(self, envelope, *, binding, request_hash, authenticated_sender, binding_dataset=None,
-                topic_region=None):
+                topic_region=None, received=None):
         self.received.append(envelope)
         recs = envelope["records"]
         rejected = [{"index": i, "report": {"result": "FAILURE", "counters": {"errors": 1, "warnings": 0, "infos": 0},
