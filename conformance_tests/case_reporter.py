@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from tongban.model.datasets import ROLE_DATASETS
+
 from . import attribution as A
 from .catalog_provider import version_rules
 from .common import _event_order
@@ -17,6 +19,7 @@ from .session import Session
 from .sweep import RecordVerdict
 from .testkit import ConformanceTest
 
+CASE_DATASETS = ROLE_DATASETS["CASE_REPORTER"]  # case and case-event
 CR01_RULES = (tuple(f"TBS-CASE-{n:03d}" for n in range(1, 5)) + tuple(f"TBS-EVT-{n:03d}" for n in range(1, 7))
               + tuple(f"TBS-CODE-{n:03d}" for n in range(8, 19)))
 
@@ -27,11 +30,11 @@ class _CaseTest(ConformanceTest):
     @staticmethod
     def context(session: Session) -> tuple[list[RecordVerdict], dict[str, list[RecordVerdict]], dict[str, set[str]]]:
         sw = session.sweep()
-        return sw.all("case", "case-event"), sw.by_case(), A.case_class_map(sw)
+        return sw.all(*CASE_DATASETS), sw.by_case(), A.case_class_map(sw)
 
     @staticmethod
     def case_records(by_case: dict[str, list[RecordVerdict]], case_no: str) -> list[RecordVerdict]:
-        return [v for v in by_case.get(case_no, []) if v.dataset in ("case", "case-event")]
+        return [v for v in by_case.get(case_no, []) if v.dataset in CASE_DATASETS]
 
     def paths(self, session: Session, wanted: dict[str, str]) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
         """For each class name, one case on that path with every case/event record STORED."""
@@ -48,6 +51,14 @@ class _CaseTest(ConformanceTest):
         verdicts, _, classes = self.context(session)
         return A.findings(verdicts, rules, case_filter=lambda c: keep(classes.get(c or "", set())))
 
+    def judge_paths(self, session: Session, wanted: dict[str, str], keep: Callable[[set[str]], bool]) -> TestResult:
+        """The violations in the cases ``keep`` selects; SKIP when a wanted path is not in the feeds."""
+        found, evidence = self.paths(session, wanted)
+        failures = self.scoped(session, self.requirement_ids, keep)
+        missing = [k for k, v in found.items() if v is None]
+        return TestResult.judge_evidenced(capped(failures, "findings"), evidence, evidenced=not missing,
+                                          missing=f"path(s) not evidenced in the SUT's feeds: {', '.join(missing)}")
+
 
 class Cr01ApprovalPath(_CaseTest):
     test_id = "CR-01"
@@ -62,10 +73,9 @@ class Cr01ApprovalPath(_CaseTest):
         failures = A.findings(verdicts, self.requirement_ids, stateful=False)
         failures += A.findings(verdicts, self.requirement_ids, stateless=False,
                                case_filter=lambda c: A.for_cr01(classes.get(c or "", set())))
-        if found["delivered-approval"] is None and not failures:
-            return TestResult.skip("no approval case delivered (SUBMIT … DELIVER) with every record STORED in the "
-                                   "SUT's feeds", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return TestResult.judge_evidenced(
+            capped(failures, "findings"), evidence, evidenced=found["delivered-approval"] is not None,
+            missing="no approval case delivered (SUBMIT … DELIVER) with every record STORED in the SUT's feeds")
 
 
 class Cr02NonApproval(_CaseTest):
@@ -75,13 +85,8 @@ class Cr02NonApproval(_CaseTest):
                    "(REJECT_ACCEPTANCE), every record STORED.")
 
     def run(self, session: Session) -> TestResult:
-        found, evidence = self.paths(session, {"not-permitted": "non-approval (NOT_PERMITTED)",
-                                               "not-accepted": "non-acceptance (REJECT_ACCEPTANCE)"})
-        failures = self.scoped(session, self.requirement_ids, A.for_cr02)
-        missing = [k for k, v in found.items() if v is None]
-        if missing and not failures:
-            return TestResult.skip(f"path(s) not evidenced in the SUT's feeds: {', '.join(missing)}", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return self.judge_paths(session, {"not-permitted": "non-approval (NOT_PERMITTED)",
+                                          "not-accepted": "non-acceptance (REJECT_ACCEPTANCE)"}, A.for_cr02)
 
 
 class Cr03SupplementAndSuspension(_CaseTest):
@@ -91,12 +96,8 @@ class Cr03SupplementAndSuspension(_CaseTest):
                    "STORED.")
 
     def run(self, session: Session) -> TestResult:
-        found, evidence = self.paths(session, {"supplement": "supplement path", "suspend": "SUSPEND/RESUME path"})
-        failures = self.scoped(session, self.requirement_ids, A.for_cr03)
-        missing = [k for k, v in found.items() if v is None]
-        if missing and not failures:
-            return TestResult.skip(f"path(s) not evidenced in the SUT's feeds: {', '.join(missing)}", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return self.judge_paths(session, {"supplement": "supplement path", "suspend": "SUSPEND/RESUME path"},
+                                A.for_cr03)
 
 
 class Cr04EventsContiguous(_CaseTest):
@@ -119,9 +120,8 @@ class Cr04EventsContiguous(_CaseTest):
         spanning = sorted(c for c, p in pages.items() if len(p) > 1)
         evidence = [{"note": f"{len(spanning)} case(s) whose events came in more than one page/envelope",
                      "cases": spanning[:5]}]
-        if not spanning and not failures:
-            return TestResult.skip("no case's events span more than one page or envelope", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return TestResult.judge_evidenced(capped(failures, "findings"), evidence, evidenced=bool(spanning),
+                                          missing="no case's events span more than one page or envelope")
 
 
 class Cr05CaseVersions(_CaseTest):
@@ -140,9 +140,8 @@ class Cr05CaseVersions(_CaseTest):
                 by_key.setdefault(v.case_no, []).append(v)
         changed = [k for k, g in by_key.items() if A.stored_versions(g) > 1]
         evidence = [{"note": f"{len(changed)} case(s) with more than one stored version", "cases": changed[:5]}]
-        if not changed and not failures:
-            return TestResult.skip("no Case in the SUT's feeds has a second version", evidence)
-        return TestResult.judge(failures, evidence)
+        return TestResult.judge_evidenced(failures, evidence, evidenced=bool(changed),
+                                          missing="no Case in the SUT's feeds has a second version")
 
 
 class Cr06Scope(_CaseTest):

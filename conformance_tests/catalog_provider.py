@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import attribution as A
-from .common import PULL
 from .results import KitFinding, Level, TestResult, capped
 from .session import Session
-from .testkit import ConformanceTest
+from .testkit import PULL, Collected, ConformanceTest
 
 CAT_RULES = tuple(f"TBS-CAT-{n:03d}" for n in range(1, 11)) + tuple(f"TBS-CODE-{n:03d}" for n in range(1, 20))
 
@@ -21,7 +20,7 @@ def version_rules(session: Session) -> tuple[str, ...]:
     """Rules of a version history. A STALE version (TBS-SYNC-004) is a superseded version served
     after its successor in a feed (TBS-SYNC-013), but a harmless resend when pushed (TBS-ENV-033)."""
     rules = ("TBS-SYNC-005", "TBS-SYNC-011")
-    return rules + ("TBS-SYNC-004",) if session.config.binding in PULL else rules
+    return rules + ("TBS-SYNC-004",) if session.collected is Collected.PULLED else rules
 
 
 class _CatalogTest(ConformanceTest):
@@ -95,10 +94,9 @@ class Cp03NewVersion(_CatalogTest):
                 by_key.setdefault(v.record["implCode"], []).append(v)
         changed = [k for k, group in by_key.items() if A.stored_versions(group) > 1]
         evidence = [{"note": f"{len(changed)} item(s) with more than one stored version", "items": changed[:5]}]
-        if not changed and not failures:
-            return TestResult.skip("no item in the SUT's catalog feed has a second version: the change path is "
-                                   "not evidenced", evidence)
-        return TestResult.judge(failures, evidence)
+        return TestResult.judge_evidenced(failures, evidence, evidenced=bool(changed),
+                                          missing="no item in the SUT's catalog feed has a second version: "
+                                                  "the change path is not evidenced")
 
 
 class Cp04Tombstone(_CatalogTest):
@@ -113,10 +111,9 @@ class Cp04Tombstone(_CatalogTest):
                       and v.outcome is not None and v.outcome.value == "STORED"]
         evidence = [{"note": f"{len(tombstones)} REVOKED version(s) stored",
                      "items": [v.fed.where() for v in tombstones[:5]]}]
-        if not tombstones and not failures:
-            return TestResult.skip("no REVOKED tombstone in the SUT's catalog feed: the revocation path is not "
-                                   "evidenced", evidence)
-        return TestResult.judge(failures, evidence)
+        return TestResult.judge_evidenced(failures, evidence, evidenced=bool(tombstones),
+                                          missing="no REVOKED tombstone in the SUT's catalog feed: "
+                                                  "the revocation path is not evidenced")
 
 
 class Cp05ScopeAndAuthority(_CatalogTest):

@@ -20,15 +20,11 @@ from .push import com01_push, com03_push, com04_push, com05_push
 from .results import KitFinding, Level, TestResult, capped
 from .schemas import schema_errors
 from .session import Session
-from .testkit import ConformanceTest
+from .testkit import PULL, Collected, ConformanceTest
 
-PULL = ("REST", "SOAP")
-PUSH = ("FILE", "MQTT")
 OTHER_SYSTEM = "TB:county:110101:TBSCONFTEST"   # a well-formed identity the suite is not
 BAD_CURSOR = "tbs-conformance-not-a-cursor"     # cursor syntax, but no feed position
 TIMESTAMP_MEMBERS = ("submittedAt", "occurredAt", "issuedAt", "assessedAt", "updatedAt", "promisedBy")
-def pushes(session: Session) -> bool:
-    return session.config.binding in PUSH
 
 
 def _expect(answer: probes.Answer, status: int, code: str | None, rule: str, what: str) -> KitFinding | None:
@@ -54,9 +50,10 @@ class Com01Authentication(ConformanceTest):
                    "are refused (401), a caller naming another system in X-TB-Sender is forbidden (403), and the "
                    "suite's own credentials are accepted.")
 
-    def run(self, session: Session) -> TestResult:
-        if pushes(session):
-            return com01_push(self, session)
+    def pushed(self, session: Session) -> TestResult:
+        return com01_push(self, session)
+
+    def pulled(self, session: Session) -> TestResult:
         token = session.config.token
         kit = session.config.kit_system_id
         evidence: list[dict[str, Any]] = []
@@ -144,9 +141,10 @@ class Com03StatelessValid(ConformanceTest):
             return "the SUT claims no provider role: it sends nothing to validate"
         return None
 
-    def run(self, session: Session) -> TestResult:
-        if pushes(session):
-            return com03_push(self, session)
+    def pushed(self, session: Session) -> TestResult:
+        return com03_push(self, session)
+
+    def pulled(self, session: Session) -> TestResult:
         failures: list[KitFinding] = []
         evidence: list[dict[str, Any]] = []
         for ds in session.provided_datasets():
@@ -177,12 +175,10 @@ class Com04BindingProtocol(ConformanceTest):
                    "(REST); SOAP 1.1 media type, SOAPAction, the XML mapping and the shape of faults (SOAP); "
                    "drop-root layout, batch files and manifests (FILE); topics, QoS and retain (MQTT).")
 
-    def run(self, session: Session) -> TestResult:
-        binding = session.config.binding
-        if binding == "REST":
-            return self._rest(session)
-        if binding == "SOAP":
-            return self._soap(session)
+    def pulled(self, session: Session) -> TestResult:
+        return {"REST": self._rest, "SOAP": self._soap}[session.config.binding](session)
+
+    def pushed(self, session: Session) -> TestResult:
         if not session.provided_datasets():  # a consumer over FILE/MQTT sends only acknowledgements
             return com04_consumer_push(session)
         return com04_push(self, session)
@@ -333,7 +329,7 @@ class Com05Resend(ConformanceTest):
                    "resent records are DUPLICATE, never conflicts.")
 
     def not_applicable(self, session: Session) -> str | None:
-        if not pushes(session):
+        if session.collected is not Collected.PUSHED:
             return ("the SUT does not push over this binding (pull-only provider or consumer over "
                     f"{session.config.binding}, §20.2)")
         if not session.provided_datasets():
@@ -371,7 +367,7 @@ class Com06Recommended(ConformanceTest):
                                                        f"{member} {value} 未使用 +08:00", "WARNING",
                                                        f"{fed.location}/{member}", value, fed.where()))
         evidence = [{"note": f"{count} timestamps read"}]
-        if pushes(session):
+        if session.collected is Collected.PUSHED:
             evidence.append({"note": "Retry-After honouring is observed in COM-05's exchanges"})
         return TestResult.judge(capped(failures, "timestamps"), evidence)
 

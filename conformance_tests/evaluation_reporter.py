@@ -33,9 +33,8 @@ class Er01EvaluationsValid(_EvaluationTest):
         bad_reviews = [v for v in vs if _ok(v) and isinstance(v.record, dict)
                        and isinstance(v.record.get("satisfaction"), int) and v.record["satisfaction"] < 3]
         evidence = [{"note": f"{len(vs)} evaluation(s), {len(bad_reviews)} valid 差评 with details"}]
-        if not bad_reviews and not failures:
-            return TestResult.skip("no 差评 (satisfaction below 3) in the SUT's evaluations", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return TestResult.judge_evidenced(capped(failures, "findings"), evidence, evidenced=bool(bad_reviews),
+                                          missing="no 差评 (satisfaction below 3) in the SUT's evaluations")
 
 
 class Er02SatisfactionDirection(_EvaluationTest):
@@ -66,9 +65,8 @@ class Er03FollowUp(_EvaluationTest):
         follow_ups = [v for v in vs if isinstance(v.record, dict) and v.record.get("assessNo") == 2
                       and v.outcome is not None and v.outcome.value == "STORED"]
         evidence = [{"note": f"{len(follow_ups)} follow-up evaluation(s) STORED"}]
-        if not follow_ups and not failures:
-            return TestResult.skip("no follow-up evaluation (assessNo 2) in the SUT's feeds", evidence)
-        return TestResult.judge(capped(failures, "findings"), evidence)
+        return TestResult.judge_evidenced(capped(failures, "findings"), evidence, evidenced=bool(follow_ups),
+                                          missing="no follow-up evaluation (assessNo 2) in the SUT's feeds")
 
 
 class Er04NoDefaultEvaluations(_EvaluationTest):

@@ -6,13 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from tongban.model.canonical import canonical_bytes, canonical_sha256
+from tongban.model.datasets import SPECS
 
 from . import attribution as A
-from .common import PUSH
 from .feeds import read_feed
 from .results import KitFinding, TestResult, capped
 from .session import Session
 from .testkit import ConformanceTest
+
+
+def _result_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A Result's business key; a member it lacks is None."""
+    return tuple(record.get(m) for m in SPECS["result"].key)
 
 
 class _ResultTest(ConformanceTest):
@@ -110,29 +115,33 @@ class Rp04ResendIdentical(_ResultTest):
     description = ("A resent Result is identical: no (caseNo, certNo) carries two contents; for a pull-only "
                    "publisher a second read of the result feed serves every Result again, identical.")
 
-    def run(self, session: Session) -> TestResult:
+    def pushed(self, session: Session) -> TestResult:
+        vs = self.verdicts(session)
+        if not vs:
+            return TestResult.skip("the SUT served no Result")
+        return TestResult.judge(capped(A.findings(vs, self.requirement_ids, stateless=False), "findings"), [])
+
+    def pulled(self, session: Session) -> TestResult:
+        """As pushed, and a second read of the result feed serves every Result again, identical."""
         vs = self.verdicts(session)
         if not vs:
             return TestResult.skip("the SUT served no Result")
         failures = A.findings(vs, self.requirement_ids, stateless=False)
-        evidence: list[dict[str, Any]] = []
-        if session.config.binding not in PUSH:
-            first = {}
-            for v in vs:
-                if isinstance(v.record, dict):
-                    first.setdefault((v.record.get("caseNo"), v.record.get("certNo")), set()).add(
-                        canonical_bytes(v.record))
-            again = read_feed(session.connector(), "result", limit=session.config.page_limit)
-            evidence.append({"note": f"second read of the result feed: {len(again.records)} record(s)"})
-            if again.error:
-                failures.append(KitFinding("TBS-RES-006", f"the second read failed: {again.error}", "第二次读取失败"))
-            for fed in again.records:
-                rec = fed.record
-                if isinstance(rec, dict):
-                    key = (rec.get("caseNo"), rec.get("certNo"))
-                    if key in first and canonical_bytes(rec) not in first[key]:
-                        failures.append(KitFinding("TBS-RES-006", f"Result {key} was served again with other content",
-                                                   f"结果 {key} 再次提供时内容不同", where=fed.where()))
+        first: dict[tuple[Any, Any], set[bytes]] = {}
+        for v in vs:
+            if isinstance(v.record, dict):
+                first.setdefault(_result_key(v.record), set()).add(canonical_bytes(v.record))
+        again = read_feed(session.connector(), "result", limit=session.config.page_limit)
+        evidence = [{"note": f"second read of the result feed: {len(again.records)} record(s)"}]
+        if again.error:
+            failures.append(KitFinding("TBS-RES-006", f"the second read failed: {again.error}", "第二次读取失败"))
+        for fed in again.records:
+            rec = fed.record
+            if isinstance(rec, dict):
+                key = _result_key(rec)
+                if key in first and canonical_bytes(rec) not in first[key]:
+                    failures.append(KitFinding("TBS-RES-006", f"Result {key} was served again with other content",
+                                               f"结果 {key} 再次提供时内容不同", where=fed.where()))
         return TestResult.judge(capped(failures, "findings"), evidence)
 
 

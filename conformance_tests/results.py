@@ -123,6 +123,15 @@ class TestResult:
             return cls(Result.FAIL, evidence, findings, f"{len(failures)} failure(s)")
         return cls(Result.PASS, evidence, findings)
 
+    @classmethod
+    def judge_evidenced(cls, failures: list[KitFinding], evidence: list[dict[str, Any]], *, evidenced: bool,
+                        missing: str) -> "TestResult":
+        """:meth:`judge`, except SKIP (``missing`` says what the SUT did not show) when there is
+        no failure and nothing the test looks for was evidenced: no failure is not a PASS then."""
+        if not evidenced and not failures:
+            return cls.skip(missing, evidence)
+        return cls.judge(failures, evidence)
+
 
 MAX_LISTED = 40  # findings listed per test; the count says how many there were
 

@@ -25,11 +25,12 @@ from tongban.validators import REFERENCE_ALLOWLIST, ValidationContext
 from .feeds import FeedRead, FedRecord, read_feed
 from .push import pushed_records
 from .sweep import Sweep, sweep
+from .testkit import ALL_BINDINGS, COLLECTED, Collected
 
 SUITE_VERSION = "1.0.0"
 SPEC_VERSION = "TBS-1.0"
 DEFAULT_ISSUER = "TB:province:440000:TONGBAN"
-BINDINGS = ("REST", "SOAP", "FILE", "MQTT")
+BINDINGS = ALL_BINDINGS
 EXCERPT_CHARS = 1500
 SAFE_HEADERS = ("content-type", "x-tb-sender", "x-tb-spec-version", "x-tb-message-id", "x-tb-request-hash",
                 "soapaction", "retry-after", "location")
@@ -150,6 +151,11 @@ class Session:
         self.exchanges.append(entry)
         return number
 
+    @property
+    def collected(self) -> Collected:
+        """How the suite collects what the SUT sends over the session's binding."""
+        return COLLECTED[self.config.binding]
+
     # -- transport ------------------------------------------------------------------------
     @property
     def verify(self) -> bool | str:
@@ -248,7 +254,7 @@ class Session:
         """Every record the SUT served (pull) or sent (push), per provided dataset."""
         if "records" in self.cache:
             return self.cache["records"]
-        if self.config.binding in ("FILE", "MQTT"):
+        if self.collected is Collected.PUSHED:
             return self.once("records", lambda: pushed_records(self))
         out = {ds: self.feed(ds).records for ds in self.provided_datasets()}
         for ds in self.context_datasets():
@@ -265,7 +271,7 @@ class Session:
             return ()
         meta = self.meta()
         listed = meta.get("datasets", []) if isinstance(meta, dict) else []
-        return tuple(ds for ds in ("case", "case-event") if ds not in provided and ds in listed)
+        return tuple(ds for ds in ROLE_DATASETS["CASE_REPORTER"] if ds not in provided and ds in listed)
 
     def validation_context(self) -> ValidationContext:
         return ValidationContext(allowlist=self.config.allowlist)

@@ -2,12 +2,16 @@
 
 Each test names its catalogue id, the requirement ids it verifies, its level, the roles and
 bindings it applies to and, in plain words, what it does; ``run(session)`` returns a
-:class:`~tongban.conformance.results.TestResult`. ``not_applicable(session)`` says why a test
+:class:`~tongban.conformance.results.TestResult`. A test that works differently when the suite
+reads the SUT's feeds and when the SUT pushes to the suite implements :meth:`~ConformanceTest.pulled`
+and :meth:`~ConformanceTest.pushed`; which one runs follows from the binding's declaration in
+:data:`COLLECTED`, not from a test's own conditions. ``not_applicable(session)`` says why a test
 whose role and binding apply is still OMIT (e.g. "applies if the SUT pushes"); it is the only
 way to OMIT, so OMIT always means the applicability condition is false (TBS-CONF-003).
 """
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 from .results import KitFinding, Level, TestResult
@@ -15,7 +19,19 @@ from .results import KitFinding, Level, TestResult
 if TYPE_CHECKING:
     from .session import Session
 
-ALL_BINDINGS: tuple[str, ...] = ("REST", "SOAP", "FILE", "MQTT")
+class Collected(Enum):
+    """How the suite collects what the SUT sends over a binding."""
+
+    PULLED = "PULLED"  # the suite is the SUT's client: it reads the feeds, it pushes to a consumer
+    PUSHED = "PUSHED"  # the SUT pushes to the suite, which receives like the bus would
+
+
+#: one declaration per binding (§20.2: REST and SOAP providers are pull-only; FILE and MQTT push)
+COLLECTED: dict[str, Collected] = {"REST": Collected.PULLED, "SOAP": Collected.PULLED,
+                                   "FILE": Collected.PUSHED, "MQTT": Collected.PUSHED}
+ALL_BINDINGS: tuple[str, ...] = tuple(COLLECTED)
+PULL: tuple[str, ...] = tuple(b for b, c in COLLECTED.items() if c is Collected.PULLED)
+PUSH: tuple[str, ...] = tuple(b for b, c in COLLECTED.items() if c is Collected.PUSHED)
 EVERY_ROLE = "*"
 
 
@@ -41,8 +57,16 @@ class ConformanceTest:
         """Why the test does not apply although role and binding do; None when it applies."""
         return None
 
-    def run(self, session: "Session") -> TestResult:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def run(self, session: "Session") -> TestResult:
+        """The test as the session's binding is collected (:data:`COLLECTED`); a test that runs
+        the same way on every binding overrides ``run`` itself."""
+        return {Collected.PULLED: self.pulled, Collected.PUSHED: self.pushed}[session.collected](session)
+
+    def pulled(self, session: "Session") -> TestResult:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.test_id} has no run for a binding the suite pulls from")
+
+    def pushed(self, session: "Session") -> TestResult:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.test_id} has no run for a binding the SUT pushes over")
 
     # helpers for subclasses -------------------------------------------------------------
     @staticmethod

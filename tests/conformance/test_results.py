@@ -58,3 +58,41 @@ def test_the_catalogue_is_the_standards_table():
     assert {tid: t.level.value for tid, t in by_id.items()} == STANDARD_LEVELS
     for tid, requirements in STANDARD_REQUIREMENTS.items():
         assert set(by_id[tid].requirement_ids) == requirements, tid
+
+
+def test_nothing_evidenced_and_no_failure_is_a_skip_not_a_pass():
+    from tongban.conformance.results import KitFinding, TestResult
+
+    failure = KitFinding("TBS-SYNC-010", "a tombstone came back to life", "墓碑被复活")
+    shown = [{"note": "0 REVOKED version(s) stored"}]
+    skipped = TestResult.judge_evidenced([], shown, evidenced=False, missing="no REVOKED tombstone")
+    assert (skipped.result, skipped.reason) == (R.SKIP, "no REVOKED tombstone")
+    assert skipped.evidence == shown + [{"note": "no REVOKED tombstone"}]
+    assert TestResult.judge_evidenced([], shown, evidenced=True, missing="-").result is R.PASS
+    # a failure is a failure whether or not the path was shown
+    assert TestResult.judge_evidenced([failure], shown, evidenced=False, missing="-").result is R.FAIL
+
+
+def test_each_binding_declares_once_how_the_suite_collects_it():
+    """§20.2: REST and SOAP providers are read through their feeds, FILE and MQTT push; a test
+    with a run per collection gets the one its binding declares."""
+    from types import SimpleNamespace
+
+    from tongban.conformance.common import Com03StatelessValid
+    from tongban.conformance.session import Session
+    from tongban.conformance.testkit import COLLECTED, Collected
+
+    assert COLLECTED == {"REST": Collected.PULLED, "SOAP": Collected.PULLED,
+                         "FILE": Collected.PUSHED, "MQTT": Collected.PUSHED}
+
+    class Spy(Com03StatelessValid):
+        def pulled(self, session):
+            return "pulled"
+
+        def pushed(self, session):
+            return "pushed"
+
+    for binding, expected in (("REST", "pulled"), ("SOAP", "pulled"), ("FILE", "pushed"), ("MQTT", "pushed")):
+        session = SimpleNamespace(config=SimpleNamespace(binding=binding))
+        session.collected = Session.collected.fget(session)
+        assert Spy().run(session) == expected, binding
