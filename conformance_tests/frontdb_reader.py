@@ -19,12 +19,13 @@ import sqlalchemy as sa
 
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.profile import load_profile, split_sql
+from tongban.model.datasets import PROVIDER_ROLES
 
 from .results import KitFinding, Level, Result, TestResult, Verdict, role_verdict
 
 VECTORS = Path(__file__).resolve().parent / "frontdb_vectors"
 ROLE = "FRONTDB_READER"
-NE_ROLES = ("CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER")
+NE_ROLES = PROVIDER_ROLES  # NATIONAL-EXCHANGE carries every dataset
 LW = "TB:county:440103:LWZWFW"
 JN = "TB:county:370102:LXZWFW"
 

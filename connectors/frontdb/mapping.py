@@ -125,6 +125,14 @@ def handler(name: str | None, name_src: Source, dept: str | None, dept_src: Sour
     put(record, sources, "/handler/deptUscc", dept, dept_src)
 
 
+def voided_conclusion(r: dict[str, Any], s: dict[str, Source], table: str, guid: str, operation: str) -> Candidate:
+    """The CONCLUDE VOIDED that ends a case whose row the front database deleted (``operation`` = D)."""
+    put(r, s, "/stepName", "删除办结", (table, guid, ""))
+    put(r, s, "/conclusionCode", "VOIDED", (table, guid, operation))
+    put(r, s, "/opinion", f"前置库删除办结（{table}.{operation}=D）", (table, guid, ""))
+    return Candidate(r, s, table, guid, "CONCLUDE", 1)
+
+
 # --- NATIONAL-EXCHANGE ------------------------------------------------------------------
 class NationalExchange:
     """The mapping tables of TBS-LP-1.0 §3."""
@@ -253,45 +261,38 @@ class NationalExchange:
         put(r, s, "/version", a["version"], (A, g, "version"))
         return Mapped("case", r, s, (A, g))
 
-    def submit(self, a: dict[str, Any]) -> Candidate:
+    @staticmethod
+    def accept_row_event(a: dict[str, Any], event_type: str, type_column: str,
+                         at_column: str) -> tuple[dict[str, Any], dict[str, Source], str, str]:
+        """An event of an ``up_pro_accept`` row begun: its caseNo, type and occurredAt, with their
+        sources (``type_column`` is what the type was read from; empty when implied by the row)."""
         A, g = "up_pro_accept", a["row_guid"]
         r: dict[str, Any] = {}
         s: dict[str, Source] = {}
         put(r, s, "/caseNo", a["project_no"], (A, g, "project_no"))
-        r["type"] = "SUBMIT"
-        s["/type"] = (A, g, "")
-        put(r, s, "/occurredAt", tbs_datetime(a["apply_date"]), (A, g, "apply_date"))
+        r["type"] = event_type
+        s["/type"] = (A, g, type_column)
+        put(r, s, "/occurredAt", tbs_datetime(a[at_column]), (A, g, at_column))
+        return r, s, A, g
+
+    def submit(self, a: dict[str, Any]) -> Candidate:
+        r, s, A, g = self.accept_row_event(a, "SUBMIT", "", "apply_date")
         m12 = self.p.codes["M12_submit_step"]
         put(r, s, "/stepName", m12.get(a["apply_type"], m12["*"]), (A, g, "apply_type"))
         return Candidate(r, s, A, g, "SUBMIT", 1, origin=False)
 
     def accept(self, a: dict[str, Any], source_row: dict[str, Any]) -> Candidate:
-        A, g = "up_pro_accept", a["row_guid"]
-        r: dict[str, Any] = {}
-        s: dict[str, Source] = {}
-        put(r, s, "/caseNo", a["project_no"], (A, g, "project_no"))
-        r["type"] = "ACCEPT"
-        s["/type"] = (A, g, "accept_date")
-        put(r, s, "/occurredAt", tbs_datetime(a["accept_date"]), (A, g, "accept_date"))
+        r, s, A, g = self.accept_row_event(a, "ACCEPT", "accept_date", "accept_date")
         handler(a["handle_user_name"], (A, g, "handle_user_name"), source_row["org_code"],
                 (A, source_row["row_guid"], "org_code"), r, s)
         put(r, s, "/stepName", "受理", (A, g, ""))
         return Candidate(r, s, A, g, "ACCEPT", 1, origin=False)
 
     def voided(self, a: dict[str, Any], source_row: dict[str, Any]) -> Candidate:
-        A, g = "up_pro_accept", a["row_guid"]
-        r: dict[str, Any] = {}
-        s: dict[str, Source] = {}
-        put(r, s, "/caseNo", a["project_no"], (A, g, "project_no"))
-        r["type"] = "CONCLUDE"
-        s["/type"] = (A, g, "cd_operation")
-        put(r, s, "/occurredAt", tbs_datetime(a["cd_time"]), (A, g, "cd_time"))
+        r, s, A, g = self.accept_row_event(a, "CONCLUDE", "cd_operation", "cd_time")
         handler(a["handle_user_name"], (A, g, "handle_user_name"), source_row["org_code"],
                 (A, source_row["row_guid"], "org_code"), r, s)
-        put(r, s, "/stepName", "删除办结", (A, g, ""))
-        put(r, s, "/conclusionCode", "VOIDED", (A, g, "cd_operation"))
-        put(r, s, "/opinion", "前置库删除办结（up_pro_accept.cd_operation=D）", (A, g, ""))
-        return Candidate(r, s, A, g, "CONCLUDE", 1)
+        return voided_conclusion(r, s, A, g, "cd_operation")
 
     def linked_events(self, table: str, row: dict[str, Any], source_row: dict[str, Any]) -> list[Candidate]:
         g = row["row_guid"]
@@ -464,10 +465,7 @@ class EaJcStep:
         put(r, s, "/occurredAt", tbs_datetime(b["CD_TIME"]), (T, g, "CD_TIME"))
         handler(b["TRANSACTOR"], (T, g, "TRANSACTOR"), source_row["ACCEPTDEPTID"],
                 (T, source_row["ROW_GUID"], "ACCEPTDEPTID"), r, s)
-        put(r, s, "/stepName", "删除办结", (T, g, ""))
-        put(r, s, "/conclusionCode", "VOIDED", (T, g, "CD_OPERATION"))
-        put(r, s, "/opinion", "前置库删除办结（EA_JC_STEP_BASICINFO.CD_OPERATION=D）", (T, g, ""))
-        return Candidate(r, s, T, g, "CONCLUDE", 1)
+        return voided_conclusion(r, s, T, g, "CD_OPERATION")
 
     def linked_events(self, table: str, row: dict[str, Any], source_row: dict[str, Any]) -> list[Candidate]:
         g = row["ROW_GUID"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Callable
 
 from tongban.model.clock import CST
 
@@ -103,20 +103,7 @@ def read_datetime(value: Any) -> tuple[datetime | None, str | None]:
         return value.replace(microsecond=0), None
     if isinstance(value, date):
         return None, "TBS-LP-033"  # a date-only value in a DATETIME column
-    if isinstance(value, bool):
-        return None, "TBS-LP-031"
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str):
-        return None, "TBS-LP-031"
-    for form in _DT_FORMS:
-        m = form.match(value)
-        if m:
-            try:
-                return datetime(*(int(g) for g in m.groups())), None
-            except ValueError:
-                return None, "TBS-LP-033"
-    return None, "TBS-LP-033"
+    return _from_text(value, _DT_FORMS, datetime)
 
 
 def read_date(value: Any) -> tuple[date | None, str | None]:
@@ -124,15 +111,23 @@ def read_date(value: Any) -> tuple[date | None, str | None]:
         return None, "TBS-LP-031"
     if isinstance(value, date):
         return value, None
-    if isinstance(value, int) and not isinstance(value, bool):
+    return _from_text(value, _DATE_FORMS, date)
+
+
+def _from_text(value: Any, forms: tuple[re.Pattern[str], ...], make: Callable[..., Any]) -> tuple[Any, str | None]:
+    """A date or datetime written as text (or as an integer such as 20261127) in one of ``forms``:
+    not text is TBS-LP-031, text in no form or naming no real day TBS-LP-033."""
+    if isinstance(value, bool):
+        return None, "TBS-LP-031"
+    if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str):
         return None, "TBS-LP-031"
-    for form in _DATE_FORMS:
+    for form in forms:
         m = form.match(value)
         if m:
             try:
-                return date(*(int(g) for g in m.groups())), None
+                return make(*(int(g) for g in m.groups())), None
             except ValueError:
                 return None, "TBS-LP-033"
     return None, "TBS-LP-033"

@@ -17,6 +17,8 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from tongban.model.clock import CST
+
 UNIT = {"WORKDAY": "1", "DAY": "2", "HOUR": "3", "MONTH": "5"}
 STATUS = {"ACTIVE": "1", "SUSPENDED": "2", "REVOKED": "3"}
 FORM = {"PAPER": "1", "ELECTRONIC": "2", "BOTH": "3"}
@@ -34,10 +36,7 @@ def legacy_time(stamp: str | None) -> str | None:
     """``2026-11-02T09:15:00+08:00`` → ``2026-11-02 09:15:00`` (Beijing time)."""
     if stamp is None:
         return None
-    at = datetime.fromisoformat(stamp)
-    if at.utcoffset() != timedelta(hours=8):
-        at = at.astimezone(datetime.fromisoformat("2000-01-01T00:00:00+08:00").tzinfo)
-    return at.strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(stamp).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def guid(*parts: Any) -> str:

@@ -14,9 +14,10 @@ from airflow.sdk import Asset, Param, dag, task, task_group
 
 from tongban.airflow_ext.pools import pool_name
 from tongban.registry import Registry, RegistryError, load_registry
+from tongban.model.clock import CST_ZONE_NAME
 from tongban.model.datasets import ANNOUNCED
 
-START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+START = pendulum.datetime(2026, 1, 1, tz=CST_ZONE_NAME)
 
 
 def asset_for(dataset: str) -> Asset:

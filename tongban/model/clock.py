@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8))
 """UTC+8 (北京时间)."""
+CST_ZONE_NAME = "Asia/Shanghai"
+"""The same zone by its IANA name, for schedulers that want a named zone (Airflow's start dates)."""
 
 
 def stamp(t: datetime) -> str:

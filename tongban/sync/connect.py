@@ -52,19 +52,20 @@ FACTORIES: dict[Transport, Callable[..., Connector]] = {
 SOURCES: dict[Transport, Callable[..., Feed | Inbox]] = {**FACTORIES, Transport.FILEDROP: _filedrop}
 
 
-def open_connector(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
+def _open(table: dict[Transport, Callable[..., Any]], partner: PartnerConfig, bus_id: str, why_not: str,
+          **kw: Any) -> Any:
     try:
-        factory = FACTORIES[partner.transport]
+        factory = table[partner.transport]
     except KeyError:
-        raise ValueError(f"{partner.id}: transport {partner.transport.value!r} has no changes feed to pull; "
-                         "its records arrive by push (file drop, MQTT)") from None
+        raise ValueError(f"{partner.id}: transport {partner.transport.value!r} has {why_not}") from None
     return factory(partner, bus_id, **kw)
+
+
+def open_connector(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
+    return _open(FACTORIES, partner, bus_id, "no changes feed to pull; its records arrive by push (file drop, MQTT)",
+                 **kw)
 
 
 def open_source(partner: PartnerConfig, bus_id: str, **kw: Any) -> Feed | Inbox:
-    try:
-        factory = SOURCES[partner.transport]
-    except KeyError:
-        raise ValueError(f"{partner.id}: transport {partner.transport.value!r} has neither a changes feed to pull "
-                         "nor an inbox to collect; its records arrive on the bus's subscriber") from None
-    return factory(partner, bus_id, **kw)
+    return _open(SOURCES, partner, bus_id, "neither a changes feed to pull nor an inbox to collect; its records "
+                 "arrive on the bus's subscriber", **kw)
