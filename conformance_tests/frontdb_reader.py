@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.profile import load_profile, split_sql
-from tongban.model.datasets import PROVIDER_ROLES
+from tongban.model.datasets import DATASETS, PROVIDER_ROLES
 
 from .results import KitFinding, Level, Result, TestResult, Verdict, role_verdict
 
@@ -387,7 +387,6 @@ class Lp06ExactlyOnce(LpTest):
     requirement_ids = ("TBS-LP-006", "TBS-LP-048", "TBS-SYNC-012")
     description = ("a second sync stores nothing and changes no receipt; a reader killed (SIGKILL) during a batch "
                    "and run again stores the same records and receipts as an undisturbed run")
-    DATASETS = ("catalog", "case", "case-event", "result", "evaluation")
 
     def _load(self, ctx: LpContext) -> FrontDatabase:
         db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
@@ -397,7 +396,7 @@ class Lp06ExactlyOnce(LpTest):
 
     def _state(self, ctx: LpContext, db: FrontDatabase) -> tuple[dict[str, list[str]], list[tuple]]:
         receipts = sorted(tuple(v for k, v in sorted(r.items()) if k != "processed_at") for r in db.receipts())
-        return {d: ctx.sut.export(d) for d in self.DATASETS}, receipts
+        return {d: ctx.sut.export(d) for d in DATASETS}, receipts
 
     def run(self, ctx: LpContext) -> TestResult:
         findings = []
@@ -418,7 +417,7 @@ class Lp06ExactlyOnce(LpTest):
             ctx.sut.sync()
             got = self._state(ctx, db)
             if got != undisturbed:
-                differ = [d for d in self.DATASETS if got[0][d] != undisturbed[0][d]] + \
+                differ = [d for d in DATASETS if got[0][d] != undisturbed[0][d]] + \
                     (["receipts"] if got[1] != undisturbed[1] else [])
                 findings.append(self.finding("TBS-LP-048", f"killed after batch {after} and run again: "
                                              f"{', '.join(differ)} differ from an undisturbed run",

@@ -55,9 +55,10 @@ class Batch:
             self.at = at
 
 
-class NationalExchangeWriter:
+class LegacyWriter:
     """Builds batches of legacy rows from records; :meth:`write` commits them (rows, then the
-    manifest and marker in one transaction, TBS-LP-020)."""
+    manifest and marker in one transaction, TBS-LP-020). A profile's writer adds the methods
+    for the records its tables can carry."""
 
     def __init__(self, prefix: str = "TB", region_code: str = "", data_source: str = "001") -> None:
         self.prefix = prefix
@@ -75,6 +76,45 @@ class NationalExchangeWriter:
         base = datetime.strptime(legacy_time(business), "%Y-%m-%d %H:%M:%S") if business else datetime(2026, 1, 1)
         self.tick += 1
         return (base + timedelta(seconds=self.tick % 50)).strftime("%Y-%m-%d %H:%M:%S")
+
+    # --- writing ------------------------------------------------------------------------
+    def write(self, engine: sa.Engine, *, start: int = 0, stop: int | None = None) -> int:
+        """Write batches ``start:stop``: rows (the state each row has in that batch), then the
+        manifest and the marker in one transaction. Returns the number of batches written."""
+        if not self._sorted:  # the writer's clock runs forward: batches in the order of their time
+            self.batches.sort(key=lambda b: b.at)
+            self._sorted = True
+        n = 0
+        for i, b in enumerate(self.batches[start:stop], start=start):
+            marker_at = b.at if self.last_marker is None or b.at > self.last_marker else \
+                (datetime.strptime(self.last_marker, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).strftime(
+                    "%Y-%m-%d %H:%M:%S")
+            self.last_marker = marker_at
+            cd_batch = f"{self.prefix}{i + 1:08d}"
+            seen: set[tuple[str, str]] = set()
+            with engine.begin() as conn:
+                for table, row in b.rows:
+                    guid_col, batch_col = ("ROW_GUID", "CD_BATCH") if table.isupper() else ("row_guid", "cd_batch")
+                    row = {**row, batch_col: cd_batch}
+                    cols = list(row)
+                    conn.execute(sa.text(f"DELETE FROM {table} WHERE {guid_col} = :g"), {"g": row[guid_col]})
+                    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ("
+                                         + ", ".join(f":{c}" for c in cols) + ")"), row)
+                    seen.add((table, row[guid_col]))
+            with engine.begin() as conn:
+                for table, g in sorted(seen):
+                    conn.execute(sa.text("INSERT INTO tb_batch_row (cd_batch, table_name, row_guid) "
+                                         "VALUES (:b, :t, :g)"), {"b": cd_batch, "t": table, "g": g})
+                conn.execute(sa.text("INSERT INTO tb_batch (row_guid, cd_operation, cd_time, cd_batch, data_source, "
+                                     "row_count) VALUES (:g, 'I', :at, :b, :ds, :n)"),
+                             {"g": guid("marker", cd_batch), "at": marker_at, "b": cd_batch, "ds": self.data_source,
+                              "n": len(seen)})
+            n += 1
+        return n
+
+
+class NationalExchangeWriter(LegacyWriter):
+    """NATIONAL-EXCHANGE (TBS-LP-1.0 §3): items, cases with their events and results, evaluations."""
 
     def _row(self, batch: Batch, table: str, key: str, values: dict[str, Any], at: str) -> None:
         g = guid(table, key)
@@ -220,41 +260,6 @@ class NationalExchangeWriter:
         if b.rows:
             self.batches.append(b)
 
-    # --- writing ------------------------------------------------------------------------
-    def write(self, engine: sa.Engine, *, start: int = 0, stop: int | None = None) -> int:
-        """Write batches ``start:stop``: rows (the state each row has in that batch), then the
-        manifest and the marker in one transaction. Returns the number of batches written."""
-        if not self._sorted:  # the writer's clock runs forward: batches in the order of their time
-            self.batches.sort(key=lambda b: b.at)
-            self._sorted = True
-        n = 0
-        for i, b in enumerate(self.batches[start:stop], start=start):
-            marker_at = b.at if self.last_marker is None or b.at > self.last_marker else \
-                (datetime.strptime(self.last_marker, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1)).strftime(
-                    "%Y-%m-%d %H:%M:%S")
-            self.last_marker = marker_at
-            cd_batch = f"{self.prefix}{i + 1:08d}"
-            seen: set[tuple[str, str]] = set()
-            with engine.begin() as conn:
-                for table, row in b.rows:
-                    guid_col, batch_col = ("ROW_GUID", "CD_BATCH") if table.isupper() else ("row_guid", "cd_batch")
-                    row = {**row, batch_col: cd_batch}
-                    cols = list(row)
-                    conn.execute(sa.text(f"DELETE FROM {table} WHERE {guid_col} = :g"), {"g": row[guid_col]})
-                    conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ("
-                                         + ", ".join(f":{c}" for c in cols) + ")"), row)
-                    seen.add((table, row[guid_col]))
-            with engine.begin() as conn:
-                for table, g in sorted(seen):
-                    conn.execute(sa.text("INSERT INTO tb_batch_row (cd_batch, table_name, row_guid) "
-                                         "VALUES (:b, :t, :g)"), {"b": cd_batch, "t": table, "g": g})
-                conn.execute(sa.text("INSERT INTO tb_batch (row_guid, cd_operation, cd_time, cd_batch, data_source, "
-                                     "row_count) VALUES (:g, 'I', :at, :b, :ds, :n)"),
-                             {"g": guid("marker", cd_batch), "at": marker_at, "b": cd_batch, "ds": self.data_source,
-                              "n": len(seen)})
-            n += 1
-        return n
-
 
 # --- EA-JC-STEP (TBS-LP-1.0 §4) ------------------------------------------------------------
 PROC_RESULT = {("REVIEW_STEP", "OTHER"): "0", ("REVIEW_STEP", "APPROVE"): "1", ("REVIEW_STEP", "RETURN"): "7",
@@ -265,7 +270,7 @@ NOT_EXPRESSIBLE = ("DELIVER", "WITHDRAW")  # TBS-LP-145
 SUSPEND_NODE = "5"  # 挂起: the special step of a suspension that names no other kind
 
 
-class EaJcStepWriter(NationalExchangeWriter):
+class EaJcStepWriter(LegacyWriter):
     """A provincial case database (EA_JC_STEP_*) written from TBS-1.0 cases: a BASICINFO state
     per Case version, then one batch with the case's steps (PROC), special steps (SPECIALNODE,
     a supplement request with its supplement, a suspension with its resumption) and completion
@@ -283,12 +288,6 @@ class EaJcStepWriter(NationalExchangeWriter):
         row = {"ROW_GUID": g, "CD_OPERATION": op, "CD_TIME": at, "DATA_SOURCE": self.data_source, **values}
         self.state[(table, g)] = row
         batch.add(table, row)
-
-    def item(self, r: dict[str, Any]) -> None:
-        raise NotImplementedError("EA-JC-STEP carries no ServiceItems (TBS-LP-145)")
-
-    def evaluations(self, records: Iterable[dict[str, Any]]) -> None:
-        raise NotImplementedError("EA-JC-STEP carries no Evaluations (TBS-LP-145)")
 
     def case(self, versions: list[dict[str, Any]], events: list[dict[str, Any]], results: list[dict[str, Any]],
              *, org_code: str, org_name: str | None) -> None:

@@ -21,6 +21,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from tongban.model.datasets import DATASETS
 from tongban.sandbox.serve import READY_FILE
 
 PID_FILE = "sandbox.pid"
@@ -291,7 +292,7 @@ def status(folder: str | None, fmt: str) -> None:
                    "file for filedrop)")
 @click.option("--partner", "partner_ids", multiple=True, help="only this system (id or code; repeatable)")
 @click.option("--dataset", "datasets", multiple=True,
-              type=click.Choice(["catalog", "case", "case-event", "result", "evaluation"]),
+              type=click.Choice(DATASETS),
               help="only this dataset (repeatable; default every dataset the system provides)")
 @click.option("--ca-file", type=click.Path(dir_okay=False), default=None,
               help="CA of the gateway's certificate (default: the sandbox's local CA)")

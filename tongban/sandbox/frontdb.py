@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.profile import load_profile
-from tongban.connectors.frontdb.writer import Batch, EaJcStepWriter, NationalExchangeWriter, guid
+from tongban.connectors.frontdb.writer import Batch, EaJcStepWriter, LegacyWriter, NationalExchangeWriter, guid
+from tongban.model.datasets import ROLE_DATASETS
 from tongban.sandbox.systems import SandboxData, SandboxSystem
 
 MARIADB_ENV = "TONGBAN_SANDBOX_MARIADB_URL"
@@ -44,7 +45,7 @@ def provincial_department(data: SandboxData) -> SandboxSystem:
                          region_code=province.region_code, name=f"{province.name[:3]}市场监督管理局审批系统",
                          parent_id=None, roles=DEPARTMENT_ROLES, departments=province.departments)
     for system in data.systems.values():
-        for dataset in ("case", "case-event", "result"):
+        for dataset in (d for role in DEPARTMENT_ROLES for d in ROLE_DATASETS[role]):
             dept._entries[dataset].extend(system._entries[dataset])
     return dept
 
@@ -63,7 +64,7 @@ def front_url(system: SandboxSystem, folder: Path) -> str:
     return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
-def legacy_writer(system: SandboxSystem, *, plant: bool = True) -> NationalExchangeWriter:
+def legacy_writer(system: SandboxSystem, *, plant: bool = True) -> LegacyWriter:
     """The system's records as legacy batches (cases with their events and results), with the
     planted faults unless ``plant`` is False."""
     if profile_of(system) == "EA-JC-STEP":
