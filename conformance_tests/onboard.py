@@ -44,9 +44,21 @@ def partner_session_config(registry: Any, system_id: str, roles: Sequence[str] =
         system_name=partner.name or None)
 
 
+def check_attestations(attestations: Any) -> None:
+    """Refuse malformed attestations (TBS-CONF-009) with what and where, before any test runs."""
+    if not isinstance(attestations, dict):
+        raise OnboardingError(f"attestations must be an object of test id → attestation, got {type(attestations).__name__}")
+    for test_id, a in attestations.items():
+        if not isinstance(a, dict) or a.get("result") not in ("PASS", "FAIL"):
+            raise OnboardingError(f"attestation {test_id!r}: needs \"result\": \"PASS\" or \"FAIL\", got {a!r}")
+        if not isinstance(a.get("statement"), str) or not a["statement"].strip():
+            raise OnboardingError(f"attestation {test_id!r}: needs a non-empty \"statement\" (what is attested)")
+
+
 def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path: str | None = None,
                     out_root: str | None = None, attestation_file: str | None = None,
-                    signing_key_file: str | None = None, progress: Any = None) -> dict[str, Any]:
+                    signing_key_file: str | None = None, progress: Any = None,
+                    attestations: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the suite against a registry partner; returns the certificate (signed with the issuer's
     key, ``$TONGBAN_HOME/conformance/issuer-key.pem`` by default) and where the files are."""
     from tongban.registry import load_registry
@@ -55,7 +67,9 @@ def certify_partner(system_id: str, roles: Sequence[str] = (), *, registry_path:
     from .signing import load_or_create_issuer_key
 
     registry = load_registry(registry_path)
-    attestations = json.loads(Path(attestation_file).read_text(encoding="utf-8")) if attestation_file else None
+    if attestation_file:  # attestations given inline (the onboard_partner DAG's parameter) win per test id
+        attestations = {**json.loads(Path(attestation_file).read_text(encoding="utf-8")), **(attestations or {})}
+    check_attestations(attestations or {})
     config = partner_session_config(registry, system_id, roles, attestations=attestations)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     slug = system_id.replace(":", "_")

@@ -12,13 +12,17 @@ from airflow.sdk import Param, dag, task
      params={"system_id": Param("TB:county:440103:LWZWFW", type="string", title="Partner system id",
                                 pattern=r"^TB:(province|city|county|department):[0-9]{6}:[A-Z0-9][A-Z0-9-]{1,31}$"),
              "roles": Param([], type="array", items={"type": "string"}, title="Roles to certify",
-                            description="empty: every role the registry claims")})
+                            description="empty: every role the registry claims"),
+             "attestations": Param({}, type="object", title="Attestations (TBS-CONF-009)",
+                                   description='per test id, what a testing authority attests where the suite '
+                                               'cannot observe: {"ER-04": {"result": "PASS", "statement": "...", '
+                                               '"evidence": "..."}}')})
 def onboard_partner():
     @task(retries=0)
     def certify(params=None) -> dict:
         from tongban.conformance.onboard import certify_partner   # heavy imports inside the task
 
-        return certify_partner(params["system_id"], params["roles"])
+        return certify_partner(params["system_id"], params["roles"], attestations=params.get("attestations") or None)
 
     @task(retries=1)
     def record(result: dict) -> dict:

@@ -278,3 +278,45 @@ def test_catalog_sync_publishes_the_basic_catalog_down_to_consumers(airflow_db, 
         with Store().reading() as s:
             again = s.execute(select(LedgerEntry).where(LedgerEntry.direction == "OUT")).all()
         assert len(again) == len(out)
+
+
+def test_onboard_partner_certifies_a_file_drop_partner_with_attestations(airflow_db, tmp_path, monkeypatch):
+    """Through the DAG: a sandbox file-drop partner pushes, the suite withholds one
+    acknowledgement and the partner resends it (COM-05, TBS-SYNC-001), its case events span
+    several batches (CR-04); with the attestations the suite cannot observe (TBS-CONF-009:
+    COM-01 over FILE, ER-04) given as the DAG's parameter, every provider role is CONFORMANT
+    and the certificate is recorded for admission."""
+    from airflow.utils.state import DagRunState
+
+    from tongban.airflow_ext.local import run_dag
+    from tongban.conformance.admission import is_admitted
+    from tongban.sandbox.runtime import Sandbox
+    from tongban.store import Store
+
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    with Sandbox(tmp_path / "sandbox", seed=5, cities=1, counties=1, transports=("filedrop",)) as sb:
+        monkeypatch.setenv("TONGBAN_PARTNERS", str(sb.registry_file))
+        system = next(r.system for r in sb.running if r.transport == "filedrop")
+        roles = [r for r in system.roles if r != "CATALOG_CONSUMER"]
+        attestations = {"COM-01": {"result": "PASS", "statement": "one SFTP account per sender"},
+                        "ER-04": {"result": "PASS", "statement": "citizen evaluations only"}}
+        dr = run_dag("onboard_partner", {"system_id": system.system_id, "roles": roles,
+                                         "attestations": attestations})
+        assert dr.state == DagRunState.SUCCESS
+        result = next(ti for ti in dr.get_task_instances() if ti.task_id == "record").xcom_pull(task_ids="record")
+        assert result["verdicts"] == {r: "CONFORMANT" for r in roles}
+        store = Store()
+        assert is_admitted(store, system.system_id, "CASE_REPORTER", "TBS-1.0", "filedrop")
+        # without the attestations the same partner cannot be certified over FILE (COM-01 unobservable)
+        bare = run_dag("onboard_partner", {"system_id": system.system_id, "roles": ["CASE_REPORTER"]})
+        verdicts = next(ti for ti in bare.get_task_instances() if ti.task_id == "record").xcom_pull(task_ids="record")
+        assert verdicts["verdicts"] == {"CASE_REPORTER": "NOT_CONFORMANT"}
+
+
+def test_bad_attestations_are_refused_naming_the_test(tmp_path):
+    from tongban.conformance.onboard import OnboardingError, check_attestations
+
+    with pytest.raises(OnboardingError, match="'ER-04'.*PASS"):
+        check_attestations({"ER-04": {"result": "MAYBE", "statement": "x"}})
+    with pytest.raises(OnboardingError, match="'COM-01'.*statement"):
+        check_attestations({"COM-01": {"result": "PASS"}})

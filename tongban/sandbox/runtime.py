@@ -138,19 +138,23 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
                             key=os.environ[key_env].encode())
     sent_file = root.parent / f".{code}.sent.json"
     sent = json.loads(sent_file.read_text()) if sent_file.exists() else {}
+    dropped: list[tuple[list[dict[str, Any]], Any]] = []
     try:
         for dataset in DATASETS:  # prerequisites first: cases before their events, results, evaluations
             if dataset not in system.provides:
                 continue
             records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
             for start in range(0, len(records), FILE_BATCH):
-                writer.write_batch(dataset, records[start:start + FILE_BATCH])
+                batch = records[start:start + FILE_BATCH]
+                dropped.append((batch, writer.write_batch(dataset, batch)))
             sent[dataset] = sent.get(dataset, 0) + len(records)
     finally:
         if gateway:
             gateway[1].close()
     sent_file.write_text(json.dumps(sent))
     running = RunningSystem(system, "filedrop", str(root), {"hmac_key_env": key_env, "key_id": key_id})
+    if not gateway and dropped:
+        running.stop = FileResender(writer, dropped).start().stop
     if gateway:
         running.stop = gateway[0].stop
         running.sftp_url = f"sftp://{code}@{gateway[0].host}:{gateway[0].port}"
@@ -211,7 +215,60 @@ def _drop_documents(system: SandboxSystem, documents: dict[str, bytes], folder: 
     return target
 
 
-FILE_BATCH = 200
+# Batches small enough that a case's events span several envelopes, as a real sender's do
+# (what CR-04 observes, TBS-EVT-004..008).
+FILE_BATCH = 50
+FILE_ACK_TIMEOUT = 3.0   # seconds a receiver has to acknowledge a batch it took from the inbox
+FILE_TRIES = 3
+
+
+class FileResender:
+    """The file-drop sender's side of TBS-SYNC-001: a batch that a receiver took from the inbox
+    but did not acknowledge within :data:`FILE_ACK_TIMEOUT` is dropped again as a new envelope
+    with the same records (at most :data:`FILE_TRIES` drops in all). A batch still waiting in
+    the inbox is not lost, so nothing is resent while no receiver scans."""
+
+    def __init__(self, writer: Any, dropped: list[tuple[list[dict[str, Any]], Any]]) -> None:
+        import threading
+
+        self.writer = writer
+        self.pending = [[records, written, 1, None] for records, written in dropped]  # tries, taken at
+        self.resent: list[str] = []   # messageIds of the resends
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-file-resender", daemon=True)
+
+    def start(self) -> "FileResender":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        import time
+
+        while self.pending and not self._stopped.wait(0.2):
+            now = time.monotonic()
+            for item in list(self.pending):
+                records, written, tries, taken_at = item
+                try:
+                    if self.writer.read_ack(written.dataset, written.batch_id, message_id=written.message_id):
+                        self.pending.remove(item)
+                        continue
+                    if Path(written.data_path).exists():
+                        continue  # still in the inbox: no receiver took it yet
+                    if taken_at is None:
+                        item[3] = now
+                    elif now - taken_at > FILE_ACK_TIMEOUT:
+                        if tries >= FILE_TRIES:
+                            self.pending.remove(item)
+                            continue
+                        again = self.writer.write_batch(written.dataset, records)
+                        self.resent.append(again.message_id)
+                        item[1], item[2], item[3] = again, tries + 1, None
+                except (OSError, ValueError):
+                    continue  # a file moved under us: look again at the next round
 
 def _mqtt(system: SandboxSystem, folder: Path, broker_url: str) -> RunningSystem:
     """The system pushes over MQTT (§18) to the broker the bus subscribes on: it serves nothing,
