@@ -228,8 +228,8 @@ def test_shutdown_lets_a_push_in_flight_finish_stored_and_acknowledged(tmp_path,
     assert "ack" not in result
     blocker.execute("ROLLBACK")
     sender.join(15)
+    pusher.close()  # done: the county closes its connection (an idle TLS one is waited for until the timeout)
     stopper.join(15)
-    pusher.close()
     blocker.close()
     assert not stopper.is_alive()
     assert result["ack"]["status"] == "ACCEPTED" and result["ack"]["counts"]["stored"] == 5
