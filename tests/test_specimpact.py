@@ -140,3 +140,28 @@ def test_certificates_carry_over_or_are_rerun_per_role(store, province) -> None:
     # a base certificate more than 24 months old: certified in full
     late = {p.partner: p for p in impact(store, "TBS-1.1", on=date(2029, 1, 1))}[LIWAN]
     assert all(p["carryOver"] == [] for p in late.certification)
+
+
+def test_dashboard_page_of_the_impact_report(store, province, tmp_path) -> None:
+    import httpx
+
+    from tongban.connectors.serving import ServerThread
+    from tongban.monitoring.app import create_app
+
+    server = ServerThread(create_app(store)).start()   # a real HTTP server on loopback
+    try:
+        page = httpx.get(f"{server.url}/impact.html", timeout=30)
+        unknown = httpx.get(f"{server.url}/impact.html", params={"target": "tbs-9.9"}, timeout=30)
+    finally:
+        server.stop()
+    assert page.status_code == 200 and unknown.status_code == 404
+    text = page.text
+    for partner in (LIWAN, YUEXIU, PANYU):
+        assert f'id="{partner}"' in text
+    # Liwan: 3 of 5 records rejected for the member made mandatory (counts as computed in the fixture)
+    liwan = text[text.index(f'id="{LIWAN}"'):text.index(f'id="{YUEXIU}"')]
+    assert "rejected under TBS-1.1: <b class=\"bad\">3</b>" in liwan and MANDATORY in liwan
+    out = tmp_path / "impact.html"
+    result = CliRunner().invoke(main, ["spec", "impact", "tbs-1.1", "--format", "json", "--html", str(out)],
+                                env={"TONGBAN_DATABASE_URL": str(store.engine.url)}, catch_exceptions=False)
+    assert result.exit_code == 0 and f'id="{PANYU}"' in out.read_text(encoding="utf-8")

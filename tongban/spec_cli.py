@@ -56,7 +56,10 @@ def diff_command(old: str, new: str, side: str | None, fmt: str) -> None:
 @click.option("--since", default=None, help="Only records whose business time is at or after this RFC 3339 instant.")
 @click.option("--partner", "partners", multiple=True, help="Only these partners (system ids); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def impact_command(target: str, base: str, since: str | None, partners: tuple[str, ...], fmt: str) -> None:
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the dashboard page of the report to this file.")
+def impact_command(target: str, base: str, since: str | None, partners: tuple[str, ...], fmt: str,
+                   html_path: str | None) -> None:
     """Replay the stored records of each partner through TARGET (e.g. tbs-1.1): per partner and change, how many would be rejected, warned or change meaning.
 
     Records are written in TARGET by Annex E and validated statelessly (S1–S3); each finding is
@@ -72,6 +75,13 @@ def impact_command(target: str, base: str, since: str | None, partners: tuple[st
         report = impact(open_store(), target.upper(), base.upper(), since=since, partners=partners or None)
     except LookupError as exc:
         fail(str(exc))
+    if html_path is not None:
+        from pathlib import Path
+
+        from tongban.monitoring.impact_page import render_impact_html
+
+        Path(html_path).write_text(render_impact_html(report, target=target.upper(), base=base.upper(), since=since),
+                                   encoding="utf-8")
     if fmt == "json":
         print(json.dumps({"from": base.upper(), "to": target.upper(), "since": since,
                           "partners": [p.as_json() for p in report]}, ensure_ascii=False, indent=2))

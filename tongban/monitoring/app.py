@@ -31,6 +31,21 @@ def create_app(store: Store, registry_loader: Callable[[], Any | None] = lambda:
     def index() -> HTMLResponse:
         return HTMLResponse(render_html(snapshot(), refresh_seconds=refresh_seconds))
 
+    @app.get("/impact.html", response_class=HTMLResponse)
+    def impact_page(target: str = "TBS-1.1", base: str = "TBS-1.0", since: str | None = None) -> HTMLResponse:
+        """``tongban spec impact`` as a page; replays every stored record, so it is computed on request only."""
+        from tongban.monitoring.impact_page import render_impact_html
+        from tongban.specimpact import impact
+
+        try:
+            partners = impact(store, target.upper(), base.upper(), since=since)
+        except LookupError as exc:
+            return HTMLResponse(f"unknown spec version: {exc}", status_code=404)
+        registry = registry_loader()
+        names = {p.id: getattr(p, "name", "") for p in getattr(registry, "partners", [])} if registry else {}
+        return HTMLResponse(render_impact_html(partners, target=target.upper(), base=base.upper(), since=since,
+                                               names=names))
+
     @app.get("/report.json")
     def report_json() -> JSONResponse:
         return JSONResponse(snapshot().as_dict())
