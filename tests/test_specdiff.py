@@ -121,3 +121,23 @@ def test_the_table_lists_every_difference(output: dict[str, Any]) -> None:
 ])
 def test_pattern_changes_are_judged_by_what_they_accept(old: str, new: str, expected: str) -> None:
     assert _pattern_change(old, new)[0] == expected
+
+
+def test_the_requirement_list_agrees_with_the_rule_lists_of_the_schemas() -> None:
+    """The S3 rule lists (x-tbs-cross-field) of the two folders differ by exactly the S3 ids the
+    requirement-change list adds and withdraws; its S2 ids are named by the TBS-1.1 schemas."""
+    from tongban.specs import spec_dir
+
+    def s3(version: str) -> set[str]:
+        ids: set[str] = set()
+        for path in (spec_dir(version) / "schemas").glob("*.schema.json"):
+            ids |= set(json.loads(path.read_text(encoding="utf-8")).get("x-tbs-cross-field", ()))
+        return ids
+
+    changes = json.loads((spec_dir("TBS-1.1") / "requirement-changes.json").read_text(encoding="utf-8"))
+    assert s3("TBS-1.1") - s3("TBS-1.0") == {r["id"] for r in changes["added"] if r["stage"] == "S3"}
+    assert s3("TBS-1.0") - s3("TBS-1.1") == {r["id"] for r in changes["withdrawn"]}
+    schemas_text = "".join(p.read_text(encoding="utf-8") for p in (spec_dir("TBS-1.1") / "schemas").glob("*.json"))
+    for r in changes["added"]:
+        if r["stage"] == "S2":
+            assert f'"{r["id"]}"' in schemas_text, r["id"]

@@ -241,3 +241,36 @@ def test_stand_alone_validator_supports_both_versions_by_default(tmp_path) -> No
     # a TBS-1.0-only stand-alone validator refuses the TBS-1.1 envelope (TBS-ENV-021)
     code, text = _cli("--spec", "TBS-1.0", "--format", "json", str(c29))
     assert code == 1 and [i["ruleId"] for i in json.loads(text.splitlines()[0])["items"]] == ["TBS-ENV-021"]
+
+
+# ----------------------------------------------------------------------------- fast path under TBS-1.1
+_EXTRA_1_1 = ["SELF_SERVICE", "WECHAT_MINIAPP", "wechat", "HMTRP", "810000199001011230", "830000199001011231",
+              "RETURN", "ATTITUDE", "USABILITY", "123", "12345678"]
+
+
+@pytest.mark.parametrize("name", ["B.1", "B.2", "B.3", "B.4", "B.5"])
+def test_fast_path_agrees_with_the_walk_under_tbs_1_1(name: str) -> None:
+    """The compiled fast path of the TBS-1.1 schemas (open A.13, deprecated values, agentParty)
+    finds exactly what the reporting walk finds, mutant by mutant (as test_fast_path does for TBS-1.0)."""
+    from test_fast_path import _identities, _paths, _set, _variants
+
+    from tongban.validators import validate_record
+
+    envelope = in_1_1(name)
+    compared = fast_hits = 0
+    for index, record in enumerate(envelope["records"]):
+        for path in _paths(record):
+            target: Any = record
+            for token in path:
+                target = target[token]
+            variants = _variants(target) + (_EXTRA_1_1 if isinstance(target, str) else [])
+            for variant in variants:
+                mutant = _set(record, path, variant)
+                fast = validate_record(envelope["dataset"], mutant, index=index, writer=envelope["sender"],
+                                       context=ONLY_11, sent_at=envelope["sentAt"])
+                walk = validate_record(envelope["dataset"], mutant, index=index, writer=envelope["sender"],
+                                       context=ONLY_11, sent_at=envelope["sentAt"], fast=False)
+                assert sorted(_identities(fast)) == sorted(_identities(walk)), mutant
+                compared += 1
+                fast_hits += not walk.items
+    assert compared > 300 and fast_hits > 0
