@@ -107,13 +107,14 @@ def certify_frontdb_writer(system_id: str, roles: Sequence[str], *, database_url
             "verdicts": {r["role"]: r["verdict"] for r in cert["roles"]}}
 
 
-def record_partner_certificate(result: dict[str, Any]) -> list[str]:
-    """Record the certificate of :func:`certify_partner` in the store (TBS-CONF-008)."""
+def record_partner_certificate(result: dict[str, Any], *, database_url: str | None = None) -> list[str]:
+    """Record the certificate of :func:`certify_partner` in the store (TBS-CONF-008): the one at
+    ``database_url`` (the DAG passes its connection's), else the configured store."""
     from tongban.store import Store
 
     from .admission import record_certificate
 
-    store = Store()
+    store = Store(database_url)
     try:
         store.ensure_schema()
         return record_certificate(store, result["certificate"])

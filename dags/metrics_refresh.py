@@ -18,9 +18,11 @@ REPORT = Asset("tongban://monitoring/report")
 def metrics_refresh():
     @task(task_id="refresh_report", outlets=[REPORT])
     def refresh() -> dict:
-        from tongban.monitoring.refresh import refresh_report  # heavy imports inside the task
+        from tongban.airflow_ext.hooks import TongbanHook  # heavy imports inside the task
+        from tongban.monitoring.refresh import refresh_report
 
-        return refresh_report()
+        hook = TongbanHook()  # the store and registry the sync tasks use
+        return refresh_report(registry_file=hook.registry_path(), database_url=hook.store_url())
 
     refresh()
 

@@ -20,16 +20,21 @@ from airflow.sdk import Param, dag, task
 def onboard_partner():
     @task(retries=0)
     def certify(params=None) -> dict:
-        from tongban.conformance.onboard import certify_partner   # heavy imports inside the task
+        from tongban.airflow_ext.hooks import TongbanHook   # heavy imports inside the task
+        from tongban.conformance.onboard import certify_partner
 
-        return certify_partner(params["system_id"], params["roles"], attestations=params.get("attestations") or None)
+        hook = TongbanHook()  # the same registry as the sync tasks
+        hook.registry()       # a worker without one fails here, saying so
+        return certify_partner(params["system_id"], params["roles"], registry_path=hook.registry_path(),
+                               attestations=params.get("attestations") or None)
 
     @task(retries=1)
     def record(result: dict) -> dict:
+        from tongban.airflow_ext.hooks import TongbanHook
         from tongban.conformance.onboard import record_partner_certificate
 
-        return {"recorded": record_partner_certificate(result), "verdicts": result["verdicts"],
-                "folder": result["folder"]}
+        recorded = record_partner_certificate(result, database_url=TongbanHook().store_url())
+        return {"recorded": recorded, "verdicts": result["verdicts"], "folder": result["folder"]}
 
     record(certify())
 

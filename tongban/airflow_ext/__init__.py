@@ -25,5 +25,19 @@ def get_provider_info() -> dict:
             "connection-type": "tongban",
             "hook-class-name": "tongban.airflow_ext.hooks.TongbanHook",
             "hook-name": "tongban store and partner registry",
+            # 3.x declarative connection form: the keys the hook reads from the extra
+            "conn-fields": {
+                "database_url": {"label": "Store URL",
+                                 "schema": {"type": ["string", "null"],
+                                            "description": "postgresql+psycopg://… (shared by every worker)"}},
+                "partners": {"label": "Partner registry",
+                             "schema": {"type": ["string", "null"],
+                                        "description": "path of partners.yaml on the workers"}},
+                "artifacts": {"label": "Reports and certificates",
+                              "schema": {"type": ["string", "null"],
+                                         "description": "shared folder or object storage URL (s3://…, file://…)"}},
+            },
+            "ui-field-behaviour": {"hidden-fields": ["host", "port", "login", "password", "schema"],
+                                   "relabeling": {}, "placeholders": {}},
         }],
     }

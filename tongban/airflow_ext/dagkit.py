@@ -26,10 +26,35 @@ def asset_for(dataset: str) -> Asset:
 
 
 def load_registry_for_dags() -> Registry | None:
+    """The registry the DAG's structure comes from: the hook's (connection, then TONGBAN_PARTNERS).
+
+    On the dag-processor a broken registry becomes a DAG with one failing ``registry_error``
+    task (visible in the UI, with file, line and field). On a worker, parsing the DAG file to run
+    one of its partner tasks, that substitute DAG would not contain the task: the task would die
+    as "not found" and be retried. There the problem is raised instead, so the task fails with it."""
+    from tongban.airflow_ext.hooks import TongbanHook
+
     try:
-        return load_registry()
-    except RegistryError:
-        return None  # surfaced by the registry_error task instead of a DAG import error
+        return load_registry(TongbanHook().registry_path())
+    except RegistryError as exc:
+        if _parsing_to_run_a_task():
+            from tongban.airflow_ext.hooks import RegistryUnavailable
+
+            raise RegistryUnavailable(f"this worker cannot load the partner registry (set TONGBAN_PARTNERS, or "
+                                      f"partners in the connection tongban_default, on every worker): {exc}") from None
+        return None
+
+
+def _parsing_to_run_a_task() -> bool:
+    """True while a worker's task runner parses the DAG file (not the dag-processor)."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "parse" and frame.f_globals.get("__name__") == "airflow.sdk.execution_time.task_runner":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +160,9 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
         if registry is None:
             @task(task_id="registry_error")
             def registry_error() -> None:
-                load_registry()  # raises with file, line and field
+                from tongban.airflow_ext.hooks import TongbanHook
+
+                TongbanHook().registry()  # raises with file, line and field
 
             registry_error()
             return
