@@ -17,7 +17,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" setuptools wheel
-	PYTHONWARNINGS="$(EDITABLE_NOTE)" $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[airflow,test]"
+	PYTHONWARNINGS="$(EDITABLE_NOTE)" $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[airflow,celery,test]"
 	@touch $(STAMP)
 
 demo: venv
