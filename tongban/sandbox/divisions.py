@@ -1,4 +1,4 @@
-"""Guangdong's real administrative divisions (GB/T 2260) as shipped in ``data/guangdong_divisions.csv``.
+"""Guangdong's real administrative divisions (GB/T 2260) as shipped in ``guangdong_divisions.csv``.
 
 The file names its source in its header: the National Bureau of Statistics' 2023 statistical
 division codes as published by github.com/modood/Administrative-divisions-of-China (first six
@@ -28,7 +28,7 @@ class Division:
 @lru_cache(maxsize=1)
 def guangdong_divisions() -> tuple[Division, ...]:
     """Province, then each city followed by its county-level divisions, in code order."""
-    text = resources.files("tongban.sandbox").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    text = resources.files("tongban.sandbox").joinpath(DATA_FILE).read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     divisions = tuple(Division(r["code"], r["name"], r["level"], r["parent"]) for r in rows)
     for d in divisions:
