@@ -7,7 +7,7 @@ For a list of system identifiers it writes, into one directory:
   client certificate (the certificate's CN is the user name);
 - ``passwd``: one account per system, the user name being its ``systemCode`` (PBKDF2-SHA512
   hashes in Mosquitto's ``$7$`` format, so no Mosquitto tool is needed to make them);
-- ``acl``: each system may publish only under its own region code
+- ``acl``: one entry per system account: it may publish only under its own region code
   (``tbs/v1/{regionCode}/+``, TBS-MQTT-002) and read every TBS topic.
 
 ``use_username_as_clientid`` makes the broker use the authenticated user name as the MQTT
@@ -46,9 +46,21 @@ def password_hash(password: str, *, salt: bytes | None = None) -> str:
 
 
 def acl_text(system_ids: Iterable[str]) -> str:
-    """Per system: write only under its own region (TBS-MQTT-002), read every TBS topic."""
+    """Per system account (user name = its ``systemCode``): write only under its own region
+    (TBS-MQTT-002), read every TBS topic. The topic names a region, not a system, so systems of
+    one region write the same topics; which of them sent an envelope is its signature's to say
+    (TBS-SEC-007, the sender's key). Two systems with one ``systemCode`` would share an account
+    and each other's regions: refused."""
     blocks = []
+    owners: dict[str, str] = {}
     for system_id in system_ids:
+        code = system_code_of(system_id)
+        if code in owners and owners[code] != system_id:
+            raise ValueError(f"{system_id} and {owners[code]} share the systemCode {code!r}: one broker account "
+                             "(user name = systemCode, TBS-SEC-001) would hold both regions' write rights")
+        if code in owners:
+            continue
+        owners[code] = system_id
         blocks.append(f"user {system_code_of(system_id)}\n"
                       f"topic write {TOPIC_ROOT}/{region_of(system_id)}/+\n"
                       f"topic read {TOPIC_ROOT}/+/+\n")
@@ -70,13 +82,14 @@ def write_config(directory: Path, *, passwords: Mapping[str, str], ca_pem: bytes
     """Write the broker directory. ``passwords`` maps system identifiers to their broker
     passwords; ``certificate_systems`` are systems that authenticate by certificate only
     (they get ACL entries but no password)."""
+    acl = acl_text([*passwords, *certificate_systems])   # first: a shared systemCode writes nothing
     directory.mkdir(parents=True, exist_ok=True)
     for name, pem in (("ca.pem", ca_pem), ("server.pem", server_cert_pem), ("server.key", server_key_pem)):
         (directory / name).write_bytes(pem)
     (directory / "server.key").chmod(0o600)
     (directory / "passwd").write_text(
         "".join(f"{system_code_of(sid)}:{password_hash(pw)}\n" for sid, pw in passwords.items()), encoding="utf-8")
-    (directory / "acl").write_text(acl_text([*passwords, *certificate_systems]), encoding="utf-8")
+    (directory / "acl").write_text(acl, encoding="utf-8")
     tls = (f"cafile {directory / 'ca.pem'}\ncertfile {directory / 'server.pem'}\n"
            f"keyfile {directory / 'server.key'}\ntls_version tlsv1.2\n")
     pid_file = directory / "mosquitto.pid"

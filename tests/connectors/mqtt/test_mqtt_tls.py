@@ -1,6 +1,6 @@
 """MQTT over TLS with broker authentication (TBS-SEC-001, TBS-MQTT-001, -002) against a real
 Mosquitto configured by tongban.connectors.mqtt.mosquitto: passwords, client certificates,
-an ACL per region, client identifier = systemCode."""
+an ACL entry per system account writing only under its region, client identifier = systemCode."""
 from __future__ import annotations
 
 import threading
