@@ -74,3 +74,25 @@ def test_the_sandbox_mqtt_systems_are_certified_for_every_role_without_a_kit_ski
         assert roles_seen == {"CATALOG_PROVIDER", "CASE_REPORTER", "RESULT_PUBLISHER", "EVALUATION_REPORTER",
                               "CATALOG_CONSUMER"}
 
+
+
+def test_the_sandbox_file_drop_systems_are_certified_for_their_roles_without_a_kit_skip(tmp_path):
+    """The province hub and the city serve REST, the county drops files: the county, certified
+    from the sandbox's registry over FILE for its four provider roles (its batches are resent
+    until acknowledged). The sandbox has no file-drop CATALOG_CONSUMER: a
+    consumer over FILE needs a second drop root (bus → system, TBS-FILE-001), which a registry
+    entry's one endpoint cannot name."""
+    with Sandbox(tmp_path / "sandbox", seed=11, cities=1, counties=1, transports=("rest", "rest", "filedrop"),
+                 insecure_http=True) as sandbox:
+        dropping = [r for r in sandbox.running if r.transport == "filedrop"]
+        assert [r.system.level for r in dropping] == ["county"]
+        for running in dropping:
+            run = _certify(sandbox.registry_file, running.system.system_id)
+            results = {r.test_id: r.result for r in run.runs}
+            skips = {t: r.reason for t, r in results.items() if r.result is Result.SKIP}
+            assert not [t for t, reason in skips.items() if any(s in (reason or "") for s in KIT_REASONS)], skips
+            not_passed = {r.test_id: (r.result.result.value, r.result.reason) for r in run.runs
+                          if r.test.level is Level.SHALL and r.result.result not in (Result.PASS, Result.OMIT)}
+            assert not_passed == {}, (running.system.system_id, not_passed)
+            assert run.role_verdicts() == {role: Verdict.CONFORMANT for role in running.system.roles}
+            assert results["COM-05"].result is Result.PASS   # the withheld batch's records came again
