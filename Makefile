@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # (that one message only; every other packaging warning still shows, tests/test_packaging.py).
 EDITABLE_NOTE := ignore:Editable installation:UserWarning
 
-.PHONY: demo test venv constraints clean benchmarks ci fuzz
+.PHONY: demo test venv constraints clean benchmarks ci fuzz cluster cluster-down
 
 venv: $(STAMP)
 
@@ -38,6 +38,14 @@ benchmarks: venv
 
 ci:
 	bash .ci/run
+
+# A real Airflow on this machine (api-server, scheduler, dag-processor, triggerer, one Celery
+# worker) on the local PostgreSQL and Redis, pulling the sandbox: README "Running on Airflow".
+cluster: venv
+	bash deploy/cluster.sh up
+
+cluster-down:
+	bash deploy/cluster.sh down
 
 # Regenerate the pins from the working environment (Airflow's published constraint
 # files cannot be downloaded here, so we keep our own).

@@ -137,8 +137,18 @@ def summarize_run(outcomes: list[tuple[tuple[str, str], dict[str, Any] | None]],
             "rejected": sum(r["rejected"] for r in done), "skipped": skipped, "reports": done}
 
 
-def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = "@hourly"):
+def sync_schedule(default: str = "@hourly") -> str | None:
+    """The sync DAGs' schedule: ``TONGBAN_SYNC_SCHEDULE`` (a cron or preset; ``none``: only
+    triggered runs, as the cluster's integration test wants), else ``default``."""
+    import os
+
+    value = os.environ.get("TONGBAN_SYNC_SCHEDULE", default).strip()
+    return None if value.lower() in ("", "none") else value
+
+
+def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, schedule: Any = None):
     """A DAG syncing ``datasets`` (in order) from every registry partner that provides them."""
+    schedule = schedule or sync_schedule()
     registry = load_registry_for_dags()
     partners = [p for p in registry.partners if any(registry.pulls(p, d) for d in datasets)] if registry else []
     outlets = [asset_for(d) for d in datasets]
