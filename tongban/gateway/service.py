@@ -22,7 +22,7 @@ from tongban.connectors.base import ReceivedBody, ServiceError
 from tongban.model.datasets import SENDING_ROLE
 from tongban.registry import Registry
 from tongban.store.store import Store
-from tongban.sync.receiver import BusReceiver
+from tongban.sync.receiver import BusReceiver, InFrontOfReceiver
 
 from .metrics import GatewayMetrics
 
@@ -42,12 +42,12 @@ class NotAdmitted(ServiceError):
         super().__init__(403, "FORBIDDEN", message, rule_id="TBS-SEC-004")
 
 
-class GatewayService:
+class GatewayService(InFrontOfReceiver):
     """A :class:`~tongban.connectors.base.SystemService` for the gateway's bindings."""
 
     def __init__(self, receiver: BusReceiver, *, admission: Admission | None,
                  metrics: GatewayMetrics | None = None) -> None:
-        self.receiver = receiver
+        super().__init__(receiver)
         self.registry: Registry = receiver.registry
         self.store: Store = receiver.store
         self.admission = admission
@@ -56,15 +56,6 @@ class GatewayService:
     @property
     def system_id(self) -> str:
         return self.receiver.system_id
-
-    def meta(self) -> dict[str, Any]:
-        return self.receiver.meta()
-
-    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
-        return self.receiver.changes(dataset, since, limit)
-
-    def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
-        return self.receiver.get_ack(message_id, caller)
 
     def check_admission(self, sender: Any, dataset: Any, binding: str) -> None:
         """Raise :class:`NotAdmitted` unless ``sender`` may send ``dataset`` over ``binding``.

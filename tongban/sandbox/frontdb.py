@@ -64,6 +64,15 @@ def front_url(system: SandboxSystem, folder: Path) -> str:
     return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
+def cases_of(system: SandboxSystem) -> dict[str, tuple[list, list, list]]:
+    """caseNo → (its Case versions, events, Results) among the system's records."""
+    cases: dict[str, tuple[list, list, list]] = {}
+    for slot, dataset in enumerate(("case", "case-event", "result")):
+        for record in system.records(dataset):
+            cases.setdefault(record["caseNo"], ([], [], []))[slot].append(record)
+    return cases
+
+
 def legacy_writer(system: SandboxSystem, *, plant: bool = True) -> LegacyWriter:
     """The system's records as legacy batches (cases with their events and results), with the
     planted faults unless ``plant`` is False."""
@@ -72,13 +81,7 @@ def legacy_writer(system: SandboxSystem, *, plant: bool = True) -> LegacyWriter:
     w = NationalExchangeWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
     for item in system.records("catalog"):
         w.item(item)
-    cases: dict[str, tuple[list, list, list]] = {}
-    for c in system.records("case"):
-        cases.setdefault(c["caseNo"], ([], [], []))[0].append(c)
-    for e in system.records("case-event"):
-        cases.setdefault(e["caseNo"], ([], [], []))[1].append(e)
-    for r in system.records("result"):
-        cases.setdefault(r["caseNo"], ([], [], []))[2].append(r)
+    cases = cases_of(system)
     for versions, events, results in cases.values():
         if not versions:
             continue
@@ -135,13 +138,7 @@ def ea_writer(system: SandboxSystem, *, plant: bool = True) -> EaJcStepWriter:
     """The department's cases as EA_JC_STEP_* batches; the accepting body (``ACCEPTDEPTID``) is
     the issuer of the case's Result, else the unit of its CONCLUDE's or first handler."""
     w = EaJcStepWriter(prefix=system.system_id.rsplit(":", 1)[1][:4], region_code=system.region_code)
-    cases: dict[str, tuple[list, list, list]] = {}
-    for c in system.records("case"):
-        cases.setdefault(c["caseNo"], ([], [], []))[0].append(c)
-    for e in system.records("case-event"):
-        cases.setdefault(e["caseNo"], ([], [], []))[1].append(e)
-    for r in system.records("result"):
-        cases.setdefault(r["caseNo"], ([], [], []))[2].append(r)
+    cases = cases_of(system)
     for case_no in sorted(cases):
         versions, events, results = cases[case_no]
         if not versions:

@@ -15,26 +15,17 @@ from tongban.connectors.filedrop.inbox import FileDropInbox
 from tongban.connectors.filedrop.receiver import ScanStats
 from tongban.registry import PartnerConfig
 from tongban.sync.outcome import OutcomeCounts
-from tongban.sync.receiver import BusReceiver
+from tongban.sync.receiver import BusReceiver, InFrontOfReceiver
 
 
-class CountingReceiver:
+class CountingReceiver(InFrontOfReceiver):
     """Passes envelopes to the bus receiver and sums what their acknowledgements say."""
 
     def __init__(self, receiver: BusReceiver) -> None:
-        self.receiver = receiver
+        super().__init__(receiver)
         self.counts = OutcomeCounts()
         self.received = 0
         self.envelopes = 0
-
-    def meta(self) -> dict[str, Any]:
-        return self.receiver.meta()
-
-    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
-        return self.receiver.changes(dataset, since, limit)
-
-    def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
-        return self.receiver.get_ack(message_id, caller)
 
     def receive(self, envelope: dict[str, Any], *, binding: str, request_hash: str,
                 authenticated_sender: str | None, binding_dataset: str | None = None,

@@ -111,6 +111,24 @@ class BusReceiver:
         return reception.ack
 
 
+
+class InFrontOfReceiver:
+    """A :class:`SystemService` that stands in front of the bus receiver: meta, changes and
+    acknowledgements are the receiver's; a subclass adds its own step to ``receive``."""
+
+    def __init__(self, receiver: BusReceiver) -> None:
+        self.receiver = receiver
+
+    def meta(self) -> dict[str, Any]:
+        return self.receiver.meta()
+
+    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
+        return self.receiver.changes(dataset, since, limit)
+
+    def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
+        return self.receiver.get_ack(message_id, caller)
+
+
 # -- the store behind the receiving pipeline's small interfaces --------------------------------
 class RegistryProfiles(Mapping[str, SenderProfile]):
     """The registry's partners as the pipeline's sender profiles."""
