@@ -168,8 +168,24 @@ def sandbox() -> None:
 @sandbox.command("up")
 @click.option("--cities", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--counties", type=click.IntRange(min=1), default=2, show_default=True, help="counties per city")
-@click.option("--transports", default="rest", show_default=True, help="comma list of rest,soap,filedrop,sftp (file drop "
-              "through an SFTP gateway),mqtt (pushes over MQTT with `tongban sandbox push`)")
+@click.option("--transports", default=None, help="comma list of rest,soap,filedrop,sftp (file drop "
+              "through an SFTP gateway),mqtt (pushes over MQTT with `tongban sandbox push`); default rest, "
+              "at province scale rest,soap,filedrop (systems take them in turn)")
+@click.option("--scale", type=click.Choice(["demo", "province"]), default="demo", show_default=True,
+              help="province: Guangdong's hub, 6 provincial departments, 21 cities and 122 county-level divisions "
+                   "(real GB/T 2260 codes), records computed per page, all served by one process")
+@click.option("--systems", type=click.IntRange(min=1), default=None,
+              help="province scale: only the first N systems (hub, departments, then each city and its counties)")
+@click.option("--catalog", type=click.IntRange(min=0), default=2_000, show_default=True,
+              help="province scale: catalog entries in the whole province")
+@click.option("--cases", type=click.IntRange(min=0), default=1_000, show_default=True,
+              help="province scale: cases in the whole province")
+@click.option("--events-per-case", type=click.IntRange(3, 8), default=5, show_default=True,
+              help="province scale: case events per case")
+@click.option("--results", type=click.IntRange(min=0), default=500, show_default=True,
+              help="province scale: results in the whole province")
+@click.option("--evaluations", type=click.IntRange(min=0), default=500, show_default=True,
+              help="province scale: evaluations in the whole province")
 @click.option("--broker", default=None, help="MQTT broker URL of the mqtt systems (default: an embedded broker)")
 @click.option("--seed", type=int, default=7, show_default=True, help="data seed (same seed, same records)")
 @folder_option
@@ -183,11 +199,26 @@ def sandbox() -> None:
               help="seconds to wait until every server answers")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json: the ready document (systems, endpoints, registry, secrets file) on stdout")
-def up(cities: int, counties: int, transports: str, broker: str | None, seed: int, folder: str | None,
-       insecure_http: bool, hierarchy: str, admission: str, timeout: float, fmt: str) -> None:
+def up(cities: int, counties: int, transports: str | None, scale: str, systems: int | None, catalog: int,
+       cases: int, events_per_case: int, results: int, evaluations: int, broker: str | None, seed: int,
+       folder: str | None, insecure_http: bool, hierarchy: str, admission: str, timeout: float, fmt: str) -> None:
     """Start the sandbox in the background and write partners.yaml and secrets.env."""
-    chosen = _transports(transports)
-    _check_size(cities, counties)
+    chosen = _transports(transports or ("rest,soap,filedrop" if scale == "province" else "rest"))
+    if scale == "province":
+        from tongban.sandbox.scale import ProvinceScale
+        from tongban.sandbox.scale_serve import SCALE_TRANSPORTS
+
+        if set(chosen) - set(SCALE_TRANSPORTS):
+            raise BadArgument(f"at province scale the transports are {', '.join(SCALE_TRANSPORTS)}")
+        if hierarchy != "direct":
+            raise BadArgument("at province scale every system is pulled directly (--hierarchy direct)")
+        most = len(ProvinceScale(seed).systems)
+        if systems is not None and systems > most:
+            raise BadArgument(f"--systems must be within 1..{most}")
+        if cases and not catalog:
+            raise BadArgument("--cases need catalog entries (--catalog) to be reported against")
+    else:
+        _check_size(cities, counties)
     where = _folder(folder)
     pid = running_pid(where)
     if pid is not None:
@@ -197,6 +228,12 @@ def up(cities: int, counties: int, transports: str, broker: str | None, seed: in
     command = [sys.executable, "-m", "tongban.sandbox.serve", "--folder", str(where), "--seed", str(seed),
                "--cities", str(cities), "--counties", str(counties), "--transports", ",".join(chosen),
                "--hierarchy", hierarchy, "--admission", admission]
+    if scale == "province":
+        command += ["--scale", "province", "--catalog", str(catalog), "--cases", str(cases),
+                    "--events-per-case", str(events_per_case), "--results", str(results),
+                    "--evaluations", str(evaluations)]
+        if systems is not None:
+            command += ["--systems", str(systems)]
     if insecure_http:
         command.append("--insecure-http")
     if broker:
@@ -206,8 +243,9 @@ def up(cities: int, counties: int, transports: str, broker: str | None, seed: in
                                  start_new_session=True, close_fds=True)
     (where / PID_FILE).write_text(f"{child.pid}\n")
     deadline = time.monotonic() + timeout
-    with err.status(f"starting the sandbox (seed {seed}, {cities} cities × {counties} counties, "
-                    f"{', '.join(chosen)})…"):
+    size = (f"province scale, {systems or 'all'} systems" if scale == "province"
+            else f"{cities} cities × {counties} counties")
+    with err.status(f"starting the sandbox (seed {seed}, {size}, {', '.join(chosen)})…"):
         while (ready := _read_ready(where)) is None or ready.get("pid") != child.pid:
             if child.poll() is not None:
                 (where / PID_FILE).unlink(missing_ok=True)
@@ -283,6 +321,26 @@ def status(folder: str | None, fmt: str) -> None:
     _show(ready, where, fmt)
 
 
+@sandbox.command("change")
+@folder_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def change(folder: str | None, fmt: str) -> None:
+    """Province scale: one change round — 1 % of catalog entries and cases get a new version."""
+    from tongban.sandbox.scale_serve import advance_round
+
+    where = _folder(folder)
+    ready = _read_ready(where) if running_pid(where) is not None else None
+    if ready is None:
+        raise BadArgument(f"no sandbox is running in {where}; `tongban sandbox up --scale province` first")
+    if ready.get("scale") != "province":
+        raise BadArgument("change rounds are for the province-scale sandbox (`up --scale province`)")
+    k, changed = advance_round(where, ready)
+    if fmt == "json":
+        click.echo(json.dumps({"round": k, "changed": changed}))
+    else:
+        out.print(f"change round {k}: {changed} records changed")
+
+
 @sandbox.command("push")
 @folder_option
 @click.option("--gateway", "gateway_url", default=None, help="the bus gateway's URL (REST and SOAP pushes), e.g. "
@@ -311,6 +369,8 @@ def push(folder: str | None, gateway_url: str | None, binding: str | None, partn
     ready = _read_ready(where) if running_pid(where) is not None else None
     if ready is None:
         raise BadArgument(f"no sandbox is running in {where}; `tongban sandbox up` first")
+    if ready.get("scale") == "province":
+        raise BadArgument("the province-scale sandbox does not push yet: its systems are pulled (tongban sync --all)")
     _load_secrets(Path(ready["secrets"]))
     try:
         registry = load_registry(ready["registry"])

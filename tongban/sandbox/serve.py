@@ -55,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hierarchy", choices=("direct", "relay", "mixed"), default="direct")
     parser.add_argument("--admission", choices=("enforce", "off"), default="enforce")
     parser.add_argument("--broker", default=None, help="MQTT broker of the mqtt systems (default: an embedded one)")
+    parser.add_argument("--scale", choices=("demo", "province"), default="demo")
+    parser.add_argument("--systems", type=int, default=None, help="province scale: only the first N systems")
+    parser.add_argument("--catalog", type=int, default=2_000)
+    parser.add_argument("--cases", type=int, default=1_000)
+    parser.add_argument("--events-per-case", type=int, default=5)
+    parser.add_argument("--results", type=int, default=500)
+    parser.add_argument("--evaluations", type=int, default=500)
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -65,17 +72,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = args.folder.resolve()
     ready = folder / READY_FILE
     ready.unlink(missing_ok=True)
-    sandbox = Sandbox(folder, seed=args.seed, cities=args.cities, counties=args.counties,
-                      transports=tuple(t for t in args.transports.split(",") if t),
-                      insecure_http=args.insecure_http, hierarchy=args.hierarchy, admission=args.admission,
-                      broker_url=args.broker)
+    transports = tuple(t for t in args.transports.split(",") if t)
+    if args.scale == "province":
+        from tongban.sandbox.scale import Volumes
+        from tongban.sandbox.scale_serve import ProvinceSandbox
+
+        try:
+            volumes = Volumes(catalog=args.catalog, cases=args.cases, events_per_case=args.events_per_case,
+                              results=args.results, evaluations=args.evaluations)
+        except ValueError as exc:
+            print(f"sandbox failed to start: {exc}", file=sys.stderr, flush=True)
+            return 1
+        sandbox: Any = ProvinceSandbox(folder, seed=args.seed, volumes=volumes, systems_limit=args.systems,
+                                       transports=transports, insecure_http=args.insecure_http,
+                                       admission=args.admission)
+    else:
+        sandbox = Sandbox(folder, seed=args.seed, cities=args.cities, counties=args.counties,
+                          transports=transports, insecure_http=args.insecure_http, hierarchy=args.hierarchy,
+                          admission=args.admission, broker_url=args.broker)
     try:
         sandbox.start()
     except Exception as exc:  # noqa: BLE001 - reported to the parent through the log and exit code
         print(f"sandbox failed to start: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
-        _write_atomic(ready, json.dumps(ready_document(sandbox), ensure_ascii=False, indent=2))
+        document = sandbox.ready_document() if args.scale == "province" else ready_document(sandbox)
+        _write_atomic(ready, json.dumps(document, ensure_ascii=False, indent=2))
         print(f"sandbox ready: {len(sandbox.running)} systems, registry {sandbox.registry_file}", flush=True)
         while not stop.wait(1.0):
             pass

@@ -19,13 +19,26 @@ from tongban.store.cli import open_store
 
 @click.command("sync")
 @partners_option
-@click.option("--partner", "partner_id", required=True, help="partner system id (or its code)")
-@click.option("--dataset", type=click.Choice(DATASETS), required=True)
+@click.option("--partner", "partner_id", default=None, help="partner system id (or its code)")
+@click.option("--dataset", type=click.Choice(DATASETS), default=None)
+@click.option("--all", "all_partners", is_flag=True,
+              help="every partner and every dataset it provides, prerequisites first within a partner")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="with --all: partners synced at once")
 @click.option("--since", default=None, help="start from this cursor instead of the committed one")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def sync_command(partners_file: str | None, partner_id: str, dataset: str, since: str | None, fmt: str) -> None:
-    """Run one incremental sync and print its outcome counts."""
+def sync_command(partners_file: str | None, partner_id: str | None, dataset: str | None, all_partners: bool,
+                 workers: int, since: str | None, fmt: str) -> None:
+    """Run one incremental sync and print its outcome counts (--all: one cycle over every partner)."""
     from tongban.sync.engine import SyncEngine, SyncFailed
+
+    if all_partners:
+        if partner_id or dataset or since:
+            fail("--all syncs every partner and dataset from its committed cursor: leave out --partner, "
+                 "--dataset and --since")
+        return _sync_all(partners_file, workers, fmt)
+    if not partner_id or not dataset:
+        fail("give --partner and --dataset, or --all")
 
     try:
         reg = load_registry(partners_file)
@@ -66,6 +79,37 @@ def sync_command(partners_file: str | None, partner_id: str, dataset: str, since
     if report.stopped_by:
         out.print(f"  stopped at the run bound {report.stopped_by} (partners.yaml); the next run continues from "
                   f"the committed cursor")
+
+
+def _sync_all(partners_file: str | None, workers: int, fmt: str) -> None:
+    from tongban.conformance.admission import is_admitted
+    from tongban.sync.cycle import run_cycle
+
+    try:
+        reg = load_registry(partners_file)
+    except RegistryError as exc:
+        fail(str(exc))
+    store = open_store()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
+                  console=out, transient=True, disable=fmt == "json") as progress:
+        task = progress.add_task(f"{len(reg.partners)} partners, {workers} workers", total=len(reg.partners), n="")
+        report = run_cycle(store, reg, workers=workers, admission=is_admitted,
+                           on_done=lambda o: progress.update(task, advance=1, n=o.partner_id))
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        t = report.totals()
+        out.print(f"{t['partners']} partners, {t['runs']} runs with {workers} workers in {report.duration_s:.2f}s: "
+                  f"pulled {t['pulled']}")
+        out.print(f"  STORED {t['stored']}  DUPLICATE {t['duplicate']}  STALE {t['stale']}  HELD {t['held']}  "
+                  f"REJECTED {t['rejected']}  skipped {t['skipped']}  failed {t['failed']}")
+        for p in report.partners:
+            for ds, error in p.failed:
+                out.print(f"  [red]FAILED[/] {escape(p.partner_id)} {ds}: {escape(error)}")
+            for ds, why in p.skipped:
+                out.print(f"  skipped {escape(p.partner_id)} {ds}: {escape(why)}")
+    if report.failed:
+        raise SystemExit(1)
 
 
 @click.group()
