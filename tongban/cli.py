@@ -42,7 +42,7 @@ SUMMARIES: dict[str, str] = {
     "airflow": "Airflow deployment: pools from the partner registry.",
     "db": "The tongban store (SQLite under .tongban/ by default, TONGBAN_DATABASE_URL for PostgreSQL).",
     "demo": "Run the sandbox, certify it, run the sync DAGs once, publish events, print a summary.",
-    "sync": "Run one incremental sync and print its outcome counts.",
+    "sync": "Run one incremental sync and print its outcome counts (--all: one cycle over every partner).",
     "export": "Print the stored current records in canonical form (JCS), one per line, in business-key order.",
     "quarantine": "Records rejected with their findings, kept verbatim.",
     "ledger": "The hash-chained exchange ledger.",
