@@ -142,6 +142,21 @@ def test_the_rest_client_presents_its_certificate(pki, servers, county):
             connector.meta()
 
 
+def test_the_soap_client_presents_its_certificate(pki, servers, county):
+    """SOAP over mutual TLS: the certificate alone authenticates a call; without it (and without
+    a token) the call is refused with a Client fault (TBS-SEC-001, TBS-SOAP-005)."""
+    from tongban.connectors.soap.client import SoapConnector
+
+    tls, certs, _ = pki
+    _, _, soap = servers
+    with SoapConnector(f"{soap.url}/tbs/v1/soap", sender=BUS, verify=str(tls.ca_file),
+                       cert=tuple(map(str, certs["bus1"])), retries=0) as connector:
+        assert connector.meta()["systemId"] == county.system_id
+    with SoapConnector(f"{soap.url}/tbs/v1/soap", sender=BUS, verify=str(tls.ca_file), retries=0) as connector:
+        with pytest.raises(ConnectorError, match="UNAUTHENTICATED"):
+            connector.meta()
+
+
 def test_a_subject_can_name_the_certificate_instead_of_a_fingerprint(pki):
     _, certs, _ = pki
     from cryptography import x509
