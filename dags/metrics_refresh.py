@@ -1,4 +1,5 @@
-"""Recompute the supervision metrics and rewrite the static report under $TONGBAN_HOME/report
+"""Recompute the supervision metrics and rewrite the static report (under the artifacts location
+of the tongban connection or TONGBAN_ARTIFACTS, else $TONGBAN_HOME/report)
 whenever any sync DAG has updated the store (Asset-triggered, no clock schedule)."""
 import operator
 from functools import reduce
@@ -21,8 +22,15 @@ def metrics_refresh():
         from tongban.airflow_ext.hooks import TongbanHook  # heavy imports inside the task
         from tongban.monitoring.refresh import refresh_report
 
+        from tongban.airflow_ext.artifacts import staging
+
         hook = TongbanHook()  # the store and registry the sync tasks use
-        return refresh_report(registry_file=hook.registry_path(), database_url=hook.store_url())
+        # the report goes to the configured artifacts location (shared folder or object storage)
+        with staging(hook.artifacts_location(), "report") as (folder, published):
+            summary = refresh_report(folder, registry_file=hook.registry_path(), database_url=hook.store_url())
+        if published:
+            summary["published"] = published[0]
+        return summary
 
     refresh()
 

@@ -3,6 +3,8 @@
 to certify (default: every role the registry claims for it)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pendulum
 from airflow.sdk import Param, dag, task
 
@@ -23,10 +25,18 @@ def onboard_partner():
         from tongban.airflow_ext.hooks import TongbanHook   # heavy imports inside the task
         from tongban.conformance.onboard import certify_partner
 
+        from tongban.airflow_ext.artifacts import staging
+
         hook = TongbanHook()  # the same registry as the sync tasks
         hook.registry()       # a worker without one fails here, saying so
-        return certify_partner(params["system_id"], params["roles"], registry_path=hook.registry_path(),
-                               attestations=params.get("attestations") or None)
+        # reports and certificates go to the configured artifacts location, not this worker's disk
+        with staging(hook.artifacts_location(), "conformance") as (folder, published):
+            result = certify_partner(params["system_id"], params["roles"], registry_path=hook.registry_path(),
+                                     out_root=str(folder) if folder else None,
+                                     attestations=params.get("attestations") or None)
+        if published and folder is not None:
+            result["folder"] = published[0] + "/" + Path(result["folder"]).relative_to(folder).as_posix()
+        return result
 
     @task(retries=1)
     def record(result: dict) -> dict:

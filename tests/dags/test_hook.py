@@ -96,3 +96,40 @@ def test_metrics_refresh_uses_the_connection(monkeypatch, tmp_path):
     report = json.loads((tmp_path / "home" / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["metrics"]["rows"] is not None
     assert not (tmp_path / "environment.db").exists()   # the environment's store was never opened
+
+
+@pytest.mark.parametrize("kind", ["folder", "object_storage"])
+def test_the_report_goes_to_the_configured_artifacts_location(monkeypatch, tmp_path, kind):
+    """metrics_refresh writes into a shared folder, or uploads to object storage through
+    ObjectStoragePath (here fsspec's memory filesystem, which dag.test's in-process task shares
+    with the test), never into the worker's TONGBAN_HOME."""
+    from airflow.utils.state import DagRunState
+
+    from tongban.airflow_ext.local import run_dag
+    from tongban.store import Store
+
+    store_url = f"sqlite:///{tmp_path}/store.db"
+    Store(store_url).ensure_schema()
+    location = str(tmp_path / "shared") if kind == "folder" else "memory://tongban-test/artifacts"
+    if kind == "object_storage":  # what an installed provider does for s3:// or gs://
+        import fsspec
+        from airflow.sdk.io import attach
+
+        attach("memory", fs=fsspec.filesystem("memory"))
+    monkeypatch.setenv("TONGBAN_HOME", str(tmp_path / "worker-home"))
+    monkeypatch.setenv("AIRFLOW_CONN_TONGBAN_DEFAULT", json.dumps({
+        "conn_type": "tongban", "extra": {"database_url": store_url, "partners": str(EXAMPLE),
+                                          "artifacts": location}}))
+    dr = run_dag("metrics_refresh")
+    assert dr.state == DagRunState.SUCCESS
+    if kind == "folder":
+        report = json.loads((tmp_path / "shared" / "report" / "report.json").read_text(encoding="utf-8"))
+    else:
+        import fsspec
+
+        fs = fsspec.filesystem("memory")
+        assert sorted(Path(p).name for p in fs.ls("/tongban-test/artifacts/report", detail=False)) == \
+            ["index.html", "metrics.txt", "report.json"]
+        report = json.loads(fs.cat("/tongban-test/artifacts/report/report.json"))
+    assert "metrics" in report
+    assert not (tmp_path / "worker-home" / "report").exists()
