@@ -133,3 +133,25 @@ def test_the_report_goes_to_the_configured_artifacts_location(monkeypatch, tmp_p
         report = json.loads(fs.cat("/tongban-test/artifacts/report/report.json"))
     assert "metrics" in report
     assert not (tmp_path / "worker-home" / "report").exists()
+
+
+def test_a_worker_without_a_registry_gets_the_task_it_starts_failing_at_once(monkeypatch, tmp_path):
+    """The DAG as the worker's task runner parses it (its ``parse(what, log)`` frame, stood in for
+    by a function of that name and module): the task being started exists, so Airflow does not
+    reschedule a "task not found", and it fails, never retried, with the registry's problem."""
+    from types import SimpleNamespace
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("TONGBAN_PARTNERS", str(tmp_path / "nowhere.yaml"))
+    monkeypatch.delenv("AIRFLOW_CONN_TONGBAN_DEFAULT", raising=False)
+    runner = {"__name__": "airflow.sdk.execution_time.task_runner", "DagBag": DagBag,
+              "path": str(ROOT / "dags" / "case_sync.py")}
+    exec(compile("def parse(what, log=None):\n    return DagBag(dag_folder=path).dags\n", "task_runner", "exec"),
+         runner)
+    wanted = "sync_city_440100_GZZWFW.sync_case"
+    dags = runner["parse"](SimpleNamespace(ti=SimpleNamespace(dag_id="case_sync", task_id=wanted)))
+    (task,) = dags["case_sync"].tasks
+    assert task.task_id == wanted and task.retries == 0
+    # the dag-processor (no task starting) still shows one registry_error task
+    assert [t.task_id for t in DagBag(dag_folder=runner["path"]).dags["case_sync"].tasks] == ["registry_error"]

@@ -26,35 +26,33 @@ def asset_for(dataset: str) -> Asset:
 
 
 def load_registry_for_dags() -> Registry | None:
-    """The registry the DAG's structure comes from: the hook's (connection, then TONGBAN_PARTNERS).
-
-    On the dag-processor a broken registry becomes a DAG with one failing ``registry_error``
-    task (visible in the UI, with file, line and field). On a worker, parsing the DAG file to run
-    one of its partner tasks, that substitute DAG would not contain the task: the task would die
-    as "not found" and be retried. There the problem is raised instead, so the task fails with it."""
+    """The registry the DAG's structure comes from: the hook's (connection, then TONGBAN_PARTNERS);
+    None when it cannot be loaded (the DAG then holds one failing task, see build_sync_dag)."""
     from tongban.airflow_ext.hooks import TongbanHook
 
     try:
         return load_registry(TongbanHook().registry_path())
-    except RegistryError as exc:
-        if _parsing_to_run_a_task():
-            from tongban.airflow_ext.hooks import RegistryUnavailable
-
-            raise RegistryUnavailable(f"this worker cannot load the partner registry (set TONGBAN_PARTNERS, or "
-                                      f"partners in the connection tongban_default, on every worker): {exc}") from None
+    except RegistryError:
         return None
 
 
-def _parsing_to_run_a_task() -> bool:
-    """True while a worker's task runner parses the DAG file (not the dag-processor)."""
+def task_being_started() -> tuple[str, str] | None:
+    """(dag id, task id) while a worker's task runner parses the DAG file to run that task.
+
+    Without the registry the DAG cannot have its partner tasks, and the task runner, not
+    finding the task, reschedules it ([workers] missing_dag_retries times, a minute apart)
+    before it fails with "Task not found". Knowing which task is starting, the DAG gives it
+    a body that fails at once with the registry's problem."""
     import sys
 
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name == "parse" and frame.f_globals.get("__name__") == "airflow.sdk.execution_time.task_runner":
-            return True
+        if frame.f_code.co_name == "parse" and \
+                frame.f_globals.get("__name__") == "airflow.sdk.execution_time.task_runner":
+            ti = getattr(frame.f_locals.get("what"), "ti", None)
+            return (ti.dag_id, ti.task_id) if ti is not None else None
         frame = frame.f_back
-    return False
+    return None
 
 
 def run_sync(partner_id: str, dataset: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -168,11 +166,21 @@ def build_sync_dag(dag_id: str, datasets: tuple[str, ...], *, description: str, 
         results = []
         labels: list[tuple[str, str]] = []  # (partner id, dataset) of each entry of results
         if registry is None:
-            @task(task_id="registry_error")
-            def registry_error() -> None:
-                from tongban.airflow_ext.hooks import TongbanHook
+            # dag-processor: one failing registry_error task, visible in the UI. Worker: the task
+            # it was sent to run, failing at once (never retried) with the registry's problem.
+            starting = task_being_started()
+            task_id = starting[1] if starting and starting[0] == dag_id else "registry_error"
 
-                TongbanHook().registry()  # raises with file, line and field
+            @task(task_id=task_id, retries=0)
+            def registry_error() -> None:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                from tongban.airflow_ext.hooks import RegistryUnavailable, TongbanHook
+
+                try:
+                    TongbanHook().registry()  # raises with file, line and field
+                except RegistryUnavailable as exc:
+                    raise AirflowFailException(str(exc)) from None
 
             registry_error()
             return
