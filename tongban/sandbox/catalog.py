@@ -146,17 +146,7 @@ class CatalogBuilder:
             "name": name or tmpl.name, "itemType": tmpl.item_type, "level": level,
             "regionCode": system.region_code, "dept": dept.as_dept(), "legalBasis": tmpl.legal_basis,
         })
-        if tmpl.legal_limit is not None:
-            rec["legalLimit"] = {"value": tmpl.legal_limit[0], "unit": tmpl.legal_limit[1]}
-        rec["promiseLimit"] = {"value": tmpl.promise_limit[0], "unit": tmpl.promise_limit[1]}
-        rec["caseType"] = tmpl.case_type
-        rec["fee"] = {"charged": True, "basis": tmpl.fee_basis} if tmpl.fee_basis else {"charged": False}
-        rec["serviceObjects"] = list(tmpl.service_objects)
-        rec["handlingForms"] = list(tmpl.handling_forms)
-        rec["onlineDepth"] = tmpl.online_depth
-        if tmpl.on_site_visits is not None:
-            rec["onSiteVisits"] = tmpl.on_site_visits
-        rec["materials"] = [m.as_record() for m in tmpl.materials]
+        rec.update(tmpl.handling_members())
         rec["status"] = "ACTIVE"
         rec["version"] = 1
         at = snap_to_office(self.now - timedelta(days=rng.uniform(420, 700)))

@@ -11,6 +11,7 @@ A template's ``item_code`` is region part + item type (A.1) + main item (5 chara
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 E, P, B = "ELECTRONIC", "PAPER", "BOTH"
 
@@ -62,6 +63,23 @@ class ItemTemplate:
     @property
     def item_code(self) -> str:
         return f"{self.region_part}{self.item_type}{self.main}{self.sub}"
+
+    def handling_members(self) -> dict[str, Any]:
+        """The ServiceItem members this template fixes, from the time limits to the materials,
+        in the order a record lists them."""
+        out: dict[str, Any] = {}
+        if self.legal_limit is not None:
+            out["legalLimit"] = {"value": self.legal_limit[0], "unit": self.legal_limit[1]}
+        out["promiseLimit"] = {"value": self.promise_limit[0], "unit": self.promise_limit[1]}
+        out["caseType"] = self.case_type
+        out["fee"] = {"charged": True, "basis": self.fee_basis} if self.fee_basis else {"charged": False}
+        out["serviceObjects"] = list(self.service_objects)
+        out["handlingForms"] = list(self.handling_forms)
+        out["onlineDepth"] = self.online_depth
+        if self.on_site_visits is not None:
+            out["onSiteVisits"] = self.on_site_visits
+        out["materials"] = [m.as_record() for m in self.materials]
+        return out
 
 
 # ---------------------------------------------------------------- county-level items (level 4)

@@ -217,17 +217,7 @@ class ScaleSystem:
         rec: dict[str, Any] = {"itemCode": item_code, "implCode": impl, "name": tmpl.name,
                                "itemType": tmpl.item_type, "level": self.exercise_level,
                                "regionCode": self.region_code, "dept": dict(dept), "legalBasis": tmpl.legal_basis}
-        if tmpl.legal_limit is not None:
-            rec["legalLimit"] = {"value": tmpl.legal_limit[0], "unit": tmpl.legal_limit[1]}
-        rec["promiseLimit"] = {"value": tmpl.promise_limit[0], "unit": tmpl.promise_limit[1]}
-        rec["caseType"] = tmpl.case_type
-        rec["fee"] = {"charged": True, "basis": tmpl.fee_basis} if tmpl.fee_basis else {"charged": False}
-        rec["serviceObjects"] = list(tmpl.service_objects)
-        rec["handlingForms"] = list(tmpl.handling_forms)
-        rec["onlineDepth"] = tmpl.online_depth
-        if tmpl.on_site_visits is not None:
-            rec["onSiteVisits"] = tmpl.on_site_visits
-        rec["materials"] = [m.as_record() for m in tmpl.materials]
+        rec.update(tmpl.handling_members())
         if version % 2 == 0:  # each new version adds or drops an optional material (an implementation field)
             rec["materials"].append(dict(EXTRA_MATERIAL))
         rec["status"] = "ACTIVE"
