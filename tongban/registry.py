@@ -97,7 +97,10 @@ class PartnerConfig(BaseModel):
     endpoint: str = ""
     credentials: Credentials = Credentials()
     roles: tuple[Role, ...] = Field(min_length=1)
-    spec_version: str = "TBS-1.0"
+    spec_version: str = Field("TBS-1.0", description="the version the bus exchanges with this partner in now "
+                              "(its certificates are checked for it, TBS-CONF-008)")
+    spec_versions: tuple[str, ...] = Field((), description="the partner profile's supported versions (TBS-1.1 "
+                                           "TBS-REST-002, TBS-ENV-034); empty: spec_version alone")
     direct: bool = Field(True, description="三级数据直连: the bus pulls this system's case-linked records itself; "
                                           "false: they reach the bus through its parent's relayed feed")
     hold_timeout: str = "PT24H"
@@ -184,9 +187,25 @@ class PartnerConfig(BaseModel):
             raise ValueError(f"unknown spec version; known: {', '.join(available_versions())}")
         return v
 
+    @field_validator("spec_versions")
+    @classmethod
+    def _specs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for version in v:
+            cls._spec(version)
+        if len(set(v)) != len(v):
+            raise ValueError("a version is listed twice (TBS-REST-002: without duplicates)")
+        return v
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions the partner supports, per its profile."""
+        return self.spec_versions or (self.spec_version,)
+
     @model_validator(mode="after")
     def _consistent(self) -> "PartnerConfig":
         level, region, _ = parse_system_id(self.id)  # type: ignore[misc]
+        if self.spec_versions and self.spec_version not in self.spec_versions:
+            raise ValueError(f"spec_version {self.spec_version} is not among spec_versions {list(self.spec_versions)}")
         if self.level is not None and self.level != level:
             raise ValueError(f"level {self.level!r} does not match the id's level {level!r}")
         if self.region_code is not None and self.region_code != region:

@@ -303,8 +303,9 @@ def serve_system(system: SandboxSystem, transport: str, folder: Path, tls: TlsFi
     return starter(system, folder, tls, relay)
 
 
-def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
-    """The ``partners.yaml`` entry of a running system, as the bus sees it."""
+def partner_entry(r: RunningSystem, tls: TlsFiles | None, versions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``partners.yaml`` entry of a running system, as the bus sees it; ``versions``: the
+    versions its profile lists (a province in transition), written as ``spec_versions``."""
     s = r.system
     entry: dict[str, Any] = {
         "id": s.system_id, "name": s.name, "parent": s.parent_id if s.parent_id else BUS_ID,
@@ -312,6 +313,8 @@ def partner_entry(r: RunningSystem, tls: TlsFiles | None) -> dict[str, Any]:
         "credentials": dict(r.credentials), "roles": list(s.roles), "spec_version": "TBS-1.0",
         "direct": r.direct, "page_size": 200, "retries": 1,
     }
+    if versions:
+        entry["spec_versions"] = list(versions)
     if r.transport == "frontdb":  # the URL stays in the environment (secrets.env), never in the file
         entry.update({k: v for k, v in r.registry_extra.items() if v is not None})
         entry.pop("credentials")
@@ -346,6 +349,10 @@ class Sandbox:
     # direct: every county is pulled by the bus itself (三级数据直连); relay: counties' case-linked
     # records reach the bus through their city's feed; mixed: the first city relays, the others not
     hierarchy: str = "direct"
+    # a province in transition to TBS-1.1: systems on TBS-1.0 only and on both versions
+    # (tongban.sandbox.transition); the TBS-1.0-only ones send items without onSiteVisits
+    transition: bool = False
+    versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data: SandboxData | None = None
     running: list[RunningSystem] = field(default_factory=list)
     tls: TlsFiles | None = None
@@ -359,6 +366,10 @@ class Sandbox:
             raise ValueError(f"sandbox transports not available: {sorted(unknown)}; choose from {sorted(STARTERS)}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data = generate_province(self.seed, cities=self.cities, counties_per_city=self.counties)
+        if self.transition:
+            from tongban.sandbox.transition import apply_transition
+
+            self.versions = apply_transition(self.data)
         self.tls = None if self.insecure_http else self._local_ca()
         if self.hierarchy not in ("direct", "relay", "mixed"):
             raise ValueError(f"hierarchy must be direct, relay or mixed, not {self.hierarchy!r}")
@@ -416,7 +427,8 @@ class Sandbox:
         if any(r.sftp_url for r in self.running):
             bus["sftp_host_key_file"] = str(self.folder / "drop" / ".sftp_host.key")
         return {"bus": bus,
-                "partners": [partner_entry(r, self.tls) for r in self.running]}
+                "partners": [partner_entry(r, self.tls, self.versions.get(r.system.system_id, ()))
+                             for r in self.running]}
 
     def _write_files(self) -> None:
         header = "# Written by the tongban sandbox; endpoints and tokens change on every start.\n"
