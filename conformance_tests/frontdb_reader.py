@@ -59,6 +59,8 @@ class FrontdbReaderSut(Protocol):
 class LpContext:
     sut: FrontdbReaderSut
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[FrontDatabase] = field(default_factory=list)
+    """The front databases a test opened; the suite closes them after the test, whatever its outcome."""
 
     def open(self, system_id: str, profile: str, roles: tuple[str, ...], dialect: str | None = "HCP-NATIONAL",
              t_read: str = "2026-11-28T10:00:00+08:00", hold_timeout: str = "PT24H") -> FrontDatabase:
@@ -67,8 +69,13 @@ class LpContext:
                                       t_read=t_read, **kw)
         prof = load_profile(profile)
         db = FrontDatabase(url, prof, prof.tables_for(set(roles)))
+        self.opened.append(db)
         db.create_schema()
         return db
+
+    def close(self) -> None:
+        for db in self.opened:
+            db.close()
 
     @staticmethod
     def load(db: FrontDatabase, name: str) -> None:
@@ -105,6 +112,12 @@ class LpTest:
     def finding(rule: str, en: str, zh: str) -> KitFinding:
         return KitFinding(rule, en, zh)
 
+    @staticmethod
+    def flag(findings: list[KitFinding], failed: object, rule: str, en: str, zh: str) -> None:
+        """Add the finding ``rule`` when ``failed`` is true (a check the SUT did not pass)."""
+        if failed:
+            findings.append(KitFinding(rule, en, zh))
+
 
 class Lp01Mapping(LpTest):
     test_id = "LP-01"
@@ -121,7 +134,6 @@ class Lp01Mapping(LpTest):
                 "evaluation": expected("8.3")["evaluation"]}
         findings = [self.finding("TBS-LP-003", f"{d}: stored records differ from §8", f"{d}：入库记录与§8不符")
                     for d, records in want.items() if ctx.records(d) != records]
-        db.close()
         return self.result(findings, [{"note": "§8.1–§8.3 on the SUT's front database"}])
 
 
@@ -137,7 +149,6 @@ class Lp02ReadOnly(LpTest):
         ctx.sut.sync()
         after = db.checksums()
         changed = sorted(t for t in before if before[t] != after[t])
-        db.close()
         return self.result([self.finding("TBS-LP-010", f"changed by the reader: {', '.join(changed)}",
                                          f"读方修改了：{', '.join(changed)}")] if changed else [],
                            [{"note": "checksums before and after", "changed": changed}])
@@ -157,14 +168,13 @@ class Lp03Markers(LpTest):
                 conn.exec_driver_sql(stmt)
         ctx.sut.sync()
         findings = []
-        if ctx.records("catalog") or db.receipts():
-            findings.append(self.finding("TBS-LP-021", "rows without a marker were processed", "无提交标记的行被处理"))
+        self.flag(findings, ctx.records("catalog") or db.receipts(),
+                  "TBS-LP-021", "rows without a marker were processed", "无提交标记的行被处理")
         with db.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO tb_batch " + split_sql(marker)[0])
         ctx.sut.sync()
-        if ctx.records("catalog") != expected("8.1")["catalog"] or len(db.receipts()) != 6:
-            findings.append(self.finding("TBS-LP-020", "the committed batch was not processed", "已提交批次未处理"))
-        db.close()
+        self.flag(findings, ctx.records("catalog") != expected("8.1")["catalog"] or len(db.receipts()) != 6,
+                  "TBS-LP-020", "the committed batch was not processed", "已提交批次未处理")
         return self.result(findings, [{"note": "§8.1 rows, then their marker"}])
 
 
@@ -186,12 +196,10 @@ class Lp04Torn(LpTest):
         ctx.sut.sync()
         receipts = db.receipts()
         findings = []
-        if len(receipts) != 6 or any((r["outcome"], r["rule_ids"]) != ("REJECTED", "TBS-LP-022") for r in receipts):
-            findings.append(self.finding("TBS-LP-022", "a torn batch was not rejected row by row",
-                                         "残缺批次未逐行拒收"))
-        if ctx.records("catalog"):
-            findings.append(self.finding("TBS-LP-022", "a torn batch stored records", "残缺批次写入了记录"))
-        db.close()
+        self.flag(findings, len(receipts) != 6 or any((r["outcome"], r["rule_ids"]) != ("REJECTED", "TBS-LP-022")
+                                                      for r in receipts),
+                  "TBS-LP-022", "a torn batch was not rejected row by row", "残缺批次未逐行拒收")
+        self.flag(findings, ctx.records("catalog"), "TBS-LP-022", "a torn batch stored records", "残缺批次写入了记录")
         return self.result(findings, [{"note": "§8.1 with a manifest row that does not exist", "receipts": len(receipts)}])
 
 
@@ -211,7 +219,6 @@ class Lp13Receipts(LpTest):
                             '"source":{"column":"contact_code","rowGuid":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",'
                             '"table":"up_pro_accept"}}]'}
         got = {k: (r or {}).get(k) for k in want}
-        db.close()
         return self.result([] if got == want else [self.finding("TBS-LP-051", "the §8.4 receipt differs",
                                                                 "§8.4 回执不符")], [{"note": "§8.4", "receipt": got}])
 
@@ -232,9 +239,8 @@ class Lp14Dialects(LpTest):
                              {"s": legacy})
             ctx.sut.sync()
             first = [e for e in ctx.records("evaluation") if e["assessNo"] == 1]
-            if [e.get("satisfaction") for e in first] != [5]:
-                findings.append(self.finding("TBS-LP-162", f"{dialect}: 非常满意 not stored as 5",
-                                             f"{dialect}：非常满意未存为5"))
+            self.flag(findings, [e.get("satisfaction") for e in first] != [5],
+                      "TBS-LP-162", f"{dialect}: 非常满意 not stored as 5", f"{dialect}：非常满意未存为5")
             db.close()
         db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES, dialect=None)
         ctx.load(db, "8.2-batch1.sql")
@@ -242,10 +248,8 @@ class Lp14Dialects(LpTest):
             ctx.sut.sync()
         except Exception:  # noqa: BLE001 - the operator is told: a configuration error
             pass
-        if db.receipts() or ctx.records("case"):
-            findings.append(self.finding("TBS-LP-164", "read a front database without a dialect",
-                                         "未配置方言仍读取前置库"))
-        db.close()
+        self.flag(findings, db.receipts() or ctx.records("case"),
+                  "TBS-LP-164", "read a front database without a dialect", "未配置方言仍读取前置库")
         return self.result(findings, [{"note": "three dialects, then none"}])
 
 
@@ -263,10 +267,8 @@ class Lp16EaJcStep(LpTest):
         findings = [self.finding("TBS-LP-142", f"{d}: stored records differ from §8.5", f"{d}：与§8.5不符")
                     for d in ("case", "case-event", "result") if ctx.records(d) != want[d]]
         r = _receipts(db).get(("EA_JC_STEP_PROC", "a1000000-0000-4000-8000-000000000007", "JN20261023114000001"))
-        if (r or {}).get("rule_ids") != "TBS-LP-034" or (r or {}).get("outcome") != "REJECTED":
-            findings.append(self.finding("TBS-LP-034", "the filing step was not rejected under TBS-LP-034",
-                                         "归档环节未按TBS-LP-034拒收"))
-        db.close()
+        self.flag(findings, (r or {}).get("rule_ids") != "TBS-LP-034" or (r or {}).get("outcome") != "REJECTED",
+                  "TBS-LP-034", "the filing step was not rejected under TBS-LP-034", "归档环节未按TBS-LP-034拒收")
         return self.result(findings, [{"note": "§8.5"}])
 
 
@@ -340,6 +342,18 @@ def _columns(receipt: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     return [(f["ruleId"], f["location"], f["source"]["column"]) for f in json.loads(receipt["findings"])]
 
 
+def _step_synced(ctx: LpContext, at: str) -> tuple[FrontDatabase, KitWriter, str]:
+    """A front database with §8.2's first batch and the kit's review step of case …0007 committed at
+    ``at``, read once by the SUT; the database, its writer and the step's batch."""
+    db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
+    ctx.load(db, "8.2-batch1.sql")
+    w = KitWriter(db)
+    w.row("up_pro_process", STEP)
+    batch = w.commit(at)
+    ctx.sut.sync()
+    return db, w, batch
+
+
 def _needs(ctx: LpContext, *methods: str) -> TestResult | None:
     missing = [m for m in methods if not callable(getattr(ctx.sut, m, None))]
     if missing:
@@ -355,12 +369,7 @@ class Lp05Cursor(LpTest):
                    "and later markers with correct times still are")
 
     def run(self, ctx: LpContext) -> TestResult:
-        db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
-        ctx.load(db, "8.2-batch1.sql")
-        w = KitWriter(db)
-        w.row("up_pro_process", STEP)
-        w.commit("2026-11-28 09:58:00")
-        ctx.sut.sync()
+        db, w, _ = _step_synced(ctx, "2026-11-28 09:58:00")
         findings = []
         w.row("up_pro_process", {**STEP, "row_guid": "kit-late", "event_start_time": "2026-11-04 15:31:00"})
         late = w.commit("2026-11-28 09:55:00")  # committed after the cursor passed 09:58, dated 3 minutes before it
@@ -370,15 +379,11 @@ class Lp05Cursor(LpTest):
         after = w.commit("2026-11-28 09:59:00")  # committed after the future marker, with a correct time
         ctx.sut.sync()
         got = {r["cd_batch"]: r["outcome"] for r in db.receipts()}
-        if got.get(late) != "STORED":
-            findings.append(self.finding("TBS-LP-026", "a marker committed late inside the look-back was not processed",
-                                         "回看窗口内迟到的批次标记未处理"))
-        if future in got:
-            findings.append(self.finding("TBS-LP-027", "a marker from the future was processed", "未来时间的批次标记被处理"))
-        if got.get(after) != "STORED":
-            findings.append(self.finding("TBS-LP-025", "a marker with a correct time after a future one was not processed",
-                                         "未来标记之后时间正确的批次未处理"))
-        db.close()
+        self.flag(findings, got.get(late) != "STORED",
+                  "TBS-LP-026", "a marker committed late inside the look-back was not processed", "回看窗口内迟到的批次标记未处理")
+        self.flag(findings, future in got, "TBS-LP-027", "a marker from the future was processed", "未来时间的批次标记被处理")
+        self.flag(findings, got.get(after) != "STORED",
+                  "TBS-LP-025", "a marker with a correct time after a future one was not processed", "未来标记之后时间正确的批次未处理")
         return self.result(findings, [{"note": "late, future and later markers", "outcomes": got}])
 
 
@@ -405,9 +410,8 @@ class Lp06ExactlyOnce(LpTest):
         undisturbed = self._state(ctx, db)
         receipts = db.receipts()
         ctx.sut.sync()
-        if self._state(ctx, db)[0] != undisturbed[0] or db.receipts() != receipts:
-            findings.append(self.finding("TBS-LP-048", "a second sync changed stored records or receipts",
-                                         "第二次同步改变了入库记录或回执"))
+        self.flag(findings, self._state(ctx, db)[0] != undisturbed[0] or db.receipts() != receipts,
+                  "TBS-LP-048", "a second sync changed stored records or receipts", "第二次同步改变了入库记录或回执")
         db.close()
         if not callable(getattr(ctx.sut, "sync_killed", None)):
             return self.result(findings, [{"note": "second sync only: the SUT adapter offers no sync_killed()"}])
@@ -469,11 +473,10 @@ class Lp07FailureKinds(LpTest):
             r = (receipts.get((table, row["row_guid"])) or [None])[-1]
             got = ((r or {}).get("outcome"), (r or {}).get("rule_ids"), _columns(r))
             seen.append({"rule": rule, "receipt": got[:2]})
-            if got != ("REJECTED", rule, [(rule, "", column)]):
-                findings.append(self.finding(rule, f"{table} {row['row_guid']}: receipt {got[0]} {got[1]!r}, "
-                                             f"expected REJECTED {rule} naming column {column!r}",
-                                             f"{table} {row['row_guid']}：回执不符（应为 {rule}）"))
-        db.close()
+            self.flag(findings, got != ("REJECTED", rule, [(rule, "", column)]),
+                      rule, f"{table} {row['row_guid']}: receipt {got[0]} {got[1]!r}, "
+                      f"expected REJECTED {rule} naming column {column!r}",
+                      f"{table} {row['row_guid']}：回执不符（应为 {rule}）")
         return self.result(findings, [{"note": "one row per failure kind", "receipts": seen}])
 
 
@@ -484,12 +487,7 @@ class Lp08Identity(LpTest):
                    "record was rejected is validated again when written again")
 
     def run(self, ctx: LpContext) -> TestResult:
-        db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
-        ctx.load(db, "8.2-batch1.sql")
-        w = KitWriter(db)
-        w.row("up_pro_process", STEP)
-        w.commit("2026-11-06 09:35:00")
-        ctx.sut.sync()
+        db, w, _ = _step_synced(ctx, "2026-11-06 09:35:00")
         w.row("up_pro_process", {**STEP, "cd_time": "2026-11-06 09:41:00"}, upsert=True)
         w.commit("2026-11-06 09:41:01")
         ctx.sut.sync()
@@ -507,17 +505,14 @@ class Lp08Identity(LpTest):
         got = {t: (rows.get(t) or {}).get("outcome") for t in ("2026-11-06 09:41:00", "2026-11-06 09:42:00",
                                                               "2026-11-06 09:43:00")}
         findings = []
-        if got["2026-11-06 09:41:00"] != "DUPLICATE":
-            findings.append(self.finding("TBS-LP-035", "an identical re-push was not DUPLICATE", "相同内容重推未判为重复"))
-        if (got["2026-11-06 09:42:00"], _columns(rows.get("2026-11-06 09:42:00"))) != (
-                "REJECTED", [("TBS-LP-035", "", "cd_operation")]):
-            findings.append(self.finding("TBS-LP-035", "a rewritten row that kept I was not rejected",
-                                         "保持I的改写行未被拒收"))
-        if (got["2026-11-06 09:43:00"], (rows.get("2026-11-06 09:43:00") or {}).get("rule_ids")) != (
-                "REJECTED", "TBS-CODE-017"):
-            findings.append(self.finding("TBS-LP-038", "a row whose record was rejected was not validated again",
-                                         "记录被拒的行重写后未重新校验"))
-        db.close()
+        self.flag(findings, got["2026-11-06 09:41:00"] != "DUPLICATE",
+                  "TBS-LP-035", "an identical re-push was not DUPLICATE", "相同内容重推未判为重复")
+        self.flag(findings, (got["2026-11-06 09:42:00"], _columns(rows.get("2026-11-06 09:42:00")))
+                  != ("REJECTED", [("TBS-LP-035", "", "cd_operation")]),
+                  "TBS-LP-035", "a rewritten row that kept I was not rejected", "保持I的改写行未被拒收")
+        self.flag(findings, (got["2026-11-06 09:43:00"], (rows.get("2026-11-06 09:43:00") or {}).get("rule_ids"))
+                  != ("REJECTED", "TBS-CODE-017"),
+                  "TBS-LP-038", "a row whose record was rejected was not validated again", "记录被拒的行重写后未重新校验")
         return self.result(findings, [{"note": "re-push, rewrite with I, rejected row written again",
                                        "outcomes": got}])
 
@@ -556,16 +551,14 @@ class Lp09ItemChanges(LpTest):
             r = next((x for x in db.receipts() if x["row_guid"] == row["row_guid"]
                       and x["row_cd_time"] == row["cd_time"]), {})
             seen.append((r.get("outcome"), r.get("rule_ids")))
-            if (r.get("outcome"), r.get("rule_ids")) != (outcome, rule):
-                findings.append(self.finding(rule or "TBS-LP-103", f"change {n + 1}: {r.get('outcome')} "
-                                             f"{r.get('rule_ids')!r}, expected {outcome} {rule!r}",
-                                             f"第{n + 1}次变更回执不符"))
+            self.flag(findings, (r.get("outcome"), r.get("rule_ids")) != (outcome, rule),
+                      rule or "TBS-LP-103", f"change {n + 1}: {r.get('outcome')} "
+                      f"{r.get('rule_ids')!r}, expected {outcome} {rule!r}",
+                      f"第{n + 1}次变更回执不符")
         items = ctx.records("catalog")
-        if [(i.get("status"), i.get("version"), i.get("promiseLimit", {}).get("value")) for i in items] != [
-                ("REVOKED", 4, 5)]:
-            findings.append(self.finding("TBS-SYNC-010", "D of the basic row did not store the REVOKED tombstone",
-                                         "基本行删除未生成注销墓碑"))
-        db.close()
+        self.flag(findings, [(i.get("status"), i.get("version"), i.get("promiseLimit", {}).get("value"))
+                             for i in items] != [("REVOKED", 4, 5)],
+                  "TBS-SYNC-010", "D of the basic row did not store the REVOKED tombstone", "基本行删除未生成注销墓碑")
         return self.result(findings, [{"note": "four changes of one item", "receipts": seen}])
 
 
@@ -594,8 +587,9 @@ class Lp10Holds(LpTest):
         ctx.sut.sync()
         first = {g: rs[-1]["outcome"] for (_, g), rs in _by_guid(db).items()}
         findings = []
-        if any(first.get(g) != "HELD" for g in ("kit-mat-1", "kit-of-8", "kit-of-9", "kit-mat-orphan", "kit-eval-2")):
-            findings.append(self.finding("TBS-LP-045", "rows before their parent were not HELD", "父行未到的行未暂存"))
+        self.flag(findings, any(first.get(g) != "HELD"
+                                for g in ("kit-mat-1", "kit-of-8", "kit-of-9", "kit-mat-orphan", "kit-eval-2")),
+                  "TBS-LP-045", "rows before their parent were not HELD", "父行未到的行未暂存")
         with db.engine.connect() as conn:
             accept = dict(conn.execute(sa.text("SELECT * FROM up_pro_accept WHERE project_no = :p"),
                                        {"p": CASE8}).mappings().one())
@@ -607,19 +601,17 @@ class Lp10Holds(LpTest):
         w.commit("2026-11-06 09:36:01")
         ctx.sut.sync()
         second = {g: rs[-1]["outcome"] for (_, g), rs in _by_guid(db).items()}
-        if second.get("kit-mat-1") != "STORED" or second.get("kit-of-8") != "STORED":
-            findings.append(self.finding("TBS-LP-047", "held rows were not STORED when their parent arrived",
-                                         "父行到达后暂存行未入库"))
+        self.flag(findings, second.get("kit-mat-1") != "STORED" or second.get("kit-of-8") != "STORED",
+                  "TBS-LP-047", "held rows were not STORED when their parent arrived", "父行到达后暂存行未入库")
         ctx.sut.advance(180)
         ctx.sut.sync()  # no new marker: only the due holds expire
         last = {g: rs[-1] for (_, g), rs in _by_guid(db).items()}
         want = {"kit-of-9": "TBS-EVT-009", "kit-mat-orphan": "TBS-LP-046", "kit-eval-2": "TBS-EVAL-004"}
         for g, rule in want.items():
             r = last.get(g, {})
-            if (r.get("outcome"), r.get("rule_ids")) != ("REJECTED", rule):
-                findings.append(self.finding(rule, f"{g}: {r.get('outcome')} {r.get('rule_ids')!r} after the hold "
-                                             f"timeout, expected REJECTED {rule}", f"{g}：暂存超时后未按{rule}拒收"))
-        db.close()
+            self.flag(findings, (r.get("outcome"), r.get("rule_ids")) != ("REJECTED", rule),
+                      rule, f"{g}: {r.get('outcome')} {r.get('rule_ids')!r} after the hold "
+                      f"timeout, expected REJECTED {rule}", f"{g}：暂存超时后未按{rule}拒收")
         return self.result(findings, [{"note": "held, released, expired", "first": first, "second": second}])
 
 
@@ -692,26 +684,21 @@ class Lp11Numbering(LpTest):
         findings = []
         want_x = [(1, "SUBMIT", None), (2, "ACCEPT", None), (3, "SUSPEND", None), (4, "RESUME", None),
                   (5, "REVIEW_STEP", None), (6, "SUSPEND", None), (7, "RESUME", None), (8, "CONCLUDE", "VOIDED")]
-        if x != want_x:
-            findings.append(self.finding("TBS-LP-108", f"events of the case numbered {x}, expected {want_x}",
-                                         "案件事件编号不符"))
+        self.flag(findings, x != want_x,
+                  "TBS-LP-108", f"events of the case numbered {x}, expected {want_x}", "案件事件编号不符")
         changed = next((r for r in db.receipts() if r["row_guid"] == "kit-x-step"
                         and r["row_cd_time"] == "2026-11-06 09:40:00"), {})
-        if (changed.get("outcome"), changed.get("rule_ids")) != ("REJECTED", "TBS-EVT-008"):
-            findings.append(self.finding("TBS-EVT-008", "a step changed after storage was not rejected",
-                                         "已入库环节被修改未拒收"))
-        if y_first != ["SUBMIT"] or y != ["SUBMIT", "ACCEPT"]:
-            findings.append(self.finding("TBS-LP-109", f"the rejected ACCEPT was not derived again ({y})",
-                                         "被拒的受理事件未重新生成"))
+        self.flag(findings, (changed.get("outcome"), changed.get("rule_ids")) != ("REJECTED", "TBS-EVT-008"),
+                  "TBS-EVT-008", "a step changed after storage was not rejected", "已入库环节被修改未拒收")
+        self.flag(findings, y_first != ["SUBMIT"] or y != ["SUBMIT", "ACCEPT"],
+                  "TBS-LP-109", f"the rejected ACCEPT was not derived again ({y})", "被拒的受理事件未重新生成")
         after_7 = {d: [x for x in ctx.sut.export(d) if CASE7 in x] for d in ("case-event", "result")}
-        if after_7 != before_7:
-            findings.append(self.finding("TBS-LP-109", "an org_code correction changed stored events or Results",
-                                         "org_code更正改变了已入库事件或结果"))
+        self.flag(findings, after_7 != before_7,
+                  "TBS-LP-109", "an org_code correction changed stored events or Results", "org_code更正改变了已入库事件或结果")
         late = {r["row_guid"]: r["outcome"] for r in db.receipts() if r["row_cd_time"] == "2026-11-06 09:40:00"}
-        if any(late.get(g) == "REJECTED" for g in (accept7["row_guid"], result7["row_guid"])):
-            findings.append(self.finding("TBS-LP-109", "the org_code correction or the later result state was "
-                                         "rejected", "org_code更正或结果行新状态被拒收"))
-        db.close()
+        self.flag(findings, any(late.get(g) == "REJECTED" for g in (accept7["row_guid"], result7["row_guid"])),
+                  "TBS-LP-109", "the org_code correction or the later result state was rejected",
+                  "org_code更正或结果行新状态被拒收")
         return self.result(findings, [{"note": "numbering, late RESUME, D, EVT-008, org_code, ACCEPT again",
                                        "events": x}])
 
@@ -741,13 +728,11 @@ class Lp12Times(LpTest):
         events = [e for e in ctx.records("case-event") if e["caseNo"] == CASE7 and e["type"] == "REVIEW_STEP"]
         got = [e["occurredAt"] for e in sorted(events, key=lambda e: e["seq"])]
         findings = []
-        if got != [want for _, want in self.FORMS]:
-            findings.append(self.finding("TBS-LP-055", f"time forms mapped to {got}", "时间格式映射不符"))
+        self.flag(findings, got != [want for _, want in self.FORMS],
+                  "TBS-LP-055", f"time forms mapped to {got}", "时间格式映射不符")
         r = next((x for x in db.receipts() if x["row_guid"] == "kit-2099"), {})
-        if (r.get("outcome"), r.get("rule_ids")) != ("REJECTED", "TBS-ENV-011"):
-            findings.append(self.finding("TBS-ENV-011", "a step dated 2099 was not rejected under TBS-ENV-011",
-                                         "2099年的环节未按TBS-ENV-011拒收"))
-        db.close()
+        self.flag(findings, (r.get("outcome"), r.get("rule_ids")) != ("REJECTED", "TBS-ENV-011"),
+                  "TBS-ENV-011", "a step dated 2099 was not rejected under TBS-ENV-011", "2099年的环节未按TBS-ENV-011拒收")
         return self.result(findings, [{"note": "five time forms and a date in 2099", "occurredAt": got}])
 
 
@@ -791,24 +776,21 @@ class Lp15Downward(LpTest):
         w = self._item(db)
         ctx.sut.sync()
         first = self._dn(db)
-        if first != [self.DN_I]:
-            findings.append(self.finding("TBS-LP-058", f"dn rows {first} differ from §8.6", "下行目录行与§8.6不符"))
+        self.flag(findings, first != [self.DN_I], "TBS-LP-058", f"dn rows {first} differ from §8.6", "下行目录行与§8.6不符")
         w.row("up_task_general_basic", {**self.ITEM, "cd_operation": "D", "cd_time": "2026-11-21 09:00:00",
                                         "version": 6}, upsert=True)
         w.commit("2026-11-21 09:00:01")
         ctx.sut.sync()
         revoked = self._dn(db)
-        if [(r.get("cd_operation"), r.get("task_state"), r.get("version"), r.get("task_version"))
-                for r in revoked] != [("D", "3", 2, 6)]:
-            findings.append(self.finding("TBS-LP-058", f"the revoked item's dn row is {revoked}", "注销事项的下行行不符"))
+        self.flag(findings, [(r.get("cd_operation"), r.get("task_state"), r.get("version"), r.get("task_version"))
+                             for r in revoked] != [("D", "3", 2, 6)],
+                  "TBS-LP-058", f"the revoked item's dn row is {revoked}", "注销事项的下行行不符")
         db.close()
         db = ctx.open(self.PROVINCE, "NATIONAL-EXCHANGE", ("CATALOG_PROVIDER",), t_read="2026-11-28T10:00:03+08:00")
         self._item(db)
         ctx.sut.sync()
-        if self._dn(db):
-            findings.append(self.finding("TBS-LP-057", "dn rows written for a partner without CATALOG_CONSUMER",
-                                         "未声明CATALOG_CONSUMER仍写入下行行"))
-        db.close()
+        self.flag(findings, self._dn(db),
+                  "TBS-LP-057", "dn rows written for a partner without CATALOG_CONSUMER", "未声明CATALOG_CONSUMER仍写入下行行")
         return self.result(findings, [{"note": "§8.6, its revocation, and a partner without the role",
                                        "dn": first}])
 
@@ -824,31 +806,22 @@ class Lp17Alerts(LpTest):
         skip = _needs(ctx, "alerts")
         if skip:
             return skip
-        db = ctx.open(LW, "NATIONAL-EXCHANGE", NE_ROLES)
-        ctx.load(db, "8.2-batch1.sql")
-        w = KitWriter(db)
-        w.row("up_pro_process", STEP)
-        stored = w.commit("2026-11-28 09:58:00")
-        ctx.sut.sync()
+        db, w, stored = _step_synced(ctx, "2026-11-28 09:58:00")
         findings = []
-        if stored not in {r["cd_batch"] for r in db.receipts()}:
-            findings.append(self.finding("TBS-LP-052", "the batch's receipts were not written within the poll",
-                                         "批次回执未在本次轮询内写入"))
+        self.flag(findings, stored not in {r["cd_batch"] for r in db.receipts()},
+                  "TBS-LP-052", "the batch's receipts were not written within the poll", "批次回执未在本次轮询内写入")
         before = len(ctx.sut.alerts())
         w.row("up_pro_process", {**STEP, "row_guid": "kit-too-late", "event_start_time": "2026-11-04 15:31:00"})
         too_late = w.commit("2026-11-28 09:40:00")  # 18 minutes before the cursor: outside L = PT10M
         ctx.sut.sync()
         lost = [a for a in ctx.sut.alerts()[before:] if too_late in a]
-        if not lost:
-            findings.append(self.finding("TBS-LP-026", "no alert for a marker outside the look-back",
-                                         "回看窗口之外的标记未告警"))
+        self.flag(findings, not lost, "TBS-LP-026", "no alert for a marker outside the look-back", "回看窗口之外的标记未告警")
         before = len(ctx.sut.alerts())
         w.row("up_pro_process", {**STEP, "row_guid": "kit-future", "event_start_time": "2026-11-04 15:32:00"})
         future = w.commit("2026-11-28 11:00:00")
         ctx.sut.sync()
-        if not [a for a in ctx.sut.alerts()[before:] if future in a]:
-            findings.append(self.finding("TBS-LP-027", "no alert for a marker from the future", "未来时间的标记未告警"))
-        db.close()
+        self.flag(findings, not [a for a in ctx.sut.alerts()[before:] if future in a],
+                  "TBS-LP-027", "no alert for a marker from the future", "未来时间的标记未告警")
         return self.result(findings, [{"note": "a late and a future marker"}])
 
 
@@ -872,11 +845,14 @@ def run_lp_suite(sut: FrontdbReaderSut, only: set[str] | None = None) -> tuple[l
         if only is not None and test.test_id not in only:
             continue
         start = time.monotonic()
+        ctx = LpContext(sut)
         try:
-            result = test.run(LpContext(sut))
+            result = test.run(ctx)
         except Exception as exc:  # noqa: BLE001 - the harness failed
             result = TestResult(Result.ERROR, [{"note": "the test harness failed"}],
                                 [KitFinding("TBS-CONF-002", f"harness error: {type(exc).__name__}: {exc}",
                                             f"测试工具出错：{type(exc).__name__}")], str(exc))
+        finally:
+            ctx.close()
         runs.append(LpRun(test, result, time.monotonic() - start))
     return runs, role_verdict([r.result.result for r in runs if r.test.level is Level.SHALL])
