@@ -32,11 +32,11 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tongban.model.canonical import canonical_bytes
 from tongban.model.clock import CST, stamp
-from tongban.model.datasets import CONSUMER_ROLE, DATASETS, PROVIDER_ROLES
+from tongban.model.datasets import CONSUMER_ROLE, DATASETS, PROVIDER_ROLES, SPECS
 from tongban.sandbox.divisions import Division, guangdong_divisions
 from tongban.sandbox.identities import gov_uscc, person_name, resident_id
 from tongban.sandbox.items import ALL_TEMPLATES, ItemTemplate
@@ -121,8 +121,8 @@ class ScaleSystem:
 
     # -- feed arithmetic ---------------------------------------------------------------------
     def round_count(self, dataset: str, k: int) -> int:
-        """Records changed in round ``k`` (≥ 1)."""
-        if dataset not in ("catalog", "case"):
+        """Records changed in round ``k`` (≥ 1): only versioned datasets change."""
+        if not SPECS[dataset].versioned:
             return 0
         n, r = self.counts[dataset], (k - 1) % CHANGE_MODULUS
         return len(range(r, n, CHANGE_MODULUS))
@@ -150,7 +150,7 @@ class ScaleSystem:
 
     def changed_in(self, dataset: str, k: int) -> Iterator[dict[str, Any]]:
         """The records round ``k`` changes, as the feed appends them."""
-        for i in range((k - 1) % CHANGE_MODULUS, self.counts[dataset] if dataset in ("catalog", "case") else 0,
+        for i in range((k - 1) % CHANGE_MODULUS, self.counts[dataset] if SPECS[dataset].versioned else 0,
                        CHANGE_MODULUS):
             yield self.record(dataset, i, k)
 
@@ -170,17 +170,18 @@ class ScaleSystem:
 
     # -- records ---------------------------------------------------------------------------
     def record(self, dataset: str, index: int, rounds: int) -> dict[str, Any]:
-        if dataset == "catalog":
-            return self.catalog_entry(index, self.version_at(index, rounds))
-        if dataset == "case":
-            return self.case(index, self.version_at(index, rounds))
-        if dataset == "case-event":
-            return self.events(index // self.events_per_case)[index % self.events_per_case]
-        if dataset == "result":
-            return self.result(index)
-        if dataset == "evaluation":
-            return self.evaluation(index)
-        raise KeyError(f"unknown dataset {dataset!r}")
+        """Record ``index`` of ``dataset`` after ``rounds`` rounds: a versioned dataset's (the dataset
+        table says which) at the version those rounds gave it, any other's as it was made."""
+        if dataset not in SPECS:
+            raise KeyError(f"unknown dataset {dataset!r}")
+        make = self.builders[dataset]
+        return make(index, self.version_at(index, rounds)) if SPECS[dataset].versioned else make(index)
+
+    @cached_property
+    def builders(self) -> dict[str, Callable[..., dict[str, Any]]]:
+        """dataset → the method computing its record ``index`` (with the version, when versioned)."""
+        return {"catalog": self.catalog_entry, "case": self.case, "case-event": self.event,
+                "result": self.result, "evaluation": self.evaluation}
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(["tongban-scale", str(self.seed), self.system_id, *map(str, parts)]))
@@ -254,6 +255,9 @@ class ScaleSystem:
                 "itemName": entry["name"], "caseType": entry["caseType"], "applicant": applicant,
                 "channel": "1", "regionCode": self.region_code, "submittedAt": stamp(submitted),
                 "promisedBy": stamp(promised), "version": version}
+
+    def event(self, index: int) -> dict[str, Any]:
+        return self.events(index // self.events_per_case)[index % self.events_per_case]
 
     def events(self, case_index: int) -> list[dict[str, Any]]:
         """The events of one case (the last case's are kept: a feed page asks for them in turn)."""
