@@ -8,14 +8,26 @@ Three validators see the same payloads:
   characters and the S3 record rules (TBS-ENV-011, TBS-EVT-002..004), producing a Report.
 
 Prints payloads/s for each (best of five interleaved timed passes after a warm-up), the tracemalloc peak
-of a separate 1 000-payload pass, and on the last line the ratios.
+of a separate 1 000-payload pass, and the ratios on dict input.
 
-    python benchmarks/validate.py [--count 10000]
+Payloads arrive as bytes, so a second comparison starts from the raw envelope: the same payloads
+in envelopes of ``--per-envelope`` records (canonical JSON bytes, a province writer as sender):
+
+* ``fastjsonschema (bytes)``: ``orjson.loads`` of the bytes, the bundled envelope schema on the
+  envelope, the bundled case-event schema on each record;
+* ``tongban (bytes)``: ``validate_envelope`` on the bytes — strict parse (TBS-ENV-001),
+  request hash, envelope schema and rules (integrity hash of the records included), then every
+  record as above.
+
+Last line: ``ratios (bytes in): tongban/fastjsonschema=X.XX`` (records/s against records/s).
+
+    python benchmarks/validate.py [--count 10000] [--per-envelope 100]
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import random
 import resource
@@ -25,12 +37,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import fastjsonschema
+import orjson
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from tongban.model.codes import uscc_check_char
 from tongban.specs import spec_dir
-from tongban.validators import ValidationContext, validate_record
+from tongban.model.canonical import canonical_bytes
+from tongban.validators import ValidationContext, validate_envelope, validate_record
+from tongban.validators.parsing import jcs_bytes
 
 CST = timezone(timedelta(hours=8))
 SCHEMAS = spec_dir("TBS-1.0") / "schemas"
@@ -145,6 +160,20 @@ def best_rates(validators: dict[str, Callable[[dict[str, Any]], Any]], payloads:
     return best
 
 
+def envelopes(payloads: list[dict[str, Any]], per_envelope: int) -> list[bytes]:
+    """The payloads as raw envelopes of ``per_envelope`` records each (canonical JSON bytes)."""
+    out = []
+    for n, i in enumerate(range(0, len(payloads), per_envelope)):
+        records = payloads[i:i + per_envelope]
+        out.append(canonical_bytes({
+            "specVersion": "TBS-1.0", "messageId": f"5a2d7e90-3c4b-4d1e-8f2a-{n:012x}",
+            "sender": "TB:province:440000:GDZWFW", "receiver": "TB:province:440000:TONGBAN",
+            "dataset": "case-event", "sentAt": "2026-12-31T00:00:00+08:00",
+            "batch": {"batchId": f"bench-{n:06d}", "part": 1, "parts": 1},
+            "records": records, "integrity": {"recordsSha256": hashlib.sha256(jcs_bytes(records)).hexdigest()}}))
+    return out
+
+
 def peak_kib(validate: Callable[[dict[str, Any]], Any], payloads: list[dict[str, Any]]) -> float:
     tracemalloc.start()
     for payload in payloads:
@@ -157,6 +186,7 @@ def peak_kib(validate: Callable[[dict[str, Any]], Any], payloads: list[dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--per-envelope", type=int, default=100)
     args = parser.parse_args()
 
     payloads = generate(args.count)
@@ -193,6 +223,34 @@ def main() -> None:
     print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB (all three, payloads included)")
     print(f"ratios: tongban/jsonschema={rates['tongban'] / rates['jsonschema']:.2f} "
           f"tongban/fastjsonschema={rates['tongban'] / rates['fastjsonschema']:.2f}")
+
+    # bytes in: the same payloads as raw envelopes
+    raws = envelopes(payloads, args.per_envelope)
+    fast_envelope = fastjsonschema.compile(draft07(documents["envelope.schema.json"], documents,
+                                                   "envelope.schema.json"))
+    envelope_context = ValidationContext()
+
+    def fastjsonschema_bytes(raw: bytes) -> Any:
+        envelope = fast_envelope(orjson.loads(raw))
+        for record in envelope["records"]:
+            fast(record)
+        return envelope
+
+    def tongban_bytes(raw: bytes) -> Any:
+        return validate_envelope(raw, context=envelope_context)
+
+    for raw in raws:
+        verdict = tongban_bytes(raw)
+        assert verdict.ok and not verdict.report.items, verdict.report.items[:3]
+        fastjsonschema_bytes(raw)
+    from_bytes = {"fastjsonschema (bytes)": fastjsonschema_bytes, "tongban (bytes)": tongban_bytes}
+    envelope_rates = best_rates(from_bytes, raws)
+    per = args.per_envelope
+    print(f"bytes in: {len(raws)} envelopes of {per} records ({sum(map(len, raws)) / len(raws) / 1024:.0f} KiB each)")
+    for name in from_bytes:
+        print(f"{name:<23} {envelope_rates[name] * per:>10,.0f} records/s")
+    print(f"ratios (bytes in): tongban/fastjsonschema="
+          f"{envelope_rates['tongban (bytes)'] / envelope_rates['fastjsonschema (bytes)']:.2f}")
 
 
 if __name__ == "__main__":
