@@ -12,7 +12,12 @@ Both sides write the same rows into the same ``case_events`` table of a migrated
 The events are realistic: every case history of a generated province (all paths of the
 state machine), cloned under fresh structured case numbers until there are 100 000. Their
 Cases are stored before timing starts. Each side runs in its own process so that its peak
-memory (ru_maxrss) is its own. Last line: ``ratio: ingest/raw_sqlite=X.XX`` (target ≥ 0.25).
+memory (ru_maxrss) is its own. Then the line ``ratio: ingest/raw_sqlite=X.XX`` (target ≥ 0.4).
+
+When ``TONGBAN_TEST_PG_URL`` names a PostgreSQL database (``postgresql+psycopg://…``), the same
+comparison runs there, each side in a schema of its own (dropped afterwards): ``ingest`` on a
+PostgreSQL store against ``raw_pg``, psycopg's ``executemany`` of the same finished rows in
+transactions of 1 000; its line is ``ratio (PostgreSQL): ingest/raw_pg=X.XX``.
 
     python benchmarks/ingest.py [--events 100000]
 """
@@ -21,10 +26,12 @@ from __future__ import annotations
 import argparse
 import gc
 import multiprocessing as mp
+import os
 import resource
 import sqlite3
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 PAGE = 1000
@@ -56,12 +63,38 @@ def build(n_events: int) -> tuple[list[dict], list[dict]]:
     return [c for c in out_cases if c["caseNo"] in wanted], events
 
 
-def store_for(path: Path):
+def store_for(path: Path | str):
+    """A migrated store: a SQLite file, or ``pg:SCHEMA`` (that schema of TONGBAN_TEST_PG_URL)."""
     from tongban.store import Store
 
-    store = Store(f"sqlite:///{path}")
+    if isinstance(path, str) and path.startswith("pg:"):
+        from sqlalchemy import create_engine
+
+        url = os.environ["TONGBAN_TEST_PG_URL"]
+        store = Store(url, engine=create_engine(url, connect_args={"options": f"-csearch_path={path[3:]}"}))
+    else:
+        store = Store(f"sqlite:///{path}")
     store.upgrade()
     return store
+
+
+def run_raw_pg(schema: str, rows: list[tuple], q) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    store_for(f"pg:{schema}").dispose()  # the same migrated schema, then plain psycopg
+    url = make_url(os.environ["TONGBAN_TEST_PG_URL"]).set(drivername="postgresql")
+    con = psycopg.connect(url.render_as_string(hide_password=False), options=f"-csearch_path={schema}")
+    sql = ("INSERT INTO case_events (case_no, seq, type, occurred_at, conclusion_code, source, content, sha256) "
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), PAGE):
+        with con.transaction(), con.cursor() as cur:
+            cur.executemany(sql, rows[i:i + PAGE])
+    elapsed = time.perf_counter() - t0
+    stored = con.execute("SELECT count(*) FROM case_events").fetchone()[0]
+    con.close()
+    q.put((elapsed, stored, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
 def run_ingest(path: str, cases: list[dict], pages: list[bytes], q) -> None:
@@ -70,7 +103,7 @@ def run_ingest(path: str, cases: list[dict], pages: list[bytes], q) -> None:
     from tongban.sync.ingest import Ingestor
     from tongban.validators import ValidationContext, parse_json_strict
 
-    store = store_for(Path(path))
+    store = store_for(path if path.startswith("pg:") else Path(path))
     context = ValidationContext()
     for i in range(0, len(cases), PAGE):  # prerequisites, not timed
         with store.transaction() as s:
@@ -149,6 +182,31 @@ def main() -> None:
     print(f"raw_sqlite: {raw_rate:10.0f} rows/s    ({raw_s:.2f}s, peak RSS {raw_mem / 1024:.0f} MiB)")
     print(f"ingest:     {ing_rate:10.0f} events/s  ({ing_s:.2f}s, peak RSS {ing_mem / 1024:.0f} MiB)")
     print(f"ratio: ingest/raw_sqlite={ing_rate / raw_rate:.2f}")
+    if os.environ.get("TONGBAN_TEST_PG_URL"):
+        postgresql(cases, pages, rows)
+
+
+def postgresql(cases: list[dict], pages: list[bytes], rows: list[tuple]) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(os.environ["TONGBAN_TEST_PG_URL"])
+    schemas = [f"bench_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("raw", "ingest")]
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        raw_s, raw_n, raw_mem = measure(run_raw_pg, schemas[0], rows)
+        ing_s, ing_n, ing_mem = measure(run_ingest, f"pg:{schemas[1]}", cases, pages)
+    finally:
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    assert raw_n == ing_n == len(rows), (raw_n, ing_n, len(rows))
+    raw_rate, ing_rate = len(rows) / raw_s, len(rows) / ing_s
+    print(f"raw_pg:     {raw_rate:10.0f} rows/s    ({raw_s:.2f}s, peak RSS {raw_mem / 1024:.0f} MiB)")
+    print(f"ingest_pg:  {ing_rate:10.0f} events/s  ({ing_s:.2f}s, peak RSS {ing_mem / 1024:.0f} MiB)")
+    print(f"ratio (PostgreSQL): ingest/raw_pg={ing_rate / raw_rate:.2f}")
 
 
 if __name__ == "__main__":
