@@ -27,6 +27,7 @@ the first lines say which scale was measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -100,7 +101,17 @@ def run_bus(db: str, registry: str, folder: str, ready: dict, workers: int, phas
         if totals["failed"] or totals["rejected"] or totals["held"]:
             raise SystemExit(f"{phase}: {totals}")
         out[phase] = {"seconds": time.perf_counter() - t0, "stored": totals["stored"], "pulled": totals["pulled"]}
+        print(f"  {Path(db).stem} {phase}: {totals['stored']} stored in {out[phase]['seconds']:.1f}s", flush=True)
     out["rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from tongban.monitoring.dashboard import collect
+    from tongban.monitoring.runs import partner_statuses
+
+    t0 = time.perf_counter()
+    partner_statuses(store, reg)
+    out["status_query_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    collect(store, reg)
+    out["dashboard_query_s"] = time.perf_counter() - t0
     q.put(out)
 
 
@@ -136,7 +147,17 @@ def run_ingest_only(db: str, ready: dict, q) -> None:
                                   counts=result.counts.as_dict())
                 stored += result.counts.stored + result.counts.released
             elapsed += time.perf_counter() - t0
+    print(f"  ingest_only: {stored} stored in {elapsed:.1f}s", flush=True)
     q.put({"seconds": elapsed, "stored": stored, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+
+
+def timed_cli(db: str, registry: str, *args: str) -> float:
+    """Seconds of one ``tongban`` command against the store ``db`` (a fresh process, imports included)."""
+    env = {**os.environ, "TONGBAN_DATABASE_URL": f"sqlite:///{db}", "TONGBAN_PARTNERS": registry}
+    cmd = [sys.executable, "-c", "from tongban.cli import main; main()", *args]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
 
 
 def in_child(target, *args):
@@ -160,6 +181,9 @@ def scenario(tmp: Path, name: str, systems: int, events: int, workers: int, phas
     finally:
         out_rss = stop_sandbox(proc)
     out.update(sandbox_start_s=started, sandbox_rss_kib=out_rss, ready=ready)
+    db = str(tmp / f"{name}.db")
+    out["status_s"] = timed_cli(db, ready["registry"], "status", "--format", "json")
+    out["report_s"] = timed_cli(db, ready["registry"], "report", "--out", str(tmp / f"{name}-report"))
     return out
 
 
@@ -170,11 +194,15 @@ def main() -> None:
     parser.add_argument("--small-events", type=int, default=100_000)
     parser.add_argument("--few-systems", type=int, default=14)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--keep", metavar="DIR", default=None,
+                        help="work in DIR and keep its stores and sandboxes (default: a temporary folder)")
     args = parser.parse_args()
     print(f"scale: {args.systems} systems × {args.events} events (small: {args.small_events} events; "
           f"few: {args.few_systems} systems), {args.workers} workers, {os.cpu_count()} CPUs")
     cycle = ["full", "change", "incremental", "noop"]
-    with tempfile.TemporaryDirectory() as tmp_name:
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp_name:
         tmp = Path(tmp_name)
         large = scenario(tmp, "large", args.systems, args.events, args.workers, cycle)
         small = scenario(tmp, "small", args.systems, args.small_events, args.workers, cycle)
@@ -187,6 +215,9 @@ def main() -> None:
               f"{r['changed']} records; incremental {inc['stored']} in {inc['seconds']:.1f}s; no-change "
               f"{noop['stored']} stored in {noop['seconds']:.1f}s; peak RSS bus {r['rss_kib'] / 1024:.0f} MiB, "
               f"sandbox {r['sandbox_rss_kib'] / 1024:.0f} MiB")
+        print(f"{name}: status queries {r['status_query_s']:.2f}s, dashboard snapshot {r['dashboard_query_s']:.2f}s "
+              f"(in process); tongban status {r['status_s']:.2f}s, tongban report {r['report_s']:.2f}s "
+              f"(fresh processes, start-up included)")
     print(f"few ({args.few_systems} systems): full {few['full']['stored']} records in {few['full']['seconds']:.1f}s; "
           f"no-change {few['noop']['seconds']:.2f}s")
     print(f"ingest_only: {ingest['stored']} records in {ingest['seconds']:.1f}s "
