@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from tongban.connectors.frontdb.database import FrontDatabase
 from tongban.connectors.frontdb.values import read_datetime, read_value
 from tongban.model.clock import CST
+from tongban.model.datasets import SPECS
 
 from .results import KitFinding, Level, Result, TestResult, role_verdict
 
@@ -228,7 +229,7 @@ def lp24_cases(db: FrontDatabase, *, system_id: str, profile: str, roles: list[s
 def lp25_dialect(db: FrontDatabase, *, system_id: str, profile: str, roles: list[str], dialect: str | None,
                  very_satisfied: list[tuple[str, int]]) -> TestResult:
     """LP-25 (TBS-LP-160): the writer's dialect is declared, and the evaluations the tester
-    entered as 非常满意 (``very_satisfied``: caseNo, assessNo) are stored as 5."""
+    entered as 非常满意 (``very_satisfied``: their business keys, caseNo and assessNo) are stored as 5."""
     import json as _json
 
     if not dialect:
@@ -237,7 +238,7 @@ def lp25_dialect(db: FrontDatabase, *, system_id: str, profile: str, roles: list
     if not very_satisfied:
         return TestResult(Result.SKIP, [{"note": "no evaluation entered as 非常满意"}], [], "nothing entered")
     _, records = _reference_read(db, system_id, profile, roles, dialect)
-    stored = {(e["caseNo"], e["assessNo"]): e.get("satisfaction") for e in map(_json.loads, records["evaluation"])}
+    stored = {SPECS["evaluation"].key_of(e): e.get("satisfaction") for e in map(_json.loads, records["evaluation"])}
     findings = [KitFinding("TBS-LP-160", f"{c} #{n} entered as 非常满意 is stored as {stored.get((c, n))} under "
                            f"{dialect}", f"{c} 第{n}次评价“非常满意”未存为5")
                 for c, n in very_satisfied if stored.get((c, n)) != 5]
