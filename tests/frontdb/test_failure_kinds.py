@@ -178,6 +178,56 @@ def test_d_of_unknown_key_and_of_a_step(front):
     _next_batch_stored(front)
 
 
+ORPHAN_SPECIAL = {"row_guid": "orphan-special", "cd_operation": "I", "cd_time": "2026-11-06 09:34:56",
+                  "special_type": "2", "special_name": "公示", "special_reason": "拟准予许可事项依法公示。",
+                  "special_time": "2026-11-03 09:00:00", "end_time": "2026-11-03 17:00:00", "handle_user": "赵六"}
+CASE9_ACCEPT = {"row_guid": "late-accept", "cd_operation": "I", "cd_time": "2026-11-27 09:10:00",
+                "version": 1, "project_no": CASE7[:-1] + "9", "task_code": "11440103007493637K4440120012002",
+                "task_name": "公共场所卫生许可（新证）", "project_type": "2", "apply_type": "3",
+                "apply_date": "2026-11-26 09:15:00", "accept_date": "2026-11-26 10:02:00",
+                "promise_date": "2026-12-10 17:30:00", "org_code": "11440103007493637K",
+                "org_name": "广州市荔湾区卫生健康局", "handle_user_name": "王五", "applyer_type": "1",
+                "applyer_name": "张三", "applyer_page_type": "111", "applyer_page_code": "11010519491231002X"}
+
+
+@pytest.mark.parametrize("table,guid", [
+    ("up_pro_special_procedure", "sp-1"),
+    ("up_pro_result", "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"),
+    ("up_pro_evaluate", "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"),
+], ids=["special procedure", "result", "evaluation"])
+def test_d_of_a_special_procedure_a_result_and_an_evaluation(front, table, guid):
+    """TBS-LP-037 on cd_operation for the other immutable kinds: the stored records stay, and
+    the rows after it (a new case in a later batch) are processed."""
+    w = Writer(front, prefix="S")
+    w.row("up_pro_special_procedure", {**ORPHAN_SPECIAL, "row_guid": "sp-1", "project_no": CASE7,
+                                       "cd_time": "2026-11-03 17:05:00"})
+    w.commit("2026-11-03 17:05:30")
+    front.poll()
+    front.run_file("8.2-batch2.sql")
+    front.run_file("8.3-evaluations.sql")
+    front.poll()
+    assert {r["outcome"] for r in front.db.receipts()} == {"STORED", "REJECTED"}  # only §8.4's case …0008
+    stored = {d: front.export(d) for d in ("case-event", "result", "evaluation")}
+    assert [e["type"] for e in stored["case-event"]] == [
+        "SUBMIT", "ACCEPT", "SUSPEND", "RESUME", "REVIEW_STEP", "CONCLUDE", "DELIVER"]
+    assert len(stored["result"]) == 1 and len(stored["evaluation"]) == 2
+    import sqlalchemy as sa
+
+    with front.db.engine.connect() as conn:
+        row = dict(conn.execute(sa.text(f"SELECT * FROM {table} WHERE row_guid = :g"), {"g": guid}).mappings().one())
+    w.row(table, {**{k: v for k, v in row.items() if k != "cd_batch"}, "cd_operation": "D",
+                  "cd_time": "2026-11-27 09:00:00"}, upsert=True)
+    w.commit("2026-11-27 09:00:30")
+    w.row("up_pro_accept", CASE9_ACCEPT)
+    w.commit("2026-11-27 09:10:30")
+    front.poll()
+    r = [x for x in front.db.receipts() if x["row_guid"] == guid and x["row_cd_time"] == "2026-11-27 09:00:00"]
+    assert len(r) == 1 and (r[0]["outcome"], r[0]["rule_ids"]) == ("REJECTED", "TBS-LP-037")
+    assert _finding(r[0]) == [("TBS-LP-037", "", "cd_operation")]
+    assert {d: [x for x in front.export(d) if x["caseNo"] == CASE7] for d in stored} == stored
+    assert front.receipts()[("up_pro_accept", "late-accept")]["outcome"] == "STORED"
+
+
 def test_hcp_alt_default_evaluation(tmp_path, store):
     f = Front(f"sqlite:///{tmp_path / 'f.db'}", store, LW, "NATIONAL-EXCHANGE", ROLES, dialect="HCP-ALT")
     f.run_file("8.2-batch1.sql")
@@ -290,10 +340,17 @@ def test_held_rows_then_rejected_at_timeout(front):
     w.row("up_pro_evaluate", {"row_guid": "orphan-eval", "cd_operation": "I", "cd_time": "2026-11-06 09:34:58",
                               "project_no": CASE7[:-1] + "9", "pf": "1", "satisfaction": "5",
                               "assess_time": "2026-11-06 10:00:00", "assess_number": 1})
+    w.row("up_pro_special_procedure", {**ORPHAN_SPECIAL, "project_no": CASE7[:-1] + "9"})
+    w.row("up_pro_result", {"row_guid": "orphan-result", "cd_operation": "I", "cd_time": "2026-11-06 09:34:57",
+                            "project_no": CASE7[:-1] + "9", "result_date": "2026-11-05 11:00:00",
+                            "result_type": "0", "result_cetr_name": "公共场所卫生许可证",
+                            "result_cetr_no": "穗荔卫公证字〔2026〕第0189号", "handle_user_name": "赵六"})
     w.commit("2026-11-06 09:35:00")
     front.poll()
     rec = front.receipts()
     assert rec[("up_pro_process", "orphan-step")]["outcome"] == "HELD"
+    for table, guid in (("up_pro_special_procedure", "orphan-special"), ("up_pro_result", "orphan-result")):
+        assert rec[(table, guid)]["outcome"] == "HELD", rec[(table, guid)]["findings"]
     assert json.loads(rec[("up_pro_process", "orphan-step")]["findings"])[0]["dependsOn"] == "TBS-EVT-009"
     assert rec[("up_task_general_material", "orphan-mat")]["outcome"] == "HELD"
     assert rec[("up_pro_evaluate", "orphan-eval")]["outcome"] == "HELD"
@@ -302,7 +359,10 @@ def test_held_rows_then_rejected_at_timeout(front):
     rec = front.receipts()
     assert _finding(rec[("up_pro_process", "orphan-step")]) == [("TBS-EVT-009", "/caseNo", "project_no")]
     assert _finding(rec[("up_task_general_material", "orphan-mat")]) == [("TBS-LP-046", "", "task_code")]
+    assert _finding(rec[("up_pro_special_procedure", "orphan-special")]) == [("TBS-EVT-009", "/caseNo", "project_no")]
+    assert _finding(rec[("up_pro_result", "orphan-result")]) == [("TBS-EVT-009", "/caseNo", "project_no")]
     assert rec[("up_pro_evaluate", "orphan-eval")]["rule_ids"] == "TBS-EVAL-006"
+    assert [x[:2] for x in _finding(rec[("up_pro_evaluate", "orphan-eval")])] == [("TBS-EVAL-006", "/caseNo")]
     assert {r["outcome"] for r in rec.values() if r["row_guid"].startswith("orphan")} == {"REJECTED"}
     _next_batch_stored(front)
 
