@@ -130,7 +130,7 @@ class HeldRecord(Base):
     partner_id: Mapped[str] = mapped_column(String(64), index=True)
     dataset: Mapped[str] = mapped_column(String(16))
     record_key: Mapped[str] = mapped_column(Text)  # canonical JSON of the business key
-    waits_for: Mapped[str] = mapped_column(Text)  # canonical JSON of the prerequisite key
+    waits_for: Mapped[str] = mapped_column(Text, index=True)  # canonical JSON of the prerequisite key
     rule_id: Mapped[str] = mapped_column(String(16))  # the dependency rule that will reject on timeout
     location: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text)
