@@ -39,6 +39,8 @@ class Refusal(Exception):
 class EdgeChecks:
     authenticate: Authenticate
     max_body_bytes: int
+    # the versions the server supports (TBS-1.1 TBS-REST-002), read per request
+    versions: Callable[[], tuple[str, ...]] = lambda: (SPEC_VERSION,)
 
     def caller(self, request: Request) -> str:
         """The system a client certificate or the bearer token authenticates (TBS-SEC-001),
@@ -51,13 +53,19 @@ class EdgeChecks:
                                        "certificate", rule_id="TBS-SEC-001"))
         return caller
 
-    @staticmethod
-    def check_sender(request: Request, caller: str, *, request_hash: str | None = None) -> None:
+    def check_sender(self, request: Request, caller: str, *, request_hash: str | None = None) -> None:
         """``X-TB-Sender`` and ``X-TB-Spec-Version`` present (TBS-REST-006), the sender the caller (TBS-SEC-002)."""
         sender = request.headers.get(H.SENDER)
-        if not sender or request.headers.get(H.SPEC_VERSION) != SPEC_VERSION:
-            raise Refusal(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {SPEC_VERSION} are "
-                                       "required", rule_id="TBS-REST-006"), request_hash=request_hash)
+        version, versions = request.headers.get(H.SPEC_VERSION), self.versions()
+        if not sender or version not in versions:
+            if sender and version and versions != (SPEC_VERSION,):
+                # TBS-1.1 TBS-REST-006: a server that knows TBS-1.1 names the unsupported version;
+                # a TBS-1.0 server answers BAD_HEADER as TBS-1.0 does
+                raise Refusal(ServiceError(400, "UNSUPPORTED_VERSION", f"{H.SPEC_VERSION} {version[:20]!r} is not "
+                                           f"supported; supported: {', '.join(versions)}", rule_id="TBS-REST-006"),
+                              request_hash=request_hash)
+            raise Refusal(ServiceError(400, "BAD_HEADER", f"{H.SENDER} and {H.SPEC_VERSION}: {' or '.join(versions)} "
+                                       "are required", rule_id="TBS-REST-006"), request_hash=request_hash)
         if sender != caller:
             raise Refusal(ServiceError(403, "FORBIDDEN", f"{H.SENDER} {sender} is not the authenticated system",
                                        rule_id="TBS-SEC-002"), request_hash=request_hash)

@@ -280,6 +280,11 @@ class BusConfig(BaseModel):
                            description="enforce: sync a partner for a role only while it holds a current CONFORMANT "
                                        "certificate for it (TBS-CONF-008); off: development only")
     hmac_key_env: str | None = Field(None, description="the bus's own HMAC key, for the envelopes it publishes")
+    spec_versions: tuple[str, ...] = Field((), description="the versions of the standard the bus supports "
+                                           "(TBS-1.1 §3.1: configuration, never a clock; removing TBS-1.0 is the "
+                                           "sunset). Each partner is then read and written in the highest version "
+                                           "both support (TBS-ENV-034); none in common: nothing is exchanged. "
+                                           "Empty: each partner's spec_version as configured")
     key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
     ledger_key_env: str | None = Field(None, description="name of the environment variable holding the key the "
                                        "ledger's chain head is authenticated with (HMAC-SHA256)")
@@ -311,6 +316,11 @@ class BusConfig(BaseModel):
     @classmethod
     def _system_id(cls, v: str) -> str:
         return PartnerConfig._system_id(v)  # type: ignore[return-value]
+
+    @field_validator("spec_versions")
+    @classmethod
+    def _specs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return PartnerConfig._specs(v)  # type: ignore[return-value]
 
 
 class RegistryFile(BaseModel):

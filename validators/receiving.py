@@ -13,7 +13,7 @@ acknowledgement (TBS-RPT-010).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
@@ -46,6 +46,9 @@ class SenderProfile:
     keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # keyId -> (alg, key)
     require_signature: bool = False
     spec_version: str = "TBS-1.0"
+    # the versions the receiver accepts from this sender (TBS-1.1 TBS-ENV-021/-029): each envelope is
+    # validated under the version it names when that is one of them; empty: spec_version alone
+    spec_versions: tuple[str, ...] = ()
     # the systems this sender may name as ``origin`` (TBS-SEC-011 read with the relay
     # relations of the partner profiles); None when the receiver knows no relay relations
     relays_for: frozenset[str] | None = None
@@ -129,12 +132,15 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
     authorize(env, profile, authenticated_sender)
     # validate: S0–S4 and the receiver's own envelope rules
     keys = {(sender, k): v for k, v in profile.keys.items()} if profile is not None else {}
-    context = ValidationContext(spec=profile.spec_version if profile else "TBS-1.0", allowlist=allowlist,
+    context = ValidationContext(spec=profile.spec_version if profile else "TBS-1.0",
+                                spec_versions=profile.spec_versions if profile else (), allowlist=allowlist,
                                 keys=keys, binding=binding, binding_dataset=binding_dataset,
                                 topic_region=topic_region,
                                 require_signature=bool(profile and profile.require_signature)
                                 or binding in ("FILE", "MQTT"))
     verdict = validate_envelope(envelope, context=context, binding_findings=binding_findings)
+    if verdict.spec_version and verdict.spec_version != context.spec:   # TBS-ENV-029: the envelope's version
+        context = replace(context, spec=verdict.spec_version)
     env_report = Report(list(verdict.envelope_report.items))
     if isinstance(envelope, dict):
         env_report.extend((envelope_rules or receiver_findings)(
@@ -154,7 +160,7 @@ def receive_envelope(envelope: Any, *, own_id: str, profiles: Mapping[str, Sende
                     for i, (outcome, report) in enumerate(decided)]
     # acknowledge, and remember it (TBS-SEC-005: processed = not refused at envelope level)
     ack = build_ack(env, own_id=own_id, request_hash=request_hash, t_ref=t_ref, envelope_report=env_report,
-                    received=count, outcomes=outcomes)
+                    received=count, outcomes=outcomes, spec_version=context.spec)
     if is_uuid(message_id) and not env_report.errors:
         memory.remember(message_id, Remembered(sender if isinstance(sender, str) else "", request_hash, ack), t_ref)
     return Reception(ack, False, count)
@@ -243,8 +249,10 @@ def receiver_findings(env: dict[str, Any], report: Report, *, own_id: str, bindi
 
 
 def build_ack(env: Any, *, own_id: str, request_hash: str, t_ref: datetime, envelope_report: Report,
-              received: int, outcomes: Iterable[RecordOutcome] | None) -> dict[str, Any]:
-    """The acknowledgement of §7.2. ``outcomes`` is None when the envelope was rejected whole."""
+              received: int, outcomes: Iterable[RecordOutcome] | None,
+              spec_version: str = "TBS-1.0") -> dict[str, Any]:
+    """The acknowledgement of §7.2, written in ``spec_version`` (TBS-1.1 TBS-ENV-029: the version
+    the envelope was validated under). ``outcomes`` is None when the envelope was rejected whole."""
     counts = {"received": received, "stored": 0, "duplicate": 0, "stale": 0, "held": 0, "rejected": 0}
     rejected: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -264,7 +272,7 @@ def build_ack(env: Any, *, own_id: str, request_hash: str, t_ref: datetime, enve
                     notes.append({**entry, "outcome": o.outcome.value, "report": o.report.to_json()})
     status = ("REJECTED" if envelope_report.errors or (received and counts["rejected"] == received)
               else "PARTIAL" if counts["rejected"] else "ACCEPTED")  # TBS-ENV-032
-    ack: dict[str, Any] = {"specVersion": "TBS-1.0"}
+    ack: dict[str, Any] = {"specVersion": spec_version}
     if isinstance(env, dict) and is_uuid(env.get("messageId")):
         ack["requestMessageId"] = env["messageId"]
     ack["requestHash"] = request_hash

@@ -37,17 +37,23 @@ __all__ = ["Authenticate", "create_rest_app", "token_table"]
 
 
 def _json_response(status: int, body: Any, *, request_hash: str | None = None,
-                   extra: dict[str, str] | None = None) -> Response:
-    headers = {H.SPEC_VERSION: SPEC_VERSION}
+                   extra: dict[str, str] | None = None, version: str = SPEC_VERSION) -> Response:
+    headers = {H.SPEC_VERSION: version}
     if request_hash:
         headers[H.REQUEST_HASH] = request_hash
     headers.update(extra or {})
     return Response(canonical_bytes(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _error(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None) -> Response:
+def _error(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None,
+           version: str = SPEC_VERSION) -> Response:
     extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
-    return _json_response(err.status, err.body(message_id), request_hash=request_hash, extra=extra)
+    return _json_response(err.status, err.body(message_id), request_hash=request_hash, extra=extra, version=version)
+
+
+def _versions(service: SystemService) -> tuple[str, ...]:
+    """The versions ``service`` serves (TBS-1.1 TBS-REST-002): its ``spec_versions``, or TBS-1.0."""
+    return tuple(getattr(service, "spec_versions", None) or (SPEC_VERSION,))
 
 
 class _TooLarge(Exception):
@@ -83,9 +89,10 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
 
     def refuse(err: ServiceError, **kw: Any) -> Response:
         app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
-        return _error(err, **kw)
+        # TBS-1.1 TBS-REST-007: an error names the highest version the server supports
+        return _error(err, version=max(_versions(service)), **kw)
 
-    edge = EdgeChecks(authenticate, max_body_bytes)
+    edge = EdgeChecks(authenticate, max_body_bytes, lambda: _versions(service))
 
     def answered(call: Callable[[], Response], what: str) -> Response:
         """``call``'s answer; a ServiceError is refused as itself, anything else as a TBS 500.
@@ -104,8 +111,9 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         return refuse(exc.error, request_hash=exc.request_hash, message_id=exc.message_id)
 
     @app.get(f"{H.BASE_PATH}/meta")
-    def meta(caller: str = Depends(edge.identified_caller)) -> Response:
-        return answered(lambda: _json_response(200, service.meta()), "meta")
+    def meta(request: Request, caller: str = Depends(edge.identified_caller)) -> Response:
+        version = request.headers[H.SPEC_VERSION]   # TBS-1.1 TBS-REST-012: same members in every version
+        return answered(lambda: _json_response(200, service.meta(), version=version), "meta")
 
     @app.get(H.BASE_PATH + "/{dataset}/changes")
     def changes(dataset: str, request: Request, caller: str = Depends(edge.identified_caller)) -> Response:
@@ -114,8 +122,13 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= 1000:
             return refuse(ServiceError(400, "BAD_PARAMETER", "limit must be an integer from 1 to 1000",
                                        rule_id="TBS-REST-003"))
-        return answered(lambda: _json_response(200, service.changes(dataset, since, int(raw_limit))),
-                        f"changes of {dataset[:64]!r}")
+        version = request.headers[H.SPEC_VERSION]
+        if _versions(service) == (SPEC_VERSION,):
+            return answered(lambda: _json_response(200, service.changes(dataset, since, int(raw_limit))),
+                            f"changes of {dataset[:64]!r}")
+        # TBS-1.1 TBS-REST-012: the feed written in the version the request names
+        return answered(lambda: _json_response(200, service.changes(dataset, since, int(raw_limit), version=version),
+                                               version=version), f"changes of {dataset[:64]!r}")
 
     @app.get(H.BASE_PATH + "/acks/{message_id}")
     def get_ack(message_id: str, caller: str = Depends(edge.identified_caller)) -> Response:
@@ -127,7 +140,8 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
         if ack is None:
             return refuse(ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
                                        rule_id="TBS-REST-010"))
-        return _json_response(200, ack, request_hash=ack.get("requestHash"))
+        return _json_response(200, ack, request_hash=ack.get("requestHash"),
+                              version=str(ack.get("specVersion", SPEC_VERSION)))
 
     @app.post(H.BASE_PATH + "/{dataset}")
     async def push(dataset: str, request: Request) -> Response:
@@ -177,6 +191,11 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
                 return refuse(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId "
                                            f"and {H.SENDER} its sender", rule_id="TBS-REST-006"),
                               request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+            header = request.headers.get(H.SPEC_VERSION)
+            if _versions(service) != (SPEC_VERSION,) and envelope.get("specVersion") != header:
+                return refuse(ServiceError(400, "BAD_HEADER", f"{H.SPEC_VERSION} must equal the envelope's "
+                                           "specVersion (TBS-1.1 TBS-REST-006)", rule_id="TBS-REST-006"),
+                              request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
         # JSON that is not an object is an envelope-level ERROR (TBS-ENV-005): the service
         # answers it with a REJECTED acknowledgement (422) and ledgers it like any other.
         try:
@@ -190,7 +209,7 @@ def create_rest_app(service: SystemService, *, authenticate: Authenticate,
             return refuse(ServiceError(500, "INTERNAL_ERROR", "internal error"), request_hash=request_hash,
                           message_id=message_id)
         status = 422 if ack.get("envelopeReport", {}).get("result") == "FAILURE" else 200
-        return _json_response(status, ack, request_hash=request_hash)
+        return _json_response(status, ack, request_hash=request_hash, version=str(ack.get("specVersion", SPEC_VERSION)))
 
     guard_app(app, json_edge_error)
     return app

@@ -77,8 +77,9 @@ class DatasetSpec:
         row: dict[str, Any] = {}
         for column, path in self.columns:
             value: Any = record
-            for member in path:
-                value = value.get(member) if isinstance(value, Mapping) else None
+            for member in path:   # "a|b": member a, or b when a is absent (a renamed member)
+                value = next((value.get(m) for m in member.split("|") if m in value), None) \
+                    if isinstance(value, Mapping) else None
             row[column] = value
         return row
 
@@ -94,7 +95,7 @@ SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
                 keeps_history=True, relayed=False),
     DatasetSpec("case", ("caseNo",), True, "submittedAt", "CASE_REPORTER", "cases",
                 _columns(case_no="caseNo", version="version", impl_code="implCode", region_code="regionCode",
-                         case_type="caseType", channel="channel", submitted_at="submittedAt",
+                         case_type="caseType", channel="channel|applyChannel", submitted_at="submittedAt",
                          promised_by="promisedBy")),
     DatasetSpec("case-event", ("caseNo", "seq"), False, "occurredAt", "CASE_REPORTER", "case_events",
                 _columns(case_no="caseNo", seq="seq", type="type", occurred_at="occurredAt",

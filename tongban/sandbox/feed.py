@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.model.datasets import Dataset, business_key
@@ -116,8 +116,10 @@ class ChangeFeed:
         key = tuple(sorted(business_key(self.dataset, record).items()))
         return self._latest[key][1] > position
 
-    def page(self, since: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        """``{"records", "nextCursor", "hasMore"}`` exactly as TBS-REST-003/004 define them."""
+    def page(self, since: str | None = None, limit: int = DEFAULT_LIMIT,
+             form: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+        """``{"records", "nextCursor", "hasMore"}`` exactly as TBS-REST-003/004 define them.
+        ``form``: each record as served (None: withheld, its position passed over)."""
         limit = _check_limit(limit)
         start = 0 if since is None else parse_cursor(since)
         with self._lock:
@@ -130,7 +132,11 @@ class ChangeFeed:
             while position < end and len(records) < limit:
                 position += 1
                 if not self._superseded(position):
-                    records.append(copy.deepcopy(self._log[position - 1]))
+                    record = copy.deepcopy(self._log[position - 1])
+                    if form is not None:
+                        record = form(record)
+                    if record is not None:
+                        records.append(record)
             return {"records": records, "nextCursor": cursor_for(position), "hasMore": position < end}
 
     def records(self) -> list[dict[str, Any]]:
@@ -160,6 +166,10 @@ class SandboxService:
         def relays(ds: str) -> bool:
             return include_relayed if isinstance(include_relayed, bool) else ds in include_relayed
 
+        # the versions it serves (TBS-1.1 TBS-REST-002); a system that supports TBS-1.1 writes its
+        # records natively in TBS-1.1 (``enrich`` adds what only TBS-1.1 can say) when that form passes
+        self.spec_versions: tuple[str, ...] = SPEC_VERSIONS
+        self.enrich: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
         self.feeds: dict[str, ChangeFeed] = {
             ds: ChangeFeed(ds, system.feed_records(ds, include_relayed=relays(ds)), compact=compact)
             for ds in system.provides}
@@ -167,7 +177,7 @@ class SandboxService:
     def meta(self) -> dict[str, Any]:
         """Self-description per TBS-REST-002."""
         return {"systemId": self.system.system_id, "roles": list(self.system.roles),
-                "datasets": list(self.system.datasets), "specVersions": list(SPEC_VERSIONS),
+                "datasets": list(self.system.datasets), "specVersions": list(self.spec_versions),
                 "bindings": list(self.bindings), "limits": dict(LIMITS)}
 
     def feed(self, dataset: str) -> ChangeFeed:
@@ -177,8 +187,41 @@ class SandboxService:
             raise ServiceError(404, "NOT_FOUND", f"{self.system.system_id} serves no changes feed for "
                                                  f"dataset {str(dataset)[:40]!r}") from None
 
-    def changes(self, dataset: str, since: str | None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        return self.feed(dataset).page(since, limit)
+    def changes(self, dataset: str, since: str | None, limit: int = DEFAULT_LIMIT,
+                version: str | None = None) -> dict[str, Any]:
+        if version is None or self.spec_versions == SPEC_VERSIONS:
+            return self.feed(dataset).page(since, limit)
+        return self.feed(dataset).page(since, limit, form=lambda r: self.served_form(dataset, r, version))
+
+    def native(self, dataset: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The version a record of this system was written in, and its form in it: TBS-1.1 (Annex
+        E.2, plus ``enrich``) when the system supports TBS-1.1 and that form passes TBS-1.1, else
+        TBS-1.0 as generated (a record made before the system moved to TBS-1.1)."""
+        if "TBS-1.1" not in self.spec_versions:
+            return "TBS-1.0", record
+        from tongban.model.annex_e import upgrade
+        from tongban.sync.versions import passes
+
+        form = upgrade(dataset, record)
+        if self.enrich is not None:
+            form = self.enrich(dataset, form)
+        return ("TBS-1.1", form) if passes(dataset, form, "TBS-1.1") else ("TBS-1.0", record)
+
+    def served_form(self, dataset: str, record: dict[str, Any], version: str) -> dict[str, Any] | None:
+        """TBS-1.1 TBS-REST-012 / TBS-SYNC-015 (d), simplified: the record written in ``version``
+        by Annex E when that form exists and passes S1–S3 of ``version``; None: withheld. A record
+        served in its own version is served as it is (planted defects included)."""
+        from tongban.model.annex_e import NotRepresentable, convert
+        from tongban.sync.versions import passes
+
+        own, form = self.native(dataset, record)
+        if own == version:
+            return form
+        try:
+            written = convert(dataset, form, own, version)
+        except NotRepresentable:
+            return None
+        return written if passes(dataset, written, version) else None
 
     def append(self, dataset: str, record: dict[str, Any]) -> str:
         """A new change made by the system's operator (a demo step); returns its cursor."""

@@ -399,11 +399,31 @@ class Sandbox:
                 if "result" in system.provides:
                     running.documents_dir = str(_drop_documents(system, self.data.documents, self.folder, relay))
                 self.running.append(running)
+            if self.transition:
+                self._serve_versions()
         except Exception:
             self.stop()
             raise
         self._write_files()
         return self
+
+    def _serve_versions(self) -> None:
+        """A province in transition: REST systems serve the versions of their profile (TBS-1.1
+        TBS-REST-012), the province hub with what only TBS-1.1 says; systems on other bindings
+        stay on TBS-1.0 here."""
+        from tongban.sandbox.transition import ONLY_10, province_enrich
+
+        for r in self.running:
+            sid = r.system.system_id
+            if r.transport != "rest" or r.service is None:
+                self.versions[sid] = ONLY_10
+                continue
+            r.service.spec_versions = self.versions[sid]
+            if r.service.receiver is not None:   # a catalog consumer accepts the versions it supports
+                for profile in r.service.receiver.senders.values():
+                    profile.spec_versions = self.versions[sid]
+            if r.system.level == "province":
+                r.service.enrich = province_enrich
 
     def _local_ca(self) -> TlsFiles:
         """The local CA: server certificates, and the bus's client certificate (mutual TLS)."""
@@ -424,6 +444,10 @@ class Sandbox:
             _secret(BUS_KEY_ENV)  # the bus signs what it publishes (TBS-SEC-007)
         bus: dict[str, Any] = {"system_id": BUS_ID, "admission": self.admission, "hmac_key_env": BUS_KEY_ENV,
                                "key_id": BUS_KEY_ID}
+        if self.transition:   # the bus supports both versions until the TBS-1.0 sunset
+            from tongban.sandbox.transition import BOTH
+
+            bus["spec_versions"] = list(BOTH)
         if any(r.sftp_url for r in self.running):
             bus["sftp_host_key_file"] = str(self.folder / "drop" / ".sftp_host.key")
         return {"bus": bus,

@@ -10,6 +10,8 @@ TBS-1.1. A system that supports TBS-1.1 sends it, as TBS-1.1 requires.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from tongban.sandbox.systems import SandboxData
 
 V10, V11 = "TBS-1.0", "TBS-1.1"
@@ -52,3 +54,16 @@ def apply_transition(data: SandboxData) -> dict[str, tuple[str, ...]]:
             if record.get("implCode") in dropped:
                 record.pop("onSiteVisits", None)
     return versions
+
+
+def province_enrich(dataset: str, record: dict[str, Any]) -> dict[str, Any]:
+    """What the province hub says in TBS-1.1 that TBS-1.0 cannot carry: the scope of its items
+    (change 4, province-owned: 省内跨市通办) and, for items handled at a window, the accessibility
+    services (change 5: barrier-free facilities, help for elderly and disabled applicants)."""
+    if dataset != "catalog":
+        return record
+    out = dict(record)
+    out["crossRegionScope"] = "3"
+    if "1" in out.get("handlingForms", ()):
+        out["accessibility"] = ["1", "4"]
+    return out

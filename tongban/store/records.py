@@ -224,13 +224,15 @@ class RecordStore:
         return list(self.session.execute(query.order_by(HeldRecord.id).limit(limit)).scalars())
 
     # -- writes ---------------------------------------------------------------------------
-    def store(self, dataset: str, record: dict[str, Any], *, source: str) -> None:
+    def store(self, dataset: str, record: dict[str, Any], *, source: str, version: str = "TBS-1.0") -> None:
+        """Store ``record`` as received from ``source`` in ``version`` (its received version,
+        TBS-1.1 TBS-SYNC-015 (a))."""
         spec = _spec(dataset)
         content, digest = _validated_text(record)
         key = spec.key_of(record)
         note_stored(self.session, dataset, key, digest)
         self._get(dataset, key)   # loads what is stored under the key
-        row = {**spec.row(record), "source": source, "content": content, "sha256": digest}
+        row = {**spec.row(record), "source": source, "content": content, "sha256": digest, "spec_version": version}
         if spec.keeps_history:   # every version a row; the newest one current
             if self._records[dataset].get(key) is not None:
                 self._superseded[dataset].add(key)

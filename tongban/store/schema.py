@@ -63,6 +63,7 @@ class CatalogItemVersion(Base):
     source: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
     __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),)
 
 
@@ -81,6 +82,7 @@ class CaseRecord(Base):
     source: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
 class CaseEventRecord(Base):
@@ -95,12 +97,13 @@ class CaseEventRecord(Base):
     source: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
 class ResultRecord(Base):
     __tablename__ = "results"
     case_no: Mapped[str] = mapped_column(String(50), primary_key=True)
-    cert_no: Mapped[str] = mapped_column(String(50), primary_key=True)
+    cert_no: Mapped[str] = mapped_column(String(100), primary_key=True)
     result_type: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[str] = mapped_column(String(40))
     document_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -108,6 +111,7 @@ class ResultRecord(Base):
     source: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
 class EvaluationRecord(Base):
@@ -120,6 +124,7 @@ class EvaluationRecord(Base):
     source: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
 class HeldRecord(Base):

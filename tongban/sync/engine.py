@@ -29,6 +29,7 @@ from tongban.sync.ingest import Ingestor
 from tongban.sync.outcome import OutcomeCounts
 from tongban.sync.errors import safe_error_text, store_error_retriable
 from tongban.sync.progress import FeedProgress
+from tongban.sync.versions import exchange_version
 from tongban.store.locks import AlreadyRunning, feed_lock
 from tongban.validators import ValidationContext
 
@@ -82,6 +83,11 @@ class NotAdmitted(Exception):
     """TBS-CONF-008: the partner holds no current CONFORMANT certificate for the role."""
 
 
+class NoCommonVersion(NotAdmitted):
+    """TBS-ENV-034: the bus and the partner support no version in common (after the TBS-1.0
+    sunset, a TBS-1.0-only partner): nothing is exchanged, the run is recorded as SKIPPED."""
+
+
 Admission = Callable[[Store, str, str, str, str], bool]
 """(store, system id, role, spec version, transport) → admitted?"""
 
@@ -116,9 +122,27 @@ class SyncEngine:
     def bus_id(self) -> str:
         return self.registry.bus.system_id
 
+    def negotiated(self, partner: PartnerConfig) -> PartnerConfig:
+        """``partner`` with ``spec_version`` the version the bus reads it in: the highest version
+        both the bus (``bus.spec_versions``) and the partner's profile support (TBS-ENV-034).
+        Without configured bus versions, the partner's entry as it is."""
+        own = self.registry.bus.spec_versions
+        if not own:
+            return partner
+        version = exchange_version(own, partner.versions)
+        if version is None:
+            raise NoCommonVersion(f"{partner.id} supports {', '.join(partner.versions)}, the bus "
+                                  f"{', '.join(own)}: no version in common, nothing is exchanged (TBS-ENV-034)")
+        return partner if version == partner.spec_version else partner.model_copy(update={"spec_version": version})
+
     def sync(self, partner_id: str, dataset: str, *, since: str | None = None, max_pages: int | None = None,
              on_page: Callable[[SyncReport], None] | None = None) -> SyncReport:
         partner = self.registry.get(partner_id)
+        try:
+            partner = self.negotiated(partner)
+        except NoCommonVersion as exc:
+            self._record_skip(partner, dataset, str(exc), code="NO_COMMON_VERSION")
+            raise
         if dataset not in partner.datasets:
             raise ValueError(f"{partner.id} does not provide {dataset!r}; its roles give "
                              f"{', '.join(partner.datasets) or 'no dataset'}")
@@ -144,14 +168,14 @@ class SyncEngine:
                                 retriable=store_error_retriable(exc))
             raise SyncFailed(report) from None
 
-    def _record_skip(self, partner: PartnerConfig, dataset: str, reason: str) -> None:
+    def _record_skip(self, partner: PartnerConfig, dataset: str, reason: str, code: str = NOT_ADMITTED) -> None:
         """A run the admission gate refused is recorded as SKIPPED, so that status and the
         dashboard show who is waiting for a certificate rather than a feed that is merely quiet."""
         now = utcnow()
         try:
             with self.store.transaction() as s:
                 s.add(SyncRun(partner_id=partner.id, dataset=dataset, trigger=self.trigger, started_at=now,
-                              finished_at=now, status="SKIPPED", error=reason, error_code=NOT_ADMITTED,
+                              finished_at=now, status="SKIPPED", error=reason, error_code=code,
                               error_hop="admission"))
         except (DBAPIError, StoreError, OSError):
             pass  # the refusal itself still reaches the caller; only its record is lost

@@ -113,7 +113,7 @@ class Ingestor:
         report.extend(verdict.report.items)
         outcome = verdict.outcome
         if outcome is Outcome.STORED:
-            self.records.store(dataset, record, source=partner_id)
+            self.records.store(dataset, record, source=partner_id, version=self.context.spec)
             if expires_at is not None:  # a released record: announce it like any stored one
                 result.released_records.append((dataset, record))
             self._count(result, RecordResult(index, outcome, report, key))

@@ -39,21 +39,49 @@ class PublishReport:
     rejected: int = 0
     envelopes: int = 0
     rejected_keys: list[str] = field(default_factory=list)
+    withheld_keys: list[str] = field(default_factory=list)   # no form in a version the consumer supports
 
     def as_dict(self) -> dict[str, Any]:
         return {"partner": self.partner_id, "offered": self.offered, "accepted": self.accepted,
-                "rejected": self.rejected, "envelopes": self.envelopes}
+                "rejected": self.rejected, "envelopes": self.envelopes, "withheld": len(self.withheld_keys)}
 
 
 def basic_catalog(store: Store, *, not_from: str | None = None) -> list[dict[str, Any]]:
     """Current catalog records of province-shaped regions, by implCode (a system is not sent
     back the records it wrote itself)."""
+    return [record for record, _ in basic_catalog_versions(store, not_from=not_from)]
+
+
+def basic_catalog_versions(store: Store, *, not_from: str | None = None) -> list[tuple[dict[str, Any], str]]:
+    """:func:`basic_catalog` with each record's received version (TBS-1.1 TBS-SYNC-015 (a))."""
     with store.reading() as s:
-        rows = s.execute(select(CatalogItemVersion.region_code, CatalogItemVersion.source, CatalogItemVersion.content)
+        rows = s.execute(select(CatalogItemVersion.region_code, CatalogItemVersion.source, CatalogItemVersion.content,
+                                CatalogItemVersion.spec_version)
                          .where(CatalogItemVersion.is_current.is_(True))
                          .order_by(CatalogItemVersion.impl_code)).all()
-    return [json.loads(content) for region, source, content in rows
+    return [(json.loads(content), version) for region, source, content, version in rows
             if region_shape(region) == "province" and source != not_from]
+
+
+def written_for(registry: Registry, consumer: PartnerConfig,
+                stored: list[tuple[dict[str, Any], str]]) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Each stored record as the bus sends it to ``consumer`` (TBS-1.1 TBS-ENV-034, TBS-SYNC-015 (b),
+    Annex E): ``(version, form)`` pairs, and the implCodes withheld (no form the consumer can
+    receive: an incident for the operator, not a verdict). Without configured bus versions,
+    every record goes as stored in TBS-1.0."""
+    own = registry.bus.spec_versions
+    if not own:
+        return [("TBS-1.0", record) for record, _ in stored], []
+    from tongban.sync.versions import relay_form
+
+    sent, withheld = [], []
+    for record, received in stored:
+        form = relay_form("catalog", record, received, own, consumer.versions)
+        if form.version is None or form.record is None:
+            withheld.append(record["implCode"])
+        else:
+            sent.append((form.version, form.record))
+    return sent, withheld
 
 
 def publish_catalog(store: Store, registry: Registry, consumer: PartnerConfig, *,
@@ -63,17 +91,25 @@ def publish_catalog(store: Store, registry: Registry, consumer: PartnerConfig, *
     with store.reading() as s:
         delivered = dict(s.execute(select(Publication.record_key, Publication.sha256).where(
             Publication.partner_id == consumer.id, Publication.dataset == "catalog")).all())
-    pending = [r for r in basic_catalog(store, not_from=consumer.id)
-               if delivered.get(r["implCode"]) != canonical_sha256(r)]
+    forms, report.withheld_keys = written_for(registry, consumer, basic_catalog_versions(store, not_from=consumer.id))
+    pending = [(v, r) for v, r in forms if delivered.get(r["implCode"]) != canonical_sha256(r)]
     report.offered = len(pending)
-    if not pending:
-        return report
+    for version in sorted({v for v, _ in pending}):   # one series of envelopes per version
+        _push(store, registry, consumer if version == consumer.spec_version else
+              consumer.model_copy(update={"spec_version": version}), version,
+              [r for v, r in pending if v == version], report, connect)
+    return report
+
+
+def _push(store: Store, registry: Registry, consumer: PartnerConfig, version: str, pending: list[dict[str, Any]],
+          report: PublishReport, connect: Callable[[PartnerConfig, str], Connector]) -> None:
+    bus = registry.bus
     key = os.environ.get(bus.hmac_key_env) if bus.hmac_key_env else None
     connector = connect(consumer, bus.system_id)
     try:
         for start in range(0, len(pending), MAX_RECORDS):
             records = pending[start:start + MAX_RECORDS]
-            envelope = _envelope(bus.system_id, consumer.id, records, key, bus.key_id)
+            envelope = _envelope(bus.system_id, consumer.id, records, key, bus.key_id, version)
             result = connector.push(envelope)
             ack = result.ack
             report.envelopes += 1
@@ -100,13 +136,12 @@ def publish_catalog(store: Store, registry: Registry, consumer: PartnerConfig, *
                               counts=ack.get("counts", {}), message_id=envelope["messageId"])
     finally:
         connector.close()
-    return report
 
 
 def _envelope(sender: str, receiver: str, records: list[dict[str, Any]], key: str | None,
-              key_id: str | None) -> dict[str, Any]:
+              key_id: str | None, version: str = "TBS-1.0") -> dict[str, Any]:
     envelope: dict[str, Any] = {
-        "specVersion": "TBS-1.0", "messageId": str(uuid.uuid4()), "sender": sender, "receiver": receiver,
+        "specVersion": version, "messageId": str(uuid.uuid4()), "sender": sender, "receiver": receiver,
         "dataset": "catalog", "sentAt": datetime.now(CST).isoformat(timespec="seconds"), "records": records,
         "integrity": {"recordsSha256": records_sha256(records)},
     }

@@ -24,6 +24,7 @@ from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
+from tongban.sync.versions import exchange_version
 from tongban.validators import ValidationContext
 from tongban.validators.receiving import Remembered, SenderProfile, receive_envelope
 from tongban.validators.report import Finding, Report
@@ -56,7 +57,7 @@ class BusReceiver:
     # -- SystemService ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         return {"systemId": self.system_id, "roles": [CONSUMER_ROLE], "datasets": sorted(DATASETS),
-                "specVersions": ["TBS-1.0"], "bindings": ["REST", "SOAP", "FILE", "MQTT"],
+                "specVersions": list(self.registry.bus.spec_versions or ("TBS-1.0",)), "bindings": ["REST", "SOAP", "FILE", "MQTT"],
                 "limits": {"maxRecords": 1000, "maxBodyBytes": 16 * 1024 * 1024}}
 
     def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
@@ -155,7 +156,11 @@ def profile_of(partner: PartnerConfig, registry: Registry) -> SenderProfile:
     key = partner.credentials.hmac_key() if partner.credentials.key_id else None
     keys = {partner.credentials.key_id: ("HMAC-SHA256", key)} if key else {}
     relays_for = frozenset(p.id for p in registry.partners if registry.relays_for(partner.id, p.id))
-    return SenderProfile(tuple(getattr(r, "value", r) for r in partner.roles), keys, spec_version=partner.spec_version, relays_for=relays_for)
+    own = registry.bus.spec_versions
+    common = tuple(v for v in own if v in partner.versions)   # TBS-1.1 TBS-ENV-021: what both support
+    return SenderProfile(tuple(getattr(r, "value", r) for r in partner.roles), keys,
+                         spec_version=exchange_version(own, partner.versions) or own[-1] if own else partner.spec_version,
+                         spec_versions=common or (own[-1:] if own else ()), relays_for=relays_for)
 
 
 class StoreReplay:

@@ -27,6 +27,12 @@ class RelayForm:
     reason: str                  # why this version (or why withheld)
 
 
+def exchange_version(own_versions: Iterable[str], partner_versions: Iterable[str]) -> str | None:
+    """TBS-ENV-034: the highest version both sides support; None when they share none."""
+    common = sorted(set(own_versions) & set(partner_versions), key=_version_key)
+    return common[-1] if common else None
+
+
 def passes(dataset: str, record: dict[str, Any], version: str) -> bool:
     """Stages S1–S3 of ``version`` find no ERROR (no writer: S4 is the receiver's authorization)."""
     return validate_record(dataset, record, index=0, writer=None, context=ValidationContext(spec=version)).errors == 0

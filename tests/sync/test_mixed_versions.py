@@ -1,0 +1,117 @@
+"""A mixed-version sandbox sync (TBS-1.1 §3): the bus supports TBS-1.0 and TBS-1.1, its partners
+TBS-1.0 only or both. Real REST servers on loopback, a real SQLite store.
+
+The bus reads each partner in the highest version both support (TBS-ENV-034), stores each
+record once with the version it arrived in (TBS-SYNC-015 (a)), and publishes the province's
+catalog down to each consumer in a version it supports: a TBS-1.0-only consumer is never sent
+TBS-1.1 content. The expectations are computed here from the sandbox's own records and the
+test's own reading of the version rule, not by the code under test."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tongban.model.datasets import DATASETS, SPECS
+from tongban.registry import load_registry
+from tongban.sandbox.runtime import Sandbox
+from tongban.store import Store
+from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord, ResultRecord
+from tongban.sync.engine import SyncEngine
+from tongban.sync.publish import publish_catalog
+
+TABLES = {"catalog": CatalogItemVersion, "case": CaseRecord, "case-event": CaseEventRecord, "result": ResultRecord,
+          "evaluation": EvaluationRecord}
+ONLY_11 = ("crossRegionScope", "accessibility", "applyChannel")   # members TBS-1.0 has no place for
+
+
+def expected_version(versions: tuple[str, ...]) -> str:
+    return "TBS-1.1" if "TBS-1.1" in versions else "TBS-1.0"
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mixed")
+    sandbox = Sandbox(folder / "sandbox", seed=11, cities=2, counties=2, admission="off", transition=True).start()
+    store = Store(f"sqlite:///{folder / 'store.db'}")
+    store.upgrade()
+    try:
+        registry = load_registry(sandbox.registry_file)
+        engine = SyncEngine(store, registry, trigger="test")
+        reports = {}
+        for dataset in DATASETS:   # prerequisites first
+            for p in registry.partners:
+                if dataset in p.datasets and registry.pulls(p, dataset):
+                    reports[p.id, dataset] = engine.sync(p.id, dataset)
+        yield sandbox, registry, store, engine, reports
+    finally:
+        sandbox.stop()
+        store.dispose()
+
+
+def stored_rows(store, dataset):
+    table = TABLES[dataset]
+    with store.reading() as s:
+        return [(source, json.loads(content), version) for source, content, version in
+                s.execute(select(table.source, table.content, table.spec_version)).all()]
+
+
+def test_each_partner_is_read_in_the_highest_common_version_and_stored_once_with_it(province) -> None:
+    sandbox, registry, store, _, reports = province
+    assert all(r.status == "SUCCESS" for r in reports.values()), [r.error for r in reports.values() if r.error]
+    services = {r.system.system_id: r.service for r in sandbox.running}
+    versions_seen = set()
+    for dataset in DATASETS:
+        rows = stored_rows(store, dataset)
+        spec = SPECS[dataset]
+        for partner in {pid for pid, ds in reports if ds == dataset}:
+            version = expected_version(registry.get(partner).versions)
+            served = services[partner].changes(dataset, None, 1000, version=version)["records"]
+            mine = [(content, v) for source, content, v in rows if source == partner]
+            if spec.keeps_history or not spec.versioned:   # every catalog version, every immutable record
+                assert sorted(json.dumps(c, sort_keys=True) for c, _ in mine) == \
+                    sorted(json.dumps(r, sort_keys=True) for r in served), (partner, dataset)
+            else:   # cases: the current version of each
+                current = {}
+                for r in served:
+                    current[r["caseNo"]] = r
+                assert {c["caseNo"]: c for c, _ in mine} == current, (partner, dataset)
+            assert {v for _, v in mine} <= {version}, (partner, dataset)
+            versions_seen |= {v for _, v in mine}
+            if version == "TBS-1.1":   # its 1.1 form is what the bus holds
+                assert dataset != "case" or all("applyChannel" in c and "channel" not in c for c, _ in mine)
+            else:
+                assert not any(m in c for c, _ in mine for m in ONLY_11), (partner, dataset)
+    assert versions_seen == {"TBS-1.0", "TBS-1.1"}
+    # what only TBS-1.1 can say reached the store from the province hub
+    hub = next(r.system.system_id for r in sandbox.running if r.system.level == "province")
+    assert all("crossRegionScope" in c for source, c, _ in stored_rows(store, "catalog") if source == hub)
+
+
+def test_a_tbs_1_0_only_consumer_is_never_sent_tbs_1_1_content(province) -> None:
+    sandbox, registry, store, _, _ = province
+    hub = next(r.system.system_id for r in sandbox.running if r.system.level == "province")
+    consumers = [r for r in sandbox.running if r.service is not None and r.service.receiver is not None
+                 and r.system.system_id != hub]   # the hub is not sent its own items back
+    only_10 = [r for r in consumers if registry.get(r.system.system_id).versions == ("TBS-1.0",)]
+    both = [r for r in consumers if "TBS-1.1" in registry.get(r.system.system_id).versions]
+    assert only_10 and both
+    hub_items = {c["implCode"]: c for source, c, v in stored_rows(store, "catalog") if source == hub}
+    for r in consumers:
+        report = publish_catalog(store, registry, registry.get(r.system.system_id))
+        assert report.rejected == 0 and report.withheld_keys == [] and report.accepted == report.offered > 0
+        received = {code: rec for code, by_key in r.service.receiver.state.records["catalog"].items()
+                    for rec in by_key.values()}
+        acks = [e.ack for e in r.service.receiver.replay.entries.values()]
+        hub_received = {code: rec for code, rec in received.items() if code in hub_items}
+        assert set(hub_received) == set(hub_items)
+        if r in only_10:
+            assert {a["specVersion"] for a in acks} == {"TBS-1.0"}
+            assert not any(m in rec for rec in received.values() for m in ONLY_11)
+            # the Annex E.1 form: the hub's items without the members TBS-1.0 cannot carry
+            assert hub_received == {code: {k: v for k, v in item.items() if k not in ONLY_11}
+                                    for code, item in hub_items.items()}
+        else:
+            assert {a["specVersion"] for a in acks} == {"TBS-1.1"}
+            assert hub_received == hub_items
