@@ -1,8 +1,8 @@
 """received version: each stored record keeps the version it arrived in (TBS-1.1 TBS-SYNC-015 (a));
 certNo up to 100 characters (TBS-1.1 change 15)
 
-Revision ID: 0006_received_version
-Revises: 0005_ledger_coverage
+Revision ID: 0007_received_version
+Revises: 0006_held_waits_for_index
 Create Date: 2026-12-05 12:40:00.000000
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_received_version'
-down_revision = '0005_ledger_coverage'
+revision = '0007_received_version'
+down_revision = '0006_held_waits_for_index'
 branch_labels = None
 depends_on = None
 
