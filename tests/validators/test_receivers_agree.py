@@ -1,6 +1,7 @@
 """One receiving pipeline, two configurations: the bus (state and replay memory in the store) and
 the conformance kit's reference receiver (both in memory) answer the same envelopes — every
-Annex B example, every Annex C row, replays, conflicts, unregistered and impersonated senders —
+Annex B envelope (B.1–B.5; B.6 and B.7 are acknowledgements, B.8 a file-drop manifest), every
+Annex C row (C.1–C.20), replays, conflicts, unregistered and impersonated senders —
 with identical acknowledgements (TBS-RPT-010), or refuse them identically.
 
 Some answers are also pinned to what the standard says, so the two cannot agree on a wrong one.
@@ -72,10 +73,20 @@ def _c10(env: dict[str, Any]) -> None:
     env["sender"] = OTHER
 
 
+def _b7(env: dict[str, Any]) -> None:  # B.7's request: B.2 with a wrong check character in records[1]
+    env["records"][1]["agent"]["idNo"] = "340524198001010010"
+
+
+def _c16(env: dict[str, Any]) -> None:  # B.5's second evaluation sent by the county itself
+    env.update(sender=COUNTY, receiver=CITY)
+    del env["origin"]
+
+
 # (label, envelope, authenticated sender); the clock is the envelope's sentAt + 2 s
 def city_steps() -> list[tuple[str, dict[str, Any], str | None]]:
     b1, b2, b3, b4 = (load_example(n) for n in ("B.1", "B.2", "B.3", "B.4"))
-    steps: list[tuple[str, dict[str, Any], str | None]] = []
+    steps: list[tuple[str, dict[str, Any], str | None]] = [
+        ("B.7 request", _only("B.2", "B.7", [0, 1], _b7), COUNTY)]  # stores case …0007, rejects …0008
     # Annex C stateless rows on B.1 and B.2 first, as new messages; those on B.3 come last, so
     # that the stateful rows below meet the state they describe
     for row, (base, edit, _) in sorted(ROWS.items()):
@@ -104,6 +115,7 @@ def city_steps() -> list[tuple[str, dict[str, Any], str | None]]:
     ]
     steps += [(row, _fresh(changed(base, edit), row), COUNTY) for row, (base, edit, _) in sorted(ROWS.items())
               if base == "B.3"]
+    steps.append(("C.16", _only("B.5", "C.16", [1], _c16), COUNTY))  # B.3 concluded the case before
     return steps
 
 
@@ -176,7 +188,16 @@ def test_city_bus_and_reference_receiver_answer_alike(store, tmp_path, monkeypat
     assert answers["B.2 unregistered sender, no binding identity"] == ("refused", 403, "FORBIDDEN", "TBS-SEC-004")
     assert answers["B.2 impersonated"] == ("refused", 403, "FORBIDDEN", "TBS-SEC-002")
     assert answers["catalog from a CASE_REPORTER"] == ("refused", 403, "FORBIDDEN", "TBS-SEC-004")
+    b7 = load_example("B.7")  # TBS-RPT-010: equivalent, the message texts aside
+    assert {k: answers["B.7 request"][k] for k in ("status", "final", "counts", "accepted", "notes")} \
+        == {k: b7[k] for k in ("status", "final", "counts", "accepted", "notes")}
+    assert [(r["index"], r["key"], [(i["severity"], i["ruleId"], i["location"], i.get("value"))
+                                    for i in r["report"]["items"]]) for r in answers["B.7 request"]["rejected"]] == \
+        [(1, {"caseNo": "11440103007493637K4440120012002202611020008"},
+          [("ERROR", "TBS-CODE-017", "/records/1/agent/idNo", "340524********0010")])]
     assert answers["C.12: B.3 records 0 and 2 only"]["counts"]["held"] == 1  # seq 3 waits for seq 2
+    assert [(n["outcome"], [(i["severity"], i["ruleId"], i["location"]) for i in n["report"]["items"]])
+            for n in answers["C.16"]["notes"]] == [("HELD", [("INFO", "TBS-SYNC-007", "/records/0/assessNo")])]
     assert [(n["outcome"], [i["ruleId"] for i in n["report"]["items"]]) for n in answers["C.17 stale"]["notes"]] == \
         [("STALE", ["TBS-SYNC-004"])]
     assert [r["report"]["items"][0]["ruleId"] for r in answers["C.18"]["rejected"]] == ["TBS-EVT-008"]
