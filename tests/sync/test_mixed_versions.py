@@ -115,3 +115,26 @@ def test_a_tbs_1_0_only_consumer_is_never_sent_tbs_1_1_content(province) -> None
         else:
             assert {a["specVersion"] for a in acks} == {"TBS-1.1"}
             assert hub_received == hub_items
+
+
+def test_mqtt_announcements_stay_tbs_1_0_whatever_version_the_records_arrived_in(province) -> None:
+    """TBS-1.1 TBS-MQTT-006: a broadcast is written in the version every subscriber reads,
+    TBS-1.0 while any supports only TBS-1.0; records received in TBS-1.1 are announced in their
+    Annex E.1 form."""
+    from tongban.store.schema import OutboxEvent
+    from tongban.validators import ValidationContext, validate_record
+
+    _, _, store, _, _ = province
+    with store.reading() as s:
+        envelopes = [json.loads(e) for e in s.execute(select(OutboxEvent.envelope)).scalars()]
+    evaluations_11 = [c for _, c, v in stored_rows(store, "evaluation") if v == "TBS-1.1"]
+    assert envelopes and evaluations_11   # TBS-1.1 evaluations (dimensions an array) were announced
+    announced = 0
+    for envelope in envelopes:
+        assert envelope["specVersion"] == "TBS-1.0"
+        for i, record in enumerate(envelope["records"]):
+            report = validate_record(envelope["dataset"], record, index=i, writer=None,
+                                     context=ValidationContext(spec="TBS-1.0"))
+            assert report.errors == 0, (envelope["dataset"], [f.rule_id for f in report.items])
+            announced += envelope["dataset"] == "evaluation"
+    assert announced == len(stored_rows(store, "evaluation"))

@@ -98,10 +98,11 @@ class Ingestor:
 
             stored = [records[r.index - start_index] for r in result.results if r.outcome is Outcome.STORED]
             stage_announcement(self.session, bus_id=self.announce_as, dataset=dataset, records=stored,
-                               origin=self.writer)
+                               origin=self.writer, version=self.context.spec)
             for released_dataset in sorted({d for d, _ in result.released_records}):
                 stage_announcement(self.session, bus_id=self.announce_as, dataset=released_dataset,
-                                   records=[r for d, r in result.released_records if d == released_dataset])
+                                   records=[r for d, r in result.released_records if d == released_dataset],
+                                   version=self.context.spec)
         return result
 
     def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,

@@ -31,13 +31,37 @@ def topic_for(sender: str, dataset: str) -> str:
     return f"tbs/v1/{region}/{dataset}"
 
 
+ANNOUNCED_VERSION = "TBS-1.0"
+
+
+def announced_forms(dataset: str, records: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """``records`` (received in ``version``) as announced: in TBS-1.0, the version every subscriber
+    reads while any supports only TBS-1.0 (TBS-1.1 TBS-MQTT-006), written by Annex E.1; a record
+    with no TBS-1.0 form is not announced (TBS-SYNC-015 (b))."""
+    if version == ANNOUNCED_VERSION:
+        return records
+    from tongban.model.annex_e import NotRepresentable, convert
+
+    out = []
+    for record in records:
+        try:
+            out.append(convert(dataset, record, version, ANNOUNCED_VERSION))
+        except NotRepresentable:
+            continue
+    return out
+
+
 def stage_announcement(session: Session, *, bus_id: str, dataset: str, records: list[dict[str, Any]],
-                       origin: str | None = None) -> OutboxEvent | None:
-    """Write one outbox row announcing ``records`` (already stored in this transaction)."""
-    if dataset not in ANNOUNCED or not records:
+                       origin: str | None = None, version: str = ANNOUNCED_VERSION) -> OutboxEvent | None:
+    """Write one outbox row announcing ``records`` (already stored in this transaction, received
+    in ``version``)."""
+    if dataset not in ANNOUNCED:
+        return None
+    records = announced_forms(dataset, records, version)
+    if not records:
         return None
     envelope: dict[str, Any] = {
-        "specVersion": "TBS-1.0", "messageId": str(uuid.uuid4()), "sender": bus_id, "receiver": "*",
+        "specVersion": ANNOUNCED_VERSION, "messageId": str(uuid.uuid4()), "sender": bus_id, "receiver": "*",
         "dataset": dataset, "sentAt": datetime.now(CST).isoformat(timespec="seconds"), "records": records,
         "integrity": {"recordsSha256": records_sha256(records)},
     }
