@@ -133,6 +133,19 @@ def voided_conclusion(r: dict[str, Any], s: dict[str, Source], table: str, guid:
     return Candidate(r, s, table, guid, "CONCLUDE", 1)
 
 
+def concluded(r: dict[str, Any], s: dict[str, Source], table: str, guid: str, rank: int, row: dict[str, Any],
+              dept: str | None, dept_src: Source, *, at: str, by: str, code_column: str, code: Any,
+              opinion: str) -> Candidate:
+    """The CONCLUDE of a result row (both profiles): its time (column ``at``), handler (``by``),
+    conclusion code (mapped from ``code_column``) and opinion."""
+    put(r, s, "/occurredAt", tbs_datetime(row[at]), (table, guid, at))
+    handler(row[by], (table, guid, by), dept, dept_src, r, s)
+    put(r, s, "/stepName", "办结", (table, guid, ""))
+    put(r, s, "/conclusionCode", code, (table, guid, code_column))
+    put(r, s, "/opinion", row[opinion], (table, guid, opinion))
+    return Candidate(r, s, table, guid, "CONCLUDE", rank)
+
+
 # --- NATIONAL-EXCHANGE ------------------------------------------------------------------
 class NationalExchange:
     """The mapping tables of TBS-LP-1.0 §3."""
@@ -342,12 +355,9 @@ class NationalExchange:
                 out.append(Candidate(r, s, table, g, "RESUME", rank, follows="SUSPEND"))
         elif table == "up_pro_result":
             r, s = base("CONCLUDE", "result_type")
-            put(r, s, "/occurredAt", tbs_datetime(row["result_date"]), (table, g, "result_date"))
-            handler(row["handle_user_name"], (table, g, "handle_user_name"), dept, dept_src, r, s)
-            put(r, s, "/stepName", "办结", (table, g, ""))
-            put(r, s, "/conclusionCode", self.p.code("M11_conclusion", row["result_type"]), (table, g, "result_type"))
-            put(r, s, "/opinion", row["result_explain"], (table, g, "result_explain"))
-            out.append(Candidate(r, s, table, g, "CONCLUDE", rank))
+            out.append(concluded(r, s, table, g, rank, row, dept, dept_src, at="result_date", by="handle_user_name",
+                                 code_column="result_type", code=self.p.code("M11_conclusion", row["result_type"]),
+                                 opinion="result_explain"))
         return out
 
     def result(self, row: dict[str, Any], conclusion: str | None, source_row: dict[str, Any]) -> Mapped | None:
@@ -518,12 +528,9 @@ class EaJcStep:
                     out.append(Candidate(r, s, table, g, "SUPPLEMENT", rank, follows="REQUEST_SUPPLEMENT"))
         elif table == "EA_JC_STEP_DONE":
             r, s = self._base(table, row, "CONCLUDE", "DONERESULT")
-            put(r, s, "/occurredAt", tbs_datetime(row["OCCURTIME"]), (table, g, "OCCURTIME"))
-            handler(row["TRANSACTOR"], (table, g, "TRANSACTOR"), dept, dept_src, r, s)
-            put(r, s, "/stepName", "办结", (table, g, ""))
-            put(r, s, "/conclusionCode", self.p.code("DONERESULT", row["DONERESULT"]), (table, g, "DONERESULT"))
-            put(r, s, "/opinion", row["EXITRES"], (table, g, "EXITRES"))
-            out.append(Candidate(r, s, table, g, "CONCLUDE", rank))
+            out.append(concluded(r, s, table, g, rank, row, dept, dept_src, at="OCCURTIME", by="TRANSACTOR",
+                                 code_column="DONERESULT", code=self.p.code("DONERESULT", row["DONERESULT"]),
+                                 opinion="EXITRES"))
         return out
 
     def result(self, row: dict[str, Any], conclusion: str | None, source_row: dict[str, Any]) -> Mapped | None:
