@@ -9,7 +9,7 @@ of that rejection, which is reported where it happened.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .results import KitFinding
 from .sweep import RecordVerdict, Sweep, case_classes
@@ -71,12 +71,21 @@ def findings(verdicts: Iterable[RecordVerdict], rules: Iterable[str], *, severit
     return out
 
 
+def stored(v: RecordVerdict) -> bool:
+    """The kit's stateful stage STORED the record."""
+    return v.outcome is not None and v.outcome.value == "STORED"
+
+
+def stored_with(verdicts: Iterable[RecordVerdict], member: str, value: Any) -> list[RecordVerdict]:
+    """The STORED records whose ``member`` is ``value``."""
+    return [v for v in verdicts if stored(v) and isinstance(v.record, dict) and v.record.get(member) == value]
+
+
 def all_stored(verdicts: Iterable[RecordVerdict]) -> bool:
     vs = list(verdicts)
-    return bool(vs) and all(v.outcome is not None and v.outcome.value == "STORED" for v in vs)
+    return bool(vs) and all(stored(v) for v in vs)
 
 
 def stored_versions(verdicts: Iterable[RecordVerdict]) -> int:
     """How many distinct versions of one key were STORED."""
-    return len({v.record.get("version") for v in verdicts
-                if v.outcome is not None and v.outcome.value == "STORED" and isinstance(v.record, dict)})
+    return len({v.record.get("version") for v in verdicts if stored(v) and isinstance(v.record, dict)})

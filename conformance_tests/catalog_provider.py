@@ -107,8 +107,7 @@ class Cp04Tombstone(_CatalogTest):
     def run(self, session: Session) -> TestResult:
         vs = self.verdicts(session)
         failures = A.findings(vs, ("TBS-SYNC-010",), stateless=False)
-        tombstones = [v for v in vs if isinstance(v.record, dict) and v.record.get("status") == "REVOKED"
-                      and v.outcome is not None and v.outcome.value == "STORED"]
+        tombstones = A.stored_with(vs, "status", "REVOKED")
         evidence = [{"note": f"{len(tombstones)} REVOKED version(s) stored",
                      "items": [v.fed.where() for v in tombstones[:5]]}]
         return TestResult.judge_evidenced(failures, evidence, evidenced=bool(tombstones),

@@ -62,8 +62,7 @@ class Er03FollowUp(_EvaluationTest):
     def run(self, session: Session) -> TestResult:
         vs = self.verdicts(session)
         failures = A.findings(vs, self.requirement_ids + ("TBS-EVAL-006",), stateless=False)
-        follow_ups = [v for v in vs if isinstance(v.record, dict) and v.record.get("assessNo") == 2
-                      and v.outcome is not None and v.outcome.value == "STORED"]
+        follow_ups = A.stored_with(vs, "assessNo", 2)
         evidence = [{"note": f"{len(follow_ups)} follow-up evaluation(s) STORED"}]
         return TestResult.judge_evidenced(capped(failures, "findings"), evidence, evidenced=bool(follow_ups),
                                           missing="no follow-up evaluation (assessNo 2) in the SUT's feeds")

@@ -51,7 +51,7 @@ class Rp02ResultsOfConcludedCases(_ResultTest):
         vs = self.verdicts(session)
         if not vs:
             return TestResult.skip("the SUT served no Result")
-        stored = sum(1 for v in vs if v.outcome is not None and v.outcome.value == "STORED")
+        stored = sum(1 for v in vs if A.stored(v))
         failures = A.findings(vs, self.requirement_ids, stateless=False)
         return TestResult.judge(capped(failures, "findings"),
                                 [{"note": f"{stored} of {len(vs)} Result(s) STORED after their case's events"}])
