@@ -20,6 +20,16 @@ def _id() -> Mapped[int]:
     return mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
 
 
+class StoredRecord:
+    """The columns every dataset's record table has after its query columns: who sent the record
+    (partner id), its canonical text, that text's SHA-256 and the spec version it was validated under."""
+
+    source: Mapped[str] = mapped_column(String(64), sort_order=1)
+    content: Mapped[str] = mapped_column(Text, sort_order=1)
+    sha256: Mapped[str] = mapped_column(String(64), sort_order=1)
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0", sort_order=1)  # TBS-SYNC-015 (a)
+
+
 class Partner(Base):
     """A partner system of the registry (partners.yaml), mirrored for joins and status."""
 
@@ -47,7 +57,7 @@ class SyncCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class CatalogItemVersion(Base):
+class CatalogItemVersion(StoredRecord, Base):
     """Every stored ServiceItem version; the current one per implCode has is_current."""
 
     __tablename__ = "catalog_item_versions"
@@ -60,14 +70,10 @@ class CatalogItemVersion(Base):
     online_depth: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[str] = mapped_column(String(40))
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    source: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
     __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),)
 
 
-class CaseRecord(Base):
+class CaseRecord(StoredRecord, Base):
     """The current version of each Case (versioned on ``version``)."""
 
     __tablename__ = "cases"
@@ -79,13 +85,9 @@ class CaseRecord(Base):
     channel: Mapped[str] = mapped_column(String(2))
     submitted_at: Mapped[str] = mapped_column(String(40))
     promised_by: Mapped[str | None] = mapped_column(String(40))
-    source: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
-class CaseEventRecord(Base):
+class CaseEventRecord(StoredRecord, Base):
     """One immutable case event, keyed by (caseNo, seq) (TBS-1.0 §13.1)."""
 
     __tablename__ = "case_events"
@@ -94,13 +96,9 @@ class CaseEventRecord(Base):
     type: Mapped[str] = mapped_column(String(24))
     occurred_at: Mapped[str] = mapped_column(String(40))
     conclusion_code: Mapped[str | None] = mapped_column(String(24))
-    source: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
-class ResultRecord(Base):
+class ResultRecord(StoredRecord, Base):
     __tablename__ = "results"
     case_no: Mapped[str] = mapped_column(String(50), primary_key=True)
     cert_no: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -108,23 +106,15 @@ class ResultRecord(Base):
     issued_at: Mapped[str] = mapped_column(String(40))
     document_sha256: Mapped[str | None] = mapped_column(String(64))
     document_verified: Mapped[bool | None] = mapped_column(Boolean)
-    source: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
-class EvaluationRecord(Base):
+class EvaluationRecord(StoredRecord, Base):
     __tablename__ = "evaluations"
     case_no: Mapped[str] = mapped_column(String(50), primary_key=True)
     assess_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     satisfaction: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))
     assessed_at: Mapped[str] = mapped_column(String(40))
-    source: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")  # TBS-SYNC-015 (a)
 
 
 class HeldRecord(Base):
