@@ -455,14 +455,9 @@ class Sandbox:
                              for r in self.running]}
 
     def _write_files(self) -> None:
-        header = "# Written by the tongban sandbox; endpoints and tokens change on every start.\n"
-        self.registry_file.write_text(header + yaml.safe_dump(self.registry(), allow_unicode=True, sort_keys=False),
-                                      encoding="utf-8")
-        secrets_file = self.folder / "secrets.env"
-        secrets_file.touch(mode=0o600)
-        names = [n for r in self.running for k, n in [*r.credentials.items(), *r.registry_extra.items()]
-                 if k.endswith("_env")] + [BUS_KEY_ENV]
-        secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
+        write_registry_files(self.registry_file, self.registry(), "tongban sandbox",
+                             [n for r in self.running for k, n in [*r.credentials.items(), *r.registry_extra.items()]
+                              if k.endswith("_env")])
 
     def plant_unhappy_paths(self, hold_timeout: str = "PT1M"):
         """Append the first wave of :func:`~tongban.sandbox.unhappy.plan_unhappy_paths` to the last
@@ -520,3 +515,13 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def write_registry_files(registry_file: Path, registry: dict[str, Any], writer: str, secret_envs: list[str]) -> None:
+    """A running sandbox's ``partners.yaml`` and, beside it, ``secrets.env`` (mode 0600): the value of
+    each named environment variable and of the bus's key, one ``NAME=value`` a line."""
+    header = f"# Written by the {writer}; endpoints and tokens change on every start.\n"
+    registry_file.write_text(header + yaml.safe_dump(registry, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    secrets_file = registry_file.parent / "secrets.env"
+    secrets_file.touch(mode=0o600)
+    secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in [*secret_envs, BUS_KEY_ENV]))

@@ -16,13 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
 from tongban.connectors.base import ServiceError, SystemService
 from tongban.connectors.serving import ServerThread, TlsFiles, make_local_ca
 from tongban.model.datasets import DATASETS
 from tongban.sandbox.feed import LIMITS, SPEC_VERSIONS, _check_limit, cursor_for, parse_cursor
-from tongban.sandbox.runtime import BUS_ID, BUS_KEY_ENV, BUS_KEY_ID, FILE_BATCH, RunningSystem, _secret, partner_entry
+from tongban.sandbox.runtime import (BUS_ID, BUS_KEY_ENV, BUS_KEY_ID, FILE_BATCH, RunningSystem, _secret, partner_entry,
+                                     write_registry_files)
 from tongban.sandbox.scale import ProvinceScale, ScaleSystem, Volumes
 
 __all__ = ["ProvinceSandbox", "ScaleService", "read_round", "advance_round", "SCALE_TRANSPORTS"]
@@ -209,13 +208,8 @@ class ProvinceSandbox:
                 "partners": [partner_entry(r, self.tls) for r in self.running]}  # type: ignore[arg-type]
 
     def _write_files(self) -> None:
-        header = "# Written by the tongban sandbox (province scale); endpoints and tokens change on every start.\n"
-        self.registry_file.write_text(header + yaml.safe_dump(self.registry(), allow_unicode=True, sort_keys=False),
-                                      encoding="utf-8")
-        secrets_file = self.folder / "secrets.env"
-        secrets_file.touch(mode=0o600)
-        names = [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")] + [BUS_KEY_ENV]
-        secrets_file.write_text("".join(f"{n}={os.environ[n]}\n" for n in names))
+        write_registry_files(self.registry_file, self.registry(), "tongban sandbox (province scale)",
+                             [n for r in self.running for k, n in r.credentials.items() if k.endswith("_env")])
 
     def ready_document(self) -> dict[str, Any]:
         v = self.volumes
