@@ -6,8 +6,8 @@ The suite processes them with the binding's own receiver
 :class:`~tongban.conformance.reference_receiver.ReferenceReceiver` (signatures required,
 TBS-SEC-007; verified with the SUT's key, TBS-ENV-028), so every acknowledgement the SUT gets
 is the one TBS-1.0 prescribes. COM-05: the acknowledgement of the first accepted batch is
-withheld (its file kept aside) until the SUT resends the records in a new envelope, or the wait
-ends. Collection ends when the SUT has been idle for ``idle_seconds`` after its last batch, or
+withheld (its file written aside, never into the archive where the SUT looks for it) until the
+SUT resends the records in a new envelope, or the wait ends. Collection ends when the SUT has been idle for ``idle_seconds`` after its last batch, or
 after ``wait_seconds``. The records of accepted envelopes feed the role tests, located at
 ``/records/i`` of their envelope (TBS-RPT-004).
 
@@ -173,15 +173,33 @@ def _collect_mqtt(session: "Session") -> Collection:
 def _collect_file(session: "Session") -> Collection:
     cfg = session.config
     from tongban.connectors.filedrop import FileDropReceiver
-    from tongban.connectors.filedrop.names import ACK_SUFFIX, ARCHIVE, REJECTED, REPORT_SUFFIX
+    from tongban.connectors.filedrop.names import REJECTED, REPORT_SUFFIX
 
     oracle = _oracle(session)
     root = Path(cfg.endpoint)
-    receiver = FileDropReceiver(root, oracle, own_id=cfg.kit_system_id, owner=cfg.system_id)
-    receiver.provision()
     out = Collection()
     aside = root.parent / f".{root.name}.withheld-acks"
     held_ack: tuple[Path, Path] | None = None
+
+    class WithholdingReceiver(FileDropReceiver):
+        """The first acknowledgement of an accepted envelope is written aside, never into the
+        archive: a sender polling for it while the scan still files later batches must not
+        read it (TBS-SYNC-001 / ENV-033, COM-05)."""
+
+        def _write_ack(self, path: Path, ack: dict[str, Any], *, archived: bool) -> None:
+            nonlocal held_ack
+            item = next((r for r in oracle.log if r.ack is ack), None)
+            if archived and out.withheld is None and item is not None and not item.rejected:
+                aside.mkdir(exist_ok=True)
+                kept = aside / path.name
+                super()._write_ack(kept, ack, archived=archived)
+                held_ack, out.withheld = (path, kept), item
+                item.withheld = True
+                return
+            super()._write_ack(path, ack, archived=archived)
+
+    receiver = WithholdingReceiver(root, oracle, own_id=cfg.kit_system_id, owner=cfg.system_id)
+    receiver.provision()
     seen_reports: set[Path] = set()
     start = last = time.monotonic()
     while True:
@@ -203,16 +221,7 @@ def _collect_file(session: "Session") -> Collection:
             item = oracle.log[len(out.received)]
             out.received.append(item)
             last = now
-            if out.withheld is None and not item.rejected:
-                ack_files = sorted(root.glob(f"{ARCHIVE}/{item.envelope.get('dataset')}/*{ACK_SUFFIX}"))
-                match = next((p for p in ack_files if _ack_of(p, item)), None)
-                if match is not None:   # TBS-SYNC-001 / ENV-033: withhold it; the SUT must resend
-                    aside.mkdir(exist_ok=True)
-                    kept = aside / match.name
-                    shutil.move(str(match), kept)
-                    held_ack, out.withheld = (match, kept), item
-                    item.withheld = True
-            elif out.withheld is not None and out.resent is None and _same_records(item, out.withheld):
+            if out.withheld is not None and out.resent is None and _same_records(item, out.withheld):
                 out.resent = item
         if held_ack is not None and out.resent is not None:
             shutil.move(str(held_ack[1]), held_ack[0])   # the SUT resent: give the acknowledgement back
@@ -232,14 +241,6 @@ def _collect_file(session: "Session") -> Collection:
 
 #: how the suite collects the pushes of each binding the SUT pushes over (testkit.COLLECTED)
 COLLECTORS: dict[str, Callable[["Session"], Collection]] = {"MQTT": _collect_mqtt, "FILE": _collect_file}
-
-
-def _ack_of(path: Path, item: Received) -> bool:
-    try:
-        ack = json.loads(path.read_bytes())
-    except ValueError:
-        return False
-    return isinstance(ack, dict) and ack.get("requestHash") == item.request_hash
 
 
 def _same_records(a: Received, b: Received) -> bool:

@@ -436,7 +436,7 @@ class FileDropReceiver:
         final_id = self._free_batch_id(target, batch_id, suffixes)
         for path in files:
             os.replace(path, target / (final_id + path.name[len(batch_id):]))
-        write_json_atomic(target / ack_file(final_id), ack)
+        self._write_ack(target / ack_file(final_id), ack, archived=folder == ARCHIVE)
         stats.processed_order.append(f"{dataset}/{batch_id}")
         if folder == ARCHIVE:
             stats.archived += 1
@@ -444,6 +444,12 @@ class FileDropReceiver:
             stats.rejected += 1
             stats.rejected_rules.update(item["ruleId"] for item in ack["envelopeReport"]["items"]
                                         if item.get("severity") == "ERROR")
+
+    def _write_ack(self, path: Path, ack: dict[str, Any], *, archived: bool) -> None:
+        """Make a batch's acknowledgement (``archived``) or rejection report visible to the
+        sender. The conformance kit's collector withholds one acknowledgement here, before the
+        sender can have read it (COM-05)."""
+        write_json_atomic(path, ack)
 
     def update_ack(self, dataset: str, batch_id: str, ack: dict[str, Any]) -> Path:
         """Rewrite an archived acknowledgement, e.g. when held records resolve (TBS-FILE-007).
