@@ -138,3 +138,72 @@ def test_mqtt_announcements_stay_tbs_1_0_whatever_version_the_records_arrived_in
             assert report.errors == 0, (envelope["dataset"], [f.rule_id for f in report.items])
             announced += envelope["dataset"] == "evaluation"
     assert announced == len(stored_rows(store, "evaluation"))
+
+
+def test_a_feed_read_again_in_tbs_1_0_stores_nothing_new(province) -> None:
+    """Revision §3.4 step 4, TBS-ENV-012 across versions: the partners first read in TBS-1.1 are
+    read again from the start in TBS-1.0 (the bus's versions briefly TBS-1.0 only); their
+    records, written by Annex E.1, are the stored ones — DUPLICATE (or STALE), never stored again
+    and never a conflict."""
+    import yaml
+
+    from tongban.store.schema import QuarantineEntry
+
+    sandbox, registry, store, _, reports = province
+    text = yaml.safe_load(sandbox.registry_file.read_text(encoding="utf-8"))
+    text["bus"]["spec_versions"] = ["TBS-1.0"]
+    only_10 = sandbox.folder / "partners-1.0.yaml"
+    only_10.write_text(yaml.safe_dump(text, allow_unicode=True), encoding="utf-8")
+    engine = SyncEngine(store, load_registry(only_10), trigger="test")
+    before = {ds: len(stored_rows(store, ds)) for ds in DATASETS}
+    with store.reading() as s:
+        quarantined = s.query(QuarantineEntry).count()
+    services = {r.system.system_id: r.service for r in sandbox.running}
+    again, new = 0, {ds: 0 for ds in DATASETS}
+    for dataset in DATASETS:
+        for pid, ds in reports:
+            if ds == dataset and "TBS-1.1" in registry.get(pid).versions:
+                # only what the TBS-1.1 feed withheld (no passing TBS-1.1 form) is new to the bus
+                key = SPECS[dataset].key_of
+                in_11 = {key(r) for r in services[pid].changes(dataset, None, 1000, version="TBS-1.1")["records"]}
+                withheld = [r for r in services[pid].changes(dataset, None, 1000, version="TBS-1.0")["records"]
+                            if key(r) not in in_11]
+                report = engine.sync(pid, dataset, since="c-0000000000000000")
+                assert report.status == "SUCCESS" and report.counts.rejected == 0, (pid, dataset)
+                assert report.counts.stored == len(withheld), (pid, dataset, report.counts.as_dict())
+                assert report.counts.duplicate + report.counts.stale == report.pulled - len(withheld)
+                again += report.pulled
+                new[dataset] += len(withheld)
+    assert again > 0 and new["catalog"] == new["case"] == 0
+    assert {ds: len(stored_rows(store, ds)) for ds in DATASETS} == {ds: before[ds] + new[ds] for ds in DATASETS}
+    with store.reading() as s:
+        assert s.query(QuarantineEntry).count() == quarantined
+
+
+def test_after_the_sunset_a_tbs_1_0_only_partner_is_not_exchanged_with(province) -> None:
+    """§3.1: the sunset is configuration — TBS-1.0 removed from the bus's versions. A partner
+    that supports only TBS-1.0 then shares no version with the bus (TBS-ENV-034): its run is
+    SKIPPED and nothing is read; the bus's meta and its receiver's profiles list TBS-1.1 only."""
+    import yaml
+
+    from tongban.store.schema import SyncRun
+    from tongban.sync.engine import NoCommonVersion
+    from tongban.sync.receiver import BusReceiver, profile_of
+
+    sandbox, registry, store, _, _ = province
+    text = yaml.safe_load(sandbox.registry_file.read_text(encoding="utf-8"))
+    text["bus"]["spec_versions"] = ["TBS-1.1"]
+    after = sandbox.folder / "partners-sunset.yaml"
+    after.write_text(yaml.safe_dump(text, allow_unicode=True), encoding="utf-8")
+    sunset = load_registry(after)
+    engine = SyncEngine(store, sunset, trigger="test")
+    old = next(p for p in sunset.partners if p.versions == ("TBS-1.0",) and "catalog" in p.datasets)
+    new = next(p for p in sunset.partners if "TBS-1.1" in p.versions and "catalog" in p.datasets)
+    with pytest.raises(NoCommonVersion):
+        engine.sync(old.id, "catalog")
+    with store.reading() as s:
+        last = s.query(SyncRun).filter(SyncRun.partner_id == old.id).order_by(SyncRun.id.desc()).first()
+    assert last.status == "SKIPPED" and last.error_code == "NO_COMMON_VERSION"
+    assert engine.sync(new.id, "catalog").status == "SUCCESS"
+    assert BusReceiver(store, sunset).meta()["specVersions"] == ["TBS-1.1"]
+    assert profile_of(new, sunset).spec_versions == ("TBS-1.1",)

@@ -105,6 +105,8 @@ class RecordStore:
         self._latest: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {d: {} for d in SPECS}  # upserts
         self._superseded: dict[str, set[tuple[Any, ...]]] = {d: set() for d in SPECS}  # stored current versions
         self._held_deleted: list[int] = []
+        # per dataset: business key → received version of the stored record, when not TBS-1.0
+        self._versions: dict[str, dict[tuple[Any, ...], str]] = {d: {} for d in SPECS}
 
     # -- loading --------------------------------------------------------------------------
     def prefetch(self, dataset: str, records: list[Any]) -> None:
@@ -137,12 +139,14 @@ class RecordStore:
                     self._records[dataset][(f,)] = None
                 else:
                     self._seconds[dataset].setdefault(f, set())
-            query = select(*key_cols, table.c.content).where(key_cols[0].in_(chunk))
+            query = select(*key_cols, table.c.content, table.c.spec_version).where(key_cols[0].in_(chunk))
             if spec.keeps_history:
                 query = query.where(table.c.is_current.is_(True))
-            for *key, content in self.session.execute(query):
+            for *key, content, version in self.session.execute(query):
                 self._remember(dataset, tuple(key), _loads(content))
                 self._in_db[dataset].add(tuple(key))
+                if version != "TBS-1.0":
+                    self._versions[dataset][tuple(key)] = version
 
     def _load_cases(self, case_nos: set[str]) -> None:
         """The Cases, their events and their held records."""
@@ -169,6 +173,11 @@ class RecordStore:
                 self._load_cases({first})
             self._load(dataset, {first})
         return self._records[dataset].get(key)
+
+    def version_of(self, dataset: str, key: tuple[Any, ...]) -> str:
+        """The received version of the stored record under ``key`` (TBS-1.1 TBS-SYNC-015 (a))."""
+        self._get(dataset, key)
+        return self._versions[dataset].get(tuple(key), "TBS-1.0")
 
     # -- reads (StateView) ----------------------------------------------------------------
     def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
@@ -247,6 +256,10 @@ class RecordStore:
         else:
             self._new[dataset].append(row)
         self._remember(dataset, key, record)
+        if version != "TBS-1.0":
+            self._versions[dataset][key] = version
+        else:
+            self._versions[dataset].pop(key, None)
         if dataset == "case-event":
             self._ordered.pop(key[0], None)
 

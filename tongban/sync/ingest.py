@@ -41,6 +41,62 @@ class IngestResult:
     released_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # held, now stored
 
 
+class InVersion:
+    """The store's records as S5 of an incoming record of ``version`` reads them (TBS-1.1
+    TBS-ENV-012, TBS-SYNC-015 (a)/(e)): a stored record received in another version is written in
+    ``version`` by Annex E (for TBS-1.0, with the members E.3 carries forward from it); one with no
+    form in ``version`` is read as stored, so it differs from every incoming record."""
+
+    def __init__(self, records: RecordStore, version: str) -> None:
+        self.records, self.version = records, version
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.records, name)
+
+    def _as(self, dataset: str, key: tuple[Any, ...], stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        if stored is None:
+            return None
+        received = self.records.version_of(dataset, key)
+        if received == self.version:
+            return stored
+        from tongban.model.annex_e import NotRepresentable, carry_forward, convert
+
+        try:
+            form = convert(dataset, stored, received, self.version)
+        except NotRepresentable:
+            return stored
+        return carry_forward(dataset, form, stored) if self.version == "TBS-1.0" else form
+
+    def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
+        return self._as("catalog", (impl_code,), self.records.catalog_current(impl_code))
+
+    def case(self, case_no: str) -> dict[str, Any] | None:
+        return self._as("case", (case_no,), self.records.case(case_no))
+
+    def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
+        return self._as("case-event", (case_no, seq), self.records.case_event(case_no, seq))
+
+    def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
+        return self._as("result", (case_no, cert_no), self.records.result(case_no, cert_no))
+
+    def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
+        return self._as("evaluation", (case_no, assess_no), self.records.evaluation(case_no, assess_no))
+
+
+def _carried_forward(records: RecordStore, dataset: str, record: dict[str, Any], version: str) -> dict[str, Any]:
+    """TBS-1.1 TBS-SYNC-015 (e): a TBS-1.0 catalog or case record gets the members TBS-1.0 cannot
+    carry from the stored current record of its key, when that was received in another version."""
+    if version != "TBS-1.0" or dataset not in ("catalog", "case"):
+        return record
+    key = SPECS[dataset].key_of(record)
+    if records.version_of(dataset, key) == version:
+        return record
+    from tongban.model.annex_e import carry_forward
+
+    return carry_forward(dataset, record, records.catalog_current(key[0]) if dataset == "catalog"
+                         else records.case(key[0]))
+
+
 def _raw_text(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
@@ -110,7 +166,10 @@ class Ingestor:
                 writer: str | None = None, partner_id: str | None = None) -> None:
         """S5 and its effect. A released held record keeps the writer and partner it arrived with."""
         writer, partner_id = writer or self.writer, partner_id or self.partner_id
-        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=self.records)
+        version = self.context.spec
+        record = _carried_forward(self.records, dataset, record, version)
+        verdict = evaluate_state(dataset, record, index=index, writer=writer,
+                                 state=InVersion(self.records, version))
         report.extend(verdict.report.items)
         outcome = verdict.outcome
         if outcome is Outcome.STORED:

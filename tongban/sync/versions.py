@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from tongban.model.annex_e import NotRepresentable, convert
+from tongban.model.annex_e import NotRepresentable, convert, downgrade
 from tongban.validators import ValidationContext, validate_record
 
 
@@ -45,7 +45,8 @@ def relay_form(dataset: str, record: dict[str, Any], received_version: str, own_
         return RelayForm(None, None, "no version in common with the receiver (TBS-ENV-034)")
     target = common[-1]
     try:
-        form = convert(dataset, record, received_version, target)
+        # a TBS-1.0 record may hold members carried forward from TBS-1.1 (TBS-SYNC-015 (e)): E.1 drops them
+        form = downgrade(dataset, record) if target == "TBS-1.0" else convert(dataset, record, received_version, target)
     except NotRepresentable as exc:
         return RelayForm(None, None, f"not representable in {target}: {exc.reason} at {exc.member} (Annex E.1)")
     if passes(dataset, form, target):
