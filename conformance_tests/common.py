@@ -135,11 +135,7 @@ class Com03StatelessValid(ConformanceTest):
     description = ("Everything the SUT sends passes stateless validation with a result other than FAILURE, with "
                    "hash and signature verified; for a pull-only provider, every record of every changes "
                    "response it serves (validated as TBS-REST-003 says, sender := the SUT).")
-
-    def not_applicable(self, session: Session) -> str | None:
-        if not session.provided_datasets():
-            return "the SUT claims no provider role: it sends nothing to validate"
-        return None
+    without_provider_role = "the SUT claims no provider role: it sends nothing to validate"
 
     def pushed(self, session: Session) -> TestResult:
         return com03_push(self, session)
@@ -327,14 +323,13 @@ class Com05Resend(ConformanceTest):
     requirement_ids = ("TBS-SYNC-001", "TBS-ENV-033")
     description = ("Applies if the SUT pushes: the suite withholds an acknowledgement, the SUT resends, and the "
                    "resent records are DUPLICATE, never conflicts.")
+    without_provider_role = "the SUT claims no provider role: it sends nothing"
 
     def not_applicable(self, session: Session) -> str | None:
         if session.collected is not Collected.PUSHED:
             return ("the SUT does not push over this binding (pull-only provider or consumer over "
                     f"{session.config.binding}, §20.2)")
-        if not session.provided_datasets():
-            return "the SUT claims no provider role: it sends nothing"
-        return None
+        return super().not_applicable(session)
 
     def run(self, session: Session) -> TestResult:
         return com05_push(self, session)
@@ -345,11 +340,7 @@ class Com06Recommended(ConformanceTest):
     requirement_ids = ("TBS-ENV-010", "TBS-SEC-013", "TBS-REST-011")
     level = Level.SHOULD
     description = "Timestamps are written with the offset +08:00; Retry-After is honoured by a pushing SUT."
-
-    def not_applicable(self, session: Session) -> str | None:
-        if not session.provided_datasets():
-            return "the SUT claims no provider role: it sends no timestamps"
-        return None
+    without_provider_role = "the SUT claims no provider role: it sends no timestamps"
 
     def run(self, session: Session) -> TestResult:
         failures = []
@@ -380,11 +371,7 @@ class Com07ChangesFeeds(ConformanceTest):
                    "intermediate cursor that never goes backwards, a read at the end (no records, hasMore false, "
                    "nextCursor == since), an uninterpretable cursor (400 BAD_CURSOR), an unknown dataset (404), and "
                    "the events of each case in strictly ascending seq.")
-
-    def not_applicable(self, session: Session) -> str | None:
-        if not session.provided_datasets():
-            return "the SUT serves no changes feed (no provider role claimed)"
-        return None
+    without_provider_role = "the SUT serves no changes feed (no provider role claimed)"
 
     def run(self, session: Session) -> TestResult:
         failures: list[KitFinding] = []

@@ -46,6 +46,8 @@ class ConformanceTest:
     roles: ClassVar[tuple[str, ...]] = (EVERY_ROLE,)
     bindings: ClassVar[tuple[str, ...]] = ALL_BINDINGS
     description: ClassVar[str] = ""
+    #: why the test does not apply to a SUT that claims no provider role (None: it does apply)
+    without_provider_role: ClassVar[str | None] = None
 
     def applies_to_role(self, role: str) -> bool:
         return EVERY_ROLE in self.roles or role in self.roles
@@ -55,6 +57,8 @@ class ConformanceTest:
 
     def not_applicable(self, session: "Session") -> str | None:
         """Why the test does not apply although role and binding do; None when it applies."""
+        if self.without_provider_role is not None and not session.provided_datasets():
+            return self.without_provider_role
         return None
 
     def run(self, session: "Session") -> TestResult:
