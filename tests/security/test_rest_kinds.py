@@ -16,6 +16,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
+from tongban.connectors.filedrop.acks import now_rfc3339
 from tongban.model.canonical import canonical_bytes, records_sha256
 
 from security_support import BUS, PROVINCE_UNREGISTERED, TOKEN, Bus, assert_no_plain_500
@@ -92,6 +93,17 @@ def _foreign_case(bus: Bus) -> Request:
 
 def _origin(bus: Bus, origin: str, who: str = "LW", records_of: str = "YX") -> Request:
     return _push(bus, bus.envelope(bus.fresh_cases(1, who=records_of), who=who, origin=origin), who=who)
+
+
+def _catalog_renamed(bus: Bus, index: int, **over: Any) -> Request:
+    """The county's own catalog item stored as it is, then a next version renaming it: ``name`` is
+    a basic field only the province is authoritative for (TBS-SYNC-009), whoever sends it."""
+    item = bus.systems["LW"].records("catalog")[index]
+    first = bus.envelope([item], dataset="catalog")
+    stored = bus.rest_post(canonical_bytes(first), bus.headers(first), path="/tbs/v1/catalog")
+    assert stored.status_code == 200 and stored.json()["counts"]["stored"] == 1, stored.text[:300]
+    renamed = dict(item, name=item["name"] + "（改名）", version=item["version"] + 1, updatedAt=now_rfc3339())
+    return _push(bus, bus.envelope([renamed], dataset="catalog", **over), path="/tbs/v1/catalog")
 
 
 def _big_header(bus: Bus) -> Request:
@@ -218,6 +230,13 @@ KINDS = [
     Kind("origin-sibling-county", lambda b: _origin(b, b.id("YX")), 422, None, "TBS-SEC-011", finding="1"),
     Kind("city-origin-direct-county", lambda b: _origin(b, b.id("YX"), who="GZ"), 422, None, "TBS-SEC-011",
          finding="1"),
+    # a county renaming a province-owned catalog field: refused as itself, and claiming a province origin
+    Kind("catalog-basic-field-renamed-by-county", lambda b: _catalog_renamed(b, 0), 200, None, "TBS-SYNC-009",
+         ack="record", only=True),
+    Kind("origin-bus-renames-a-catalog-field", lambda b: _catalog_renamed(b, 1, origin=BUS), 422, None,
+         "TBS-SEC-011", finding="1"),
+    Kind("origin-unregistered-province-renames-a-catalog-field",
+         lambda b: _catalog_renamed(b, 2, origin=PROVINCE_UNREGISTERED), 422, None, "TBS-SEC-011", finding="1"),
     # -- dataset authorisation and replay --------------------------------------------------
     Kind("replayed-message-id-other-content", _replayed_other_content, 409, "MESSAGE_ID_CONFLICT", "TBS-SEC-005"),
     # -- record-level rejections (200, every record rejected) ------------------------------
