@@ -181,13 +181,7 @@ class Com04BindingProtocol(ConformanceTest):
 
     def _rest(self, session: Session) -> TestResult:
         cfg = session.config
-        failures: list[KitFinding] = []
-        evidence: list[dict[str, Any]] = []
-        if not cfg.endpoint.lower().startswith("https://"):
-            failures.append(KitFinding("TBS-REST-001", f"the endpoint {cfg.endpoint} is not HTTPS",
-                                       "端点未使用 HTTPS"))
-        ok = probes.get_meta(session, token=cfg.token, sender=cfg.kit_system_id)
-        evidence.append({"note": "meta with correct headers", **ok.summary()})
+        failures, evidence, ok = _https_and_meta(session, "TBS-REST-001", "meta with correct headers")
         answers = [("meta", ok)]
         ds = next(iter(session.provided_datasets()), None)
         if ds:
@@ -237,13 +231,7 @@ class Com04BindingProtocol(ConformanceTest):
         from tongban.connectors.soap import mapping
 
         cfg = session.config
-        failures: list[KitFinding] = []
-        evidence: list[dict[str, Any]] = []
-        if not cfg.endpoint.lower().startswith("https://"):
-            failures.append(KitFinding("TBS-SOAP-001", f"the endpoint {cfg.endpoint} is not HTTPS",
-                                       "端点未使用 HTTPS"))
-        ok = probes.get_meta(session, token=cfg.token, sender=cfg.kit_system_id)
-        evidence.append({"note": "GetMeta", **ok.summary()})
+        failures, evidence, ok = _https_and_meta(session, "TBS-SOAP-001", "GetMeta")
         if ok.status != 200:
             failures.append(KitFinding("TBS-SOAP-001", f"GetMeta: HTTP {ok.status}", f"GetMeta：HTTP {ok.status}",
                                        where=ok.summary()))
@@ -273,6 +261,18 @@ class Com04BindingProtocol(ConformanceTest):
             evidence.append({"note": what, **answer.summary()})
             failures += _fault_shape(what, answer, code)
         return TestResult.judge(failures, evidence)
+
+
+def _https_and_meta(session: Session, rule: str, note: str) -> tuple[list[KitFinding], list[dict[str, Any]],
+                                                                     probes.Answer]:
+    """How COM-04 starts on REST and SOAP: the endpoint is HTTPS (else a finding under ``rule``) and
+    meta, asked with correct headers, answers; the findings, the evidence and meta's answer."""
+    cfg = session.config
+    failures: list[KitFinding] = []
+    if not cfg.endpoint.lower().startswith("https://"):
+        failures.append(KitFinding(rule, f"the endpoint {cfg.endpoint} is not HTTPS", "端点未使用 HTTPS"))
+    ok = probes.get_meta(session, token=cfg.token, sender=cfg.kit_system_id)
+    return failures, [{"note": note, **ok.summary()}], ok
 
 
 def _fault_shape(what: str, answer: probes.Answer, code: str) -> list[KitFinding]:
