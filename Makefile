@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # (that one message only; every other packaging warning still shows, tests/test_packaging.py).
 EDITABLE_NOTE := ignore:Editable installation:UserWarning
 
-.PHONY: demo test venv constraints clean benchmarks ci fuzz cluster cluster-down
+.PHONY: demo demo-transition test venv constraints clean benchmarks ci fuzz cluster cluster-down
 
 venv: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: venv
 	$(BIN)/tongban demo
+
+demo-transition: venv
+	$(BIN)/tongban demo --transition
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -121,8 +121,16 @@ class EventSink:
               help="bindings the simulated systems serve, in turn (rest, soap, filedrop)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json: the summary (runs, DAG states, publication, unhappy paths) on stdout, progress on stderr")
-def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: str) -> None:
+@click.option("--transition", is_flag=True,
+              help="instead: a province in transition to TBS-1.1 (systems on TBS-1.0 only or both, the bus on "
+                   "both): negotiation, stored versions, the catalog published per consumer version, the TBS-1.1 "
+                   "impact report and delta certification plans (store under .tongban/transition)")
+def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: str, transition: bool = False) -> None:
     """Run the sandbox, certify it, run the sync DAGs once, publish events, print a summary."""
+    if transition:
+        from tongban.demo_transition import run_transition
+
+        raise SystemExit(run_transition(home_dir(), seed=seed, cities=cities, counties=counties, say=click.echo))
     global say
     say = err if fmt == "json" else out
     from tongban.connectors.mqtt import EmbeddedBroker

@@ -1,0 +1,22 @@
+"""``tongban demo --transition`` end to end: a province in transition on real loopback servers."""
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from tongban.cli import main
+
+
+def test_the_transition_demo_shows_negotiation_conversion_impact_and_delta_plans(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TONGBAN_HOME", str(tmp_path / ".tongban"))
+    result = CliRunner().invoke(main, ["demo", "--transition", "--cities", "2", "--counties", "2"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    read_in = dict(re.findall(r"supports (\S+)\s+read in (TBS-1\.[01])", text))
+    assert read_in == {"TBS-1.0+TBS-1.1": "TBS-1.1", "TBS-1.0": "TBS-1.0"}
+    published = re.findall(r"(TBS-1\.[01]): offered (\d+), accepted (\d+), rejected 0, withheld 0", text)
+    assert {v for v, _, _ in published} == {"TBS-1.0", "TBS-1.1"}
+    assert all(offered == accepted and offered != "0" for _, offered, accepted in published)
+    assert "member-now-mandatory catalog.onSiteVisits" in text
+    assert "new COM-08" in text
