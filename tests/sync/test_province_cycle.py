@@ -1,6 +1,7 @@
 """The province cycle through the CLI: a province-scale sandbox of 30 systems (REST, SOAP and file
-drop served by one process), ``tongban sync --all --workers 3`` for the full sync, a change round
-of 1 %, an incremental cycle, then a cycle with no change.
+drop served by one process) with 50,000 case events of 10,000 cases, ``tongban sync --all
+--workers 3`` for the full sync, a change round of 1 %, an incremental cycle, then a cycle with
+no change.
 
 After each cycle the store must hold exactly the sandbox's current records: compared per dataset
 by an order-independent digest of the canonical contents, the expected side computed here from
@@ -24,7 +25,7 @@ from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion
 from tongban.store.store import Store
 
 SYSTEMS = 30
-VOLUMES = ("--catalog", "900", "--cases", "700", "--events-per-case", "5", "--results", "350",
+VOLUMES = ("--catalog", "900", "--cases", "10000", "--events-per-case", "5", "--results", "350",
            "--evaluations", "350")
 TABLES = {"catalog": CatalogItemVersion, "case": CaseRecord, "case-event": CaseEventRecord,
           "result": ResultRecord, "evaluation": EvaluationRecord}
@@ -65,13 +66,23 @@ def province(tmp_path, monkeypatch):
     CliRunner().invoke(main, ["sandbox", "down", "--folder", str(folder)])
 
 
+def expected_digests(province, rounds: int) -> dict[str, str]:
+    """Per dataset, the digest of the sandbox's current records after ``rounds`` change rounds."""
+    return {ds: province.content_digest(ds, rounds) for ds in DATASETS}
+
+
+@pytest.mark.timeout(900)   # about 60,000 records through the CLI: minutes on a shared 2-core machine
 def test_full_incremental_and_no_change_cycles(province):
     folder, ready = province
     assert len(ready["systems"]) == SYSTEMS
     assert Counter(s["transport"] for s in ready["systems"]) == {"rest": 10, "soap": 10, "filedrop": 10}
     expected = province_from_ready(ready)
     total = {ds: sum(s.counts[ds] for s in expected.systems) for ds in DATASETS}
-    assert total["case-event"] == 3_500
+    assert total["case-event"] == 50_000
+    # a change round changes catalog entries and cases only: the other datasets' records stay
+    assert {ds for ds in DATASETS if any(s.round_count(ds, 1) for s in expected.systems)} == {"catalog", "case"}
+    round0 = expected_digests(expected, 0)
+    round1 = {**round0, "catalog": expected.content_digest("catalog", 1), "case": expected.content_digest("case", 1)}
 
     full = run("sync", "--all", "--workers", "3")
     t = full["totals"]
@@ -80,7 +91,7 @@ def test_full_incremental_and_no_change_cycles(province):
     assert t["stored"] == t["pulled"] == sum(total.values())
     store = Store()
     for ds in DATASETS:
-        assert stored_digest(store, ds) == expected.content_digest(ds, 0), ds
+        assert stored_digest(store, ds) == round0[ds], ds
 
     changed = run("sandbox", "change", "--folder", str(folder))
     assert changed["round"] == 1
@@ -90,8 +101,8 @@ def test_full_incremental_and_no_change_cycles(province):
     assert incremental["stored"] == incremental["pulled"] == changed["changed"]
     assert (incremental["held"], incremental["rejected"], incremental["failed"]) == (0, 0, 0)
     for ds in DATASETS:
-        assert stored_digest(store, ds) == expected.content_digest(ds, 1), ds
-    assert stored_digest(store, "catalog") != expected.content_digest("catalog", 0)
+        assert stored_digest(store, ds) == round1[ds], ds
+    assert stored_digest(store, "catalog") != round0["catalog"]
 
     before = row_counts(store)
     quiet = run("sync", "--all", "--workers", "3")["totals"]
@@ -99,7 +110,7 @@ def test_full_incremental_and_no_change_cycles(province):
     assert quiet["runs"] == SYSTEMS * len(DATASETS)
     assert row_counts(store) == before
     for ds in DATASETS:
-        assert stored_digest(store, ds) == expected.content_digest(ds, 1), ds
+        assert stored_digest(store, ds) == round1[ds], ds
 
 
 def test_all_refuses_partner_and_dataset():
