@@ -1,19 +1,20 @@
 """LP-06: a real ``tongban sync`` of a FRONTDB partner killed (SIGKILL) while it processes
 batches, and run again, stores the same records and receipts as an undisturbed run: nothing
-lost, nothing twice (TBS-LP-048)."""
+lost, nothing twice (TBS-LP-048). The front database is a SQLite file, and MariaDB when
+TONGBAN_TEST_MARIADB_URL is set."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from sqlalchemy import func, select
 
-from frontdb_helpers import Front
+from frontdb_helpers import MARIADB_URL, Front, mariadb_database
 from roundtrip import ROLES, writer_for
 from tongban.registry import load_registry
 from tongban.store import Store
@@ -41,31 +42,47 @@ def _state(store, front_url):
     return {d: list(export_current(store, d)) for d in DATASETS}, receipts
 
 
-def test_sigkill_mid_sync_loses_and_duplicates_nothing(tmp_path):
+@pytest.fixture(params=["sqlite", "mariadb"])
+def fronts(request, tmp_path):
+    """Two front databases, undisturbed (a) and killed (b), to be written alike."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'front_a.db'}", f"sqlite:///{tmp_path / 'front_b.db'}"
+        return
+    if not MARIADB_URL:
+        pytest.skip("TONGBAN_TEST_MARIADB_URL is not set: MariaDB front-database tests run in CI (.ci/run)")
+    (url_a, drop_a), (url_b, drop_b) = mariadb_database(), mariadb_database()
+    yield url_a, url_b
+    drop_a()
+    drop_b()
+
+
+def test_sigkill_mid_sync_loses_and_duplicates_nothing(tmp_path, fronts):
     from tongban.sandbox.generate import generate_province
 
     county = next(s for s in generate_province(5, cities=1, counties_per_city=1, items_per_county=4,
                                                cases_per_county=40).systems.values() if s.level == "county")
-    front_a = tmp_path / "front_a.db"
+    front_a, front_b = fronts
     store_a = Store(f"sqlite:///{tmp_path / 'store_a.db'}")
     store_a.upgrade()
-    f = Front(f"sqlite:///{front_a}", store_a, county.system_id, "NATIONAL-EXCHANGE", ROLES)
-    writer = writer_for(county)
-    batches = writer.write(f.db.engine)
-    f.db.close()
-    shutil.copy(front_a, tmp_path / "front_b.db")
+    batches = 0
+    for url in (front_a, front_b):  # the writer is deterministic: both front databases hold the same rows
+        f = Front(url, store_a, county.system_id, "NATIONAL-EXCHANGE", ROLES)
+        written = writer_for(county).write(f.db.engine)
+        assert batches in (0, written)
+        batches = written
+        f.db.close()
 
     partners = tmp_path / "partners.yaml"
     partners.write_text(yaml.safe_dump({"bus": {"system_id": BUS, "admission": "off"}, "partners": [{
         "id": county.system_id, "parent": BUS, "transport": "frontdb", "database_url_env": "TONGBAN_CRASH_FRONTDB",
         "profile": "NATIONAL-EXCHANGE 1.0", "roles": ROLES, "evaluation_dialect": "HCP-NATIONAL"}]}))
     # the undisturbed run
-    os.environ["TONGBAN_CRASH_FRONTDB"] = f"sqlite:///{front_a}"
+    os.environ["TONGBAN_CRASH_FRONTDB"] = front_a
     try:
         SyncEngine(store_a, load_registry(partners)).sync(county.system_id, "case")
     finally:
         os.environ.pop("TONGBAN_CRASH_FRONTDB")
-    undisturbed = _state(store_a, f"sqlite:///{front_a}")
+    undisturbed = _state(store_a, front_a)
     assert _count(store_a, FrontdbBatch) == batches
 
     # the killed runs, then one to the end
@@ -73,7 +90,7 @@ def test_sigkill_mid_sync_loses_and_duplicates_nothing(tmp_path):
     store_b = Store(f"sqlite:///{db}")
     store_b.upgrade()
     env = {**os.environ, "TONGBAN_DATABASE_URL": f"sqlite:///{db}",
-           "TONGBAN_CRASH_FRONTDB": f"sqlite:///{tmp_path / 'front_b.db'}"}
+           "TONGBAN_CRASH_FRONTDB": front_b}
     kills = 0
     done = 0
     for _ in range(3):  # each run killed as soon as it has committed a batch: commits come in bursts

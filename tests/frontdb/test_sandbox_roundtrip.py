@@ -1,6 +1,6 @@
 """The sandbox county synced through a real front database: generate, write as legacy rows,
-sync through FRONTDB; ``tongban export`` equals the county's canonical records line by line
-(as the profile carries them); a second sync stores nothing."""
+sync through FRONTDB; ``tongban export`` (the command) equals the county's canonical records
+line by line (as the profile carries them); a second sync stores nothing."""
 from __future__ import annotations
 
 import json
@@ -34,6 +34,18 @@ def store(tmp_path):
     s.dispose()
 
 
+def tongban_export(store, dataset: str) -> list[str]:
+    """The lines ``tongban export --dataset D`` prints for the store."""
+    from click.testing import CliRunner
+
+    from tongban.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--dataset", dataset],
+                                env={"TONGBAN_DATABASE_URL": str(store.url)})
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
 def test_sandbox_county_round_trip(front_url, store):
     county, now = county_data()
     f = Front(front_url, store, county.system_id, "NATIONAL-EXCHANGE", ROLES, t_read=now)
@@ -46,7 +58,7 @@ def test_sandbox_county_round_trip(front_url, store):
     assert not bad, "\n".join(f"{r['table_name']} {r['cd_batch']} {r['outcome']} {r['message']} {r['findings']}" for r in bad)
     from tongban.sync.export import export_current
     for dataset in ("catalog", "case", "case-event", "result", "evaluation"):
-        got = list(export_current(store, dataset))
+        got = tongban_export(store, dataset)
         want_lines = [canonical_bytes(r).decode() for r in want[dataset]]
         diff = [(g, w) for g, w in zip(got, want_lines) if g != w]
         assert got == want_lines, f"{dataset}: {len(got)} vs {len(want_lines)} lines; first difference {diff[:1]}"
