@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +39,30 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 def load_or_create_issuer_key(path: Path) -> Ed25519PrivateKey:
     """The issuer's private key from ``path`` (PKCS#8 PEM); a new one is written (mode 0600) when
-    the file does not exist yet."""
-    if path.exists():
+    the file does not exist yet. Processes creating it at the same moment (several certifying
+    tasks on one worker) all end with the one key that landed: it is written to a temporary file
+    and linked into place, so the file is never seen half written and is never replaced."""
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")   # mode 0600
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise SigningKeyError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SigningKeyError(f"{path}: the issuer key must be Ed25519, not {type(key).__name__}")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass   # another process created it first: its key is the issuer's
+        finally:
+            os.unlink(tmp)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SigningKeyError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path}: the issuer key must be Ed25519, not {type(key).__name__}")
     return key
 
 
