@@ -9,8 +9,10 @@
 #
 # Settings (environment): TONGBAN_CLUSTER_DIR (default ./.tongban/cluster), TONGBAN_PG
 # (postgresql+psycopg://postgres@127.0.0.1:5432), TONGBAN_REDIS (redis://127.0.0.1:6379/7),
-# TONGBAN_CLUSTER_PORT (api-server, 28080), TONGBAN_SYNC_SCHEDULE (@hourly; none: triggered
-# runs only). With TONGBAN_PARTNERS already set the sandbox is not started: the registry and
+# TONGBAN_CLUSTER_PORT (api-server, 28080), TONGBAN_AIRFLOW_DB and TONGBAN_STORE_DB (the two
+# database names, tongban_airflow and tongban_store), TONGBAN_CELERY_QUEUE (the Celery queue the
+# tasks go to and the worker consumes, tongban: two clusters on one Redis DB keep apart by it),
+# TONGBAN_SYNC_SCHEDULE (@hourly; none: triggered runs only). With TONGBAN_PARTNERS already set the sandbox is not started: the registry and
 # the partners' secrets in the environment are used as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ REDIS=${TONGBAN_REDIS:-redis://127.0.0.1:6379/7}
 PORT=${TONGBAN_CLUSTER_PORT:-28080}
 AIRFLOW_DB=${TONGBAN_AIRFLOW_DB:-tongban_airflow}
 STORE_DB=${TONGBAN_STORE_DB:-tongban_store}
+QUEUE=${TONGBAN_CELERY_QUEUE:-tongban}
 COMPONENTS=(api-server scheduler dag-processor triggerer worker)
 
 say() { echo "cluster: $*" >&2; }
@@ -64,6 +67,7 @@ AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$PG/$AIRFLOW_DB
 AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=$PG/$AIRFLOW_DB
 AIRFLOW__CELERY__BROKER_URL=$REDIS
 AIRFLOW__CELERY__RESULT_BACKEND=db+$PG/$AIRFLOW_DB
+AIRFLOW__OPERATORS__DEFAULT_QUEUE=$QUEUE
 AIRFLOW__CELERY__WORKER_CONCURRENCY=${TONGBAN_WORKER_CONCURRENCY:-4}
 AIRFLOW__API__PORT=$PORT
 AIRFLOW__API__HOST=127.0.0.1
@@ -142,7 +146,8 @@ EOF
   start scheduler "$BIN/airflow" scheduler
   start dag-processor "$BIN/airflow" dag-processor
   start triggerer "$BIN/airflow" triggerer
-  start worker "$BIN/airflow" celery worker --concurrency "$AIRFLOW__CELERY__WORKER_CONCURRENCY"
+  start worker "$BIN/airflow" celery worker --concurrency "$AIRFLOW__CELERY__WORKER_CONCURRENCY" \
+    --queues "$QUEUE" --celery-hostname "$QUEUE-$PORT@%h"
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 && break; sleep 1
   done

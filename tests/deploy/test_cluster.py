@@ -5,6 +5,10 @@ runs onboard_partner for every sandbox system, then the four sync DAGs, twice.
 Asserted: every task ran on the Celery worker; the store on PostgreSQL holds exactly the
 sandbox's data (per dataset, by canonical content); the second round stores nothing; one pool
 per registry partner exists. About 3–4 minutes on 2 cores, so it brings the cluster up once.
+
+Each run has databases and a Celery queue of its own (named after the process and a random
+suffix, the databases dropped afterwards): another run of this test, or a ``make cluster`` on
+the same PostgreSQL and Redis, neither drops its metadata database nor takes its tasks.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +30,8 @@ PG_URL = os.environ.get("TONGBAN_TEST_PG_URL")
 REDIS = os.environ.get("TONGBAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
 SYNC_DAGS = ("catalog_sync", "case_sync", "result_sync", "evaluation_sync")
 DATASETS = ("catalog", "case", "case-event", "result", "evaluation")
-AIRFLOW_DB, STORE_DB = "tongban_it_airflow", "tongban_it_store"
+RUN = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+AIRFLOW_DB, STORE_DB, QUEUE = f"tongban_it_airflow_{RUN}", f"tongban_it_store_{RUN}", f"tongban_it_{RUN}"
 
 
 def _answers(url: str, default_port: int) -> bool:
@@ -53,14 +59,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _recreate(base: str, *names: str) -> None:
+def _databases(base: str, *names: str, create: bool) -> None:
+    """Drop the databases ``names`` (this run's own), then create them when ``create``."""
     import psycopg
 
     with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://") + "/postgres",
                          autocommit=True) as c:
         for name in names:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            c.execute(f'CREATE DATABASE "{name}"')
+            if create:
+                c.execute(f'CREATE DATABASE "{name}"')
 
 
 class Cluster:
@@ -98,22 +106,38 @@ class Cluster:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.api(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
+    def why(self, runs: dict[str, str], states: dict[str, str]) -> str:
+        """The failed tasks of the runs that did not succeed, with the end of their logs."""
+        lines = []
+        for run, dag_id in runs.items():
+            if states.get(run) == "success":
+                continue
+            for t in self.task_instances(dag_id, run):
+                if t["state"] not in ("success", "skipped"):
+                    try:
+                        log = json.dumps(self.api(f"/dags/{dag_id}/dagRuns/{run}/taskInstances/{t['task_id']}"
+                                                  f"/logs/{max(t['try_number'], 1)}?full_content=true"))[-1500:]
+                    except Exception as e:  # noqa: BLE001 - an explanation, not the assertion
+                        log = f"(log not readable: {e})"
+                    lines.append(f"{dag_id} {run} {t['task_id']} {t['state']}: {log}")
+        return "\n".join(lines)
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     from tongban.sandbox.runtime import Sandbox
 
     base = PG_URL.rsplit("/", 1)[0]
-    _recreate(base, AIRFLOW_DB, STORE_DB)
+    _databases(base, AIRFLOW_DB, STORE_DB, create=True)
     folder = tmp_path_factory.mktemp("cluster")
     port = _free_port()
     with Sandbox(folder / "sandbox", seed=31, cities=1, counties=1, transports=("rest", "soap")) as sandbox:
         env = {**os.environ, "TONGBAN_CLUSTER_DIR": str(folder / "airflow-cluster"), "TONGBAN_PG": base,
                "TONGBAN_REDIS": REDIS, "TONGBAN_CLUSTER_PORT": str(port), "TONGBAN_AIRFLOW_DB": AIRFLOW_DB,
-               "TONGBAN_STORE_DB": STORE_DB, "TONGBAN_SYNC_SCHEDULE": "none",
+               "TONGBAN_STORE_DB": STORE_DB, "TONGBAN_CELERY_QUEUE": QUEUE, "TONGBAN_SYNC_SCHEDULE": "none",
                "TONGBAN_PARTNERS": str(sandbox.registry_file)}
-        for name in [k for k in env if k.startswith("AIRFLOW__") or k in ("AIRFLOW_HOME", "TONGBAN_DATABASE_URL",
-                                                                           "TONGBAN_HOME")]:
+        for name in [k for k in env if k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+                     or k in ("AIRFLOW_HOME", "TONGBAN_DATABASE_URL", "TONGBAN_HOME", "TONGBAN_ARTIFACTS")]:
             del env[name]  # the test session's own Airflow and store settings are not the cluster's
         up = subprocess.run(["bash", str(ROOT / "deploy" / "cluster.sh"), "up"], env=env, capture_output=True,
                             text=True, timeout=600)
@@ -129,6 +153,7 @@ def cluster(tmp_path_factory):
         finally:
             subprocess.run(["bash", str(ROOT / "deploy" / "cluster.sh"), "down"], env=env, capture_output=True,
                            text=True, timeout=120)
+            _databases(base, AIRFLOW_DB, STORE_DB, create=False)
 
 
 def _expected_current(sandbox, dataset: str) -> list[str]:
@@ -148,6 +173,9 @@ def _expected_current(sandbox, dataset: str) -> list[str]:
     return sorted(canonical_bytes(v).decode() for v in current.values())
 
 
+# bringing the cluster up is part of the test's time: 3–4 minutes alone on 2 cores, more than
+# twice that when other jobs share the cores, so the suite's 300 s per test is too short here
+@pytest.mark.timeout(900)
 def test_onboarding_and_two_sync_rounds_on_a_celery_cluster(cluster):
     from sqlalchemy import select
 
@@ -164,13 +192,15 @@ def test_onboarding_and_two_sync_rounds_on_a_celery_cluster(cluster):
     attest = {"ER-04": {"result": "PASS", "statement": "sandbox systems emit only citizen evaluations"}}
     onboard = {c.trigger("onboard_partner", {"system_id": p.id, "attestations": attest}): "onboard_partner"
                for p in registry.partners}
-    assert set(c.wait(onboard).values()) == {"success"}
+    states = c.wait(onboard)
+    assert set(states.values()) == {"success"}, c.why(onboard, states)
 
     rounds = []
     for _ in range(2):
         started = datetime.now(timezone.utc)
         runs = {c.trigger(d): d for d in SYNC_DAGS}
-        assert c.wait(runs) == {run: "success" for run in runs}
+        states = c.wait(runs)
+        assert states == {run: "success" for run in runs}, c.why(runs, states)
         rounds.append((started, runs))
 
     # every task instance ran on the Celery worker: its id is in the worker's "Workload finished"
@@ -180,6 +210,7 @@ def test_onboarding_and_two_sync_rounds_on_a_celery_cluster(cluster):
         for run, dag_id in {**runs, **onboard}.items():
             done = [t for t in c.task_instances(dag_id, run) if t["state"] == "success"]
             assert done, (dag_id, run)
+            assert {t["queue"] for t in done} == {QUEUE}, (dag_id, run)   # this run's own queue
             tis.update({t["id"]: f"{dag_id}.{t['task_id']}" for t in done})
     deadline = time.monotonic() + 30
     while True:
