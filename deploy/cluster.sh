@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real Airflow on one machine for tongban: api-server, scheduler, dag-processor, triggerer and
 # one Celery worker, against the local PostgreSQL (metadata DB and tongban store, two databases
-# of their own) and Redis (Celery broker), pulling the sandbox's systems.
+# of their own) and Redis (Celery broker), pulling the sandbox's systems; with the sandbox it
+# starts, also the bus's gateway (tongban gateway, HTTPS with the sandbox's certificate) that
+# the sandbox pushes to (tongban sandbox push).
 #
 #   deploy/cluster.sh up      start everything (idempotent: running parts are left alone)
 #   deploy/cluster.sh down    stop everything this script started (and the sandbox)
@@ -12,8 +14,9 @@
 # TONGBAN_CLUSTER_PORT (api-server, 28080), TONGBAN_AIRFLOW_DB and TONGBAN_STORE_DB (the two
 # database names, tongban_airflow and tongban_store), TONGBAN_CELERY_QUEUE (the Celery queue the
 # tasks go to and the worker consumes, tongban: two clusters on one Redis DB keep apart by it),
-# TONGBAN_SYNC_SCHEDULE (@hourly; none: triggered runs only). With TONGBAN_PARTNERS already set the sandbox is not started: the registry and
-# the partners' secrets in the environment are used as they are.
+# TONGBAN_SYNC_SCHEDULE (@hourly; none: triggered runs only), TONGBAN_GATEWAY_PORT (28443).
+# With TONGBAN_PARTNERS already set the sandbox is not started (nor the gateway): the registry
+# and the partners' secrets in the environment are used as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -25,7 +28,8 @@ PORT=${TONGBAN_CLUSTER_PORT:-28080}
 AIRFLOW_DB=${TONGBAN_AIRFLOW_DB:-tongban_airflow}
 STORE_DB=${TONGBAN_STORE_DB:-tongban_store}
 QUEUE=${TONGBAN_CELERY_QUEUE:-tongban}
-COMPONENTS=(api-server scheduler dag-processor triggerer worker)
+GATEWAY_PORT=${TONGBAN_GATEWAY_PORT:-28443}
+COMPONENTS=(api-server scheduler dag-processor triggerer worker gateway)
 
 say() { echo "cluster: $*" >&2; }
 
@@ -78,6 +82,9 @@ AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$WORKER_LOG_PORT
 AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=$TRIGGERER_LOG_PORT
 AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
 AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC=2
+# a task's calls to the execution API wait up to 30 s (Airflow's 5 s times out on a loaded
+# one-machine cluster, and the task fails before it starts)
+AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=${TONGBAN_EXECUTION_API_TIMEOUT:-30}
 TONGBAN_DATABASE_URL=$PG/$STORE_DB
 TONGBAN_HOME=$DIR/state
 TONGBAN_ARTIFACTS=$DIR/artifacts
@@ -119,6 +126,7 @@ up() {
   read -r h p <<<"$(host_port "$PG")"; port_open "$h" "$p" || { say "PostgreSQL does not answer on $h:$p"; exit 1; }
   read -r h p <<<"$(host_port "$REDIS")"; port_open "$h" "$p" || { say "Redis does not answer on $h:$p"; exit 1; }
   write_env
+  local own_sandbox=; [ -z "${TONGBAN_PARTNERS:-}" ] && own_sandbox=1
   if [ -z "${TONGBAN_PARTNERS:-}" ] && [ -s "$DIR/sandbox.env" ] && \
       "$BIN/tongban" sandbox status --folder "$DIR/sandbox" >/dev/null 2>&1; then
     say "sandbox already running"
@@ -148,10 +156,21 @@ EOF
   start triggerer "$BIN/airflow" triggerer
   start worker "$BIN/airflow" celery worker --concurrency "$AIRFLOW__CELERY__WORKER_CONCURRENCY" \
     --queues "$QUEUE" --celery-hostname "$QUEUE-$PORT@%h"
+  if [ -n "$own_sandbox" ]; then  # the cluster's own sandbox: its systems push to the gateway
+    start gateway "$BIN/tongban" gateway --port "$GATEWAY_PORT" --tls-cert "$DIR/sandbox/tls/server.pem" \
+      --tls-key "$DIR/sandbox/tls/server.key"
+  fi
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 && break; sleep 1
   done
   curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null || { say "api-server did not come up"; tail -20 "$DIR/logs/api-server.log"; exit 1; }
+  if running gateway; then
+    for _ in $(seq 1 60); do
+      curl -fsS --cacert "$DIR/sandbox/tls/ca.pem" "https://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1 && break; sleep 1
+    done
+    curl -fsS --cacert "$DIR/sandbox/tls/ca.pem" "https://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null || { say "gateway is not ready"; tail -20 "$DIR/logs/gateway.log"; exit 1; }
+    say "gateway ready: https://127.0.0.1:$GATEWAY_PORT (tongban sandbox push --folder $DIR/sandbox --gateway https://127.0.0.1:$GATEWAY_PORT)"
+  fi
   say "waiting for the dag-processor to parse dags/"
   for _ in $(seq 1 120); do
     n=$(curl -fsS "http://127.0.0.1:$PORT/api/v2/dags?limit=100" 2>/dev/null | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["total_entries"])' 2>/dev/null || echo 0)
