@@ -183,7 +183,8 @@ def test_a_feed_read_again_in_tbs_1_0_stores_nothing_new(province) -> None:
 def test_after_the_sunset_a_tbs_1_0_only_partner_is_not_exchanged_with(province) -> None:
     """§3.1: the sunset is configuration — TBS-1.0 removed from the bus's versions. A partner
     that supports only TBS-1.0 then shares no version with the bus (TBS-ENV-034): its run is
-    SKIPPED and nothing is read; the bus's meta and its receiver's profiles list TBS-1.1 only."""
+    SKIPPED and nothing is read; the bus's meta and its receiver's profiles list TBS-1.1 only.
+    (Runs after the test above, which left the partners' cursors in TBS-1.0.)"""
     import yaml
 
     from tongban.store.schema import SyncRun
@@ -204,6 +205,12 @@ def test_after_the_sunset_a_tbs_1_0_only_partner_is_not_exchanged_with(province)
     with store.reading() as s:
         last = s.query(SyncRun).filter(SyncRun.partner_id == old.id).order_by(SyncRun.id.desc()).first()
     assert last.status == "SKIPPED" and last.error_code == "NO_COMMON_VERSION"
-    assert engine.sync(new.id, "catalog").status == "SUCCESS"
+    # its feed was last read in TBS-1.0 (the test above): read in TBS-1.1 now, it restarts from the
+    # beginning (TBS-REST-012) and everything in it is already stored
+    served_11 = next(r.service for r in sandbox.running if r.system.system_id == new.id) \
+        .changes("catalog", None, 1000, version="TBS-1.1")["records"]
+    report = engine.sync(new.id, "catalog")
+    assert report.status == "SUCCESS" and report.pulled == len(served_11) > 0
+    assert report.counts.stored == 0 and report.counts.rejected == 0
     assert BusReceiver(store, sunset).meta()["specVersions"] == ["TBS-1.1"]
     assert profile_of(new, sunset).spec_versions == ("TBS-1.1",)

@@ -55,6 +55,8 @@ class SyncCursor(Base):
     cursor: Mapped[str | None] = mapped_column(Text)
     records_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the version the feed is read in (TBS-1.1 TBS-REST-012: another version restarts the feed)
+    spec_version: Mapped[str] = mapped_column(String(16), server_default="TBS-1.0")
 
 
 class CatalogItemVersion(StoredRecord, Base):

@@ -186,7 +186,7 @@ class SyncEngine:
         t0 = time.monotonic()
         with self.store.transaction() as s:
             mark_stale_runs(s, partner.id, dataset)  # we hold the lock: no other run of this feed is alive
-            cursor = ChangeCursor.load(s, partner.id, dataset, initial=since)
+            cursor = ChangeCursor.load(s, partner.id, dataset, initial=since, version=partner.spec_version)
             run = SyncRun(partner_id=partner.id, dataset=dataset, trigger=self.trigger, started_at=report.started_at,
                           status="RUNNING", cursor_before=cursor.position)
             s.add(run)
