@@ -179,6 +179,10 @@ class RecordStore:
         self._get(dataset, key)
         return self._versions[dataset].get(tuple(key), "TBS-1.0")
 
+    def current(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The stored current record of ``dataset`` under its business ``key``."""
+        return self._get(dataset, key)
+
     # -- reads (StateView) ----------------------------------------------------------------
     def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
         return self._get("catalog", (impl_code,))

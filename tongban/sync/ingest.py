@@ -86,15 +86,14 @@ class InVersion:
 def _carried_forward(records: RecordStore, dataset: str, record: dict[str, Any], version: str) -> dict[str, Any]:
     """TBS-1.1 TBS-SYNC-015 (e): a TBS-1.0 catalog or case record gets the members TBS-1.0 cannot
     carry from the stored current record of its key, when that was received in another version."""
-    if version != "TBS-1.0" or dataset not in ("catalog", "case"):
+    if version != "TBS-1.0" or not SPECS[dataset].versioned:  # only versioned records have a stored current one
         return record
     key = SPECS[dataset].key_of(record)
     if records.version_of(dataset, key) == version:
         return record
     from tongban.model.annex_e import carry_forward
 
-    return carry_forward(dataset, record, records.catalog_current(key[0]) if dataset == "catalog"
-                         else records.case(key[0]))
+    return carry_forward(dataset, record, records.current(dataset, key))
 
 
 def _raw_text(record: Any) -> str:
