@@ -57,9 +57,11 @@ class GatewayService(InFrontOfReceiver):
     def system_id(self) -> str:
         return self.receiver.system_id
 
-    def check_admission(self, sender: Any, dataset: Any, binding: str) -> None:
-        """Raise :class:`NotAdmitted` unless ``sender`` may send ``dataset`` over ``binding``.
-        A sender or dataset the registry does not know is left to the pipeline (TBS-SEC-004)."""
+    def check_admission(self, sender: Any, dataset: Any, binding: str, spec_version: Any = None) -> None:
+        """Raise :class:`NotAdmitted` unless ``sender`` may send ``dataset`` over ``binding`` in
+        the version the envelope names (``spec_version``, when both sides support it; otherwise the
+        version exchanged with the sender, TBS-ENV-034), TBS-CONF-008. A sender or dataset the
+        registry does not know is left to the pipeline (TBS-SEC-004)."""
         if self.admission is None or self.registry.bus.admission != "enforce":
             return
         if not isinstance(sender, str) or not isinstance(dataset, str) or dataset not in SENDING_ROLE:
@@ -71,14 +73,21 @@ class GatewayService(InFrontOfReceiver):
         role = SENDING_ROLE[dataset]
         if role not in {getattr(r, "value", r) for r in partner.roles}:
             return  # TBS-SEC-004 refuses it in the pipeline, with its own rule
-        if not self.admission(self.store, partner.id, role, partner.spec_version, binding):
+        own = self.registry.bus.spec_versions
+        version = partner.spec_version
+        if own:
+            from tongban.sync.versions import exchange_version
+
+            version = spec_version if spec_version in own and spec_version in partner.versions else \
+                exchange_version(own, partner.versions) or version
+        if not self.admission(self.store, partner.id, role, version, binding):
             from tongban.conformance.admission import binding_of
 
             how = (f"tongban conformance run --partner {partner.id} --role {role} --record"
                    if binding_of(partner.transport) == binding else
                    f"tongban conformance run over {binding} for {partner.id}, role {role}, with --record")
             raise NotAdmitted(f"not admitted (TBS-CONF-008): {partner.id} holds no current CONFORMANT certificate for "
-                              f"{role} over {binding} at {partner.spec_version}; the push is refused, nothing is stored. "
+                              f"{role} over {binding} at {version}; the push is refused, nothing is stored. "
                               f"Certify and record it: {how}")
 
     def partner_label(self, sender: Any) -> str:
@@ -100,7 +109,7 @@ class GatewayService(InFrontOfReceiver):
         dataset = env.get("dataset") if isinstance(env.get("dataset"), str) else binding_dataset
         partner = self.partner_label(sender)
         try:
-            self.check_admission(sender, dataset, binding)
+            self.check_admission(sender, dataset, binding, env.get("specVersion"))
             ack = self.receiver.receive(envelope, binding=binding, request_hash=request_hash,
                                         authenticated_sender=authenticated_sender, binding_dataset=binding_dataset,
                                         topic_region=topic_region, binding_findings=binding_findings,

@@ -54,6 +54,11 @@ class BusReceiver:
     def system_id(self) -> str:
         return self.registry.bus.system_id
 
+    @property
+    def spec_versions(self) -> tuple[str, ...]:
+        """The versions the bus accepts and answers in (TBS-1.1 TBS-REST-002): ``bus.spec_versions``."""
+        return tuple(self.registry.bus.spec_versions) or ("TBS-1.0",)
+
     # -- SystemService ----------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         return {"systemId": self.system_id, "roles": [CONSUMER_ROLE], "datasets": sorted(DATASETS),
@@ -119,6 +124,10 @@ class InFrontOfReceiver:
 
     def __init__(self, receiver: BusReceiver) -> None:
         self.receiver = receiver
+
+    @property
+    def spec_versions(self) -> tuple[str, ...]:
+        return self.receiver.spec_versions
 
     def meta(self) -> dict[str, Any]:
         return self.receiver.meta()
