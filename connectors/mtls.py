@@ -11,8 +11,8 @@ it unchanged. A presented certificate that is bound to no system, revoked or out
 period is refused (401), whatever token comes with it.
 
 Rotation: a system may have several certificates bound at once; :meth:`ClientCertificates.bind`,
-:meth:`~ClientCertificates.unbind` and :meth:`~ClientCertificates.revoke` take effect on the next
-request, without a restart.
+:meth:`~ClientCertificates.unbind`, :meth:`~ClientCertificates.replace` and
+:meth:`~ClientCertificates.revoke` take effect on the next request, without a restart.
 """
 from __future__ import annotations
 
@@ -67,6 +67,16 @@ class ClientCertificates:
             owners.discard(system_id)
             if not owners:
                 self._bound.pop(self._key(certificate), None)
+
+    def replace(self, bindings: Mapping[str, Iterable[str]]) -> None:
+        """Bind exactly ``bindings`` from the next request on (e.g. the registry read again):
+        certificates no longer listed are unbound, new ones bound; revocations stay."""
+        bound: dict[str, set[str]] = {}
+        for system_id, names in bindings.items():
+            for name in names:
+                bound.setdefault(self._key(name), set()).add(system_id)
+        with self._lock:
+            self._bound = bound
 
     def revoke(self, fingerprint_: str) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ store nothing (TBS-SEC-001, TBS-CONF-008); /healthz, /readyz and the OpenMetrics
 from __future__ import annotations
 
 import ssl
+import time
 
 import httpx
 import pytest
@@ -277,3 +278,52 @@ def test_the_command_refuses_to_serve_without_tls_and_says_what_to_give(tmp_path
                                         "--tls-key", str(tmp_path / "no.key")])
     assert missing.exit_code == 2 and "no.pem: no such file" in missing.output
     assert not (tmp_path / "home").exists()  # refused before the store was opened
+
+
+def test_tongban_gateway_rereads_client_certificates_a_rotation_needs_no_restart(tmp_path, tls):
+    """The running ``tongban gateway`` process takes the registry's new client_certificates when
+    the file changes: the rotation's second certificate is accepted, then the first, once
+    removed, is refused (TBS-SEC-001); the process is never restarted."""
+    from gateway_support import GatewayProcess, free_port
+    from tongban.connectors.base import ConnectorError
+    from tongban.connectors.mtls import fingerprint
+    from tongban.connectors.rest.client import RestConnector
+    from tongban.connectors.serving import issue_client_certificate
+
+    old, new = (issue_client_certificate(tls.ca_file.parent, "LWZWFW", name=f"{n}-{tmp_path.name}")
+                for n in ("old", "new"))
+    old_fp, new_fp = (fingerprint(ssl.PEM_cert_to_DER_cert(c.read_text())) for c, _ in (old, new))
+    db = f"sqlite:///{tmp_path / 'bus.db'}"
+    store = Store(db)
+    store.upgrade()
+    certify(store, "REST")
+    store.dispose()
+    registry = write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file), client_certificates=[old_fp])
+    gateway = GatewayProcess(tmp_path, registry, db, free_port(), "--client-ca", str(tls.ca_file), "--no-mqtt",
+                             "--no-filedrop", tls=(tls.cert_file, tls.key_file, tls.ca_file)).start()
+
+    def meta_with(cert) -> int:
+        with RestConnector(gateway.url, sender=COUNTY.system_id, verify=str(tls.ca_file), cert=tuple(map(str, cert)),
+                           retries=0) as connector:
+            try:
+                connector.meta()
+                return 200
+            except ConnectorError as exc:
+                return 401 if "UNAUTHENTICATED" in str(exc) else 0
+
+    def rebind(fingerprints, wanted) -> None:
+        write_registry(tmp_path, RECEIVER, "rest", ca_file=str(tls.ca_file), client_certificates=fingerprints)
+        deadline = time.monotonic() + 20
+        while f"{wanted} client certificate(s) bound" not in gateway.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f"{wanted} client certificate(s) bound" in gateway.output(), gateway.output()
+
+    try:
+        assert (meta_with(old), meta_with(new)) == (200, 401)
+        rebind([old_fp, new_fp], 2)                    # during the rotation both are valid
+        assert (meta_with(old), meta_with(new)) == (200, 200)
+        rebind([new_fp], 1)                            # the old one removed
+        assert (meta_with(old), meta_with(new)) == (401, 200)
+        assert gateway.proc.poll() is None
+    finally:
+        assert gateway.terminate() == 0

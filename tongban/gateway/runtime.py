@@ -118,6 +118,7 @@ class Gateway:
         self.mqtt: Any = None
         self.watcher: Any = None
         self.anchorer: LedgerAnchorer | None = None
+        self.certificates: Any = None   # the bound client certificates, with mutual TLS
         self._schema_head: str | None = None
 
     # -- readiness ------------------------------------------------------------------------
@@ -153,6 +154,7 @@ class Gateway:
         cfg = self.config
         tls = cfg.tls()
         authenticate = registry_authenticator(self.registry, mutual_tls=bool(tls and tls.client_ca_file))
+        self.certificates = getattr(authenticate, "certificates", None)
         app = create_gateway_app(self.service, authenticate=authenticate, metrics=self.metrics,
                                  readiness=self.readiness, public_url=cfg.public_url)
         try:
@@ -174,6 +176,17 @@ class Gateway:
             self.stop()
             raise
         return self
+
+    def rebind_client_certificates(self, registry: Registry) -> int | None:
+        """Take the partners' ``client_certificates`` of ``registry`` (the registry file read
+        again) from the next request on, without a restart: a certificate added for a rotation
+        is accepted, one removed is refused (TBS-SEC-001). Everything else keeps the registry the
+        gateway started with. Returns the number of certificates bound, None without mutual TLS."""
+        if self.certificates is None:
+            return None
+        bound = {p.id: p.client_certificates for p in registry.partners if p.client_certificates}
+        self.certificates.replace(bound)
+        return sum(len(names) for names in bound.values())
 
     @property
     def url(self) -> str:
