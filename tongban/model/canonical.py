@@ -17,13 +17,42 @@ _MAX_SAFE = 2**53 - 1
 
 
 def _needs_full_jcs(value: Any) -> bool:
+    """Whether ``value`` holds something the sorted-key fast path would write differently from
+    JCS: a float, an integer beyond ±(2^53−1), or a non-ASCII member name (JCS sorts by UTF-16
+    code units, which may differ from Python's code-point order)."""
+    t = type(value)
+    if t is str or t is bool or value is None:   # the bulk of a record: leaves, decided at once
+        return False
+    if t is dict:
+        for k, v in value.items():
+            if not k.isascii():
+                return True
+            if type(v) is not str and _needs_full_jcs(v):
+                return True
+        return False
+    if t is list:
+        for v in value:
+            if type(v) is not str and _needs_full_jcs(v):
+                return True
+        return False
+    if t is int:
+        return abs(value) > _MAX_SAFE
+    if isinstance(value, (dict, list)):     # subclasses: the same rules, more slowly
+        return _needs_full_jcs_any(value)
+    if isinstance(value, float):
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) > _MAX_SAFE
+    return False
+
+
+def _needs_full_jcs_any(value: Any) -> bool:
+    """:func:`_needs_full_jcs` without recursion (any depth, any dict or list subclass)."""
     stack = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
             stack.extend(v.values())
-            # JCS sorts by UTF-16 code units; for non-ASCII keys that may differ from
-            # Python's code-point order, so hand those to the reference implementation.
             if any(not k.isascii() for k in v):
                 return True
         elif isinstance(v, list):
@@ -51,7 +80,11 @@ def canonical_bytes(value: Any) -> bytes:
     JCS writes every number as an IEEE double (§5.3), so integers beyond ±(2^53−1) are
     serialized as the double they round to; the receiver reports them under TBS-ENV-005.
     """
-    if _needs_full_jcs(value):
+    try:
+        full = _needs_full_jcs(value)
+    except RecursionError:   # nested deeper than the interpreter's stack: the same scan, iteratively
+        full = _needs_full_jcs_any(value)
+    if full:
         return rfc8785.dumps(_unsafe_ints_as_floats(value))
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
