@@ -1,5 +1,7 @@
 """certificate.html renders in headless Chromium: a screenshot is taken, and the rendered page
-shows the system id, each role's verdict and every test id."""
+shows the system id, each role's verdict and every test id; a non-conformant result is not
+titled a certificate and says why, a conformant one carries the system's name, the endpoint
+tested, its validity period and the issuer's Ed25519 signature."""
 from __future__ import annotations
 
 import shutil
@@ -21,6 +23,20 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="headless Chromium is not installed (/usr/bin/chromium; Debian package "
                                        "`chromium`): the certificate rendering test cannot run")
+
+
+@pytest.fixture(scope="module")
+def signed(county, tls, documents, tmp_path_factory):
+    """A genuine certificate: the first county, every role conformant, named and signed by the issuer."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with serving(make_app(reference_service(county, "REST"), "REST"), tls) as url:
+        session = Session(config(county, url, "REST", tls, documents, system_name=county.name))
+        try:
+            run = run_suite(session)
+        finally:
+            session.close()
+    return write_outputs(run, tmp_path_factory.mktemp("signed"), Ed25519PrivateKey.generate())
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +83,25 @@ def test_the_certificate_renders_with_every_verdict_and_test_id(outputs, tmp_pat
     assert "符合性证书" not in text and "符合性测试结果" in text
     failures = tree.get_element_by_id("failures").text_content()
     assert "ER-" in failures
+
+
+def test_a_genuine_certificate_renders_as_a_certificate_with_name_endpoint_validity_and_signature(signed, tmp_path):
+    page = signed.html_file.resolve().as_uri()
+    shot = tmp_path / "certificate-signed.png"
+    done = _chromium(f"--screenshot={shot}", "--window-size=1280,2000", page, profile=tmp_path / "p1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    dom = _chromium("--dump-dom", page, profile=tmp_path / "p2")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    tree = lxml_html.fromstring(dom.stdout.decode("utf-8"))
+    cert = signed.certificate
+    assert {r["verdict"] for r in cert["roles"]} == {"CONFORMANT"}
+    assert "符合性证书" in tree.text_content() and not tree.xpath('//*[@id="failures"]')
+    shown = {key: tree.get_element_by_id(key).text_content().strip()
+             for key in ("system-name", "system-id", "endpoint", "validity", "signature")}
+    assert shown["system-name"] == cert["systemName"] and cert["systemName"]
+    assert shown["system-id"] == cert["systemId"]
+    assert shown["endpoint"] == cert["endpoint"] and cert["endpoint"].startswith("https://127.0.0.1:")
+    assert shown["validity"] == f"{cert['validFrom']} — {cert['validUntil']}" and cert["validUntil"] > cert["validFrom"]
+    assert shown["signature"] == f"Ed25519, key {cert['signature']['keyId']}"
