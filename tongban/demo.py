@@ -267,7 +267,8 @@ def demo_command(seed: int, cities: int, counties: int, transports: str, fmt: st
     say.print(f"MQTT: {_published(store, started)} event envelopes published through the outbox; the subscribed "
               f"consumer received {sink.envelopes} ({sink.records} records)")
     if accepted:
-        say.print(f"[green]accepted {accepted} new records[/], rejected {rejected} (quarantined with findings)"
+        where = "in quarantine" + (" and in front-database receipts" if unhappy["frontdbRefused"] else "")
+        say.print(f"[green]accepted {accepted} new records[/], rejected {rejected} (with their findings {where})"
                   f" in {time.monotonic() - t0:.1f}s")
     else:
         say.print(f"[green]accepted 0 new records[/]: every partner resumed from its committed cursor and "
@@ -393,30 +394,46 @@ def _ledger_head(store) -> int:
 
 def _print_unhappy_paths(store, since, ledger_before: int) -> dict[str, Any]:
     """What did not go straight through in this run: quarantined records by the rule they broke,
-    records still held, released and rejected."""
+    front-database rows refused in their receipts (a front database's rejections are answered
+    there, TBS-LP-1.0, not quarantined), records still held (in the hold table or, for a front
+    database, rows waiting for their parent), released and rejected."""
     from collections import Counter
 
     from sqlalchemy import func
 
-    from tongban.store.schema import HeldRecord, LedgerEntry, QuarantineEntry, SyncRun
+    from tongban.store.schema import (FrontdbBatch, FrontdbReceipt, FrontdbRow, HeldRecord, LedgerEntry,
+                                      QuarantineEntry, SyncRun)
 
     with store.reading() as s:
         entries = s.execute(select(QuarantineEntry.rule_ids, QuarantineEntry.status)
                             .where(QuarantineEntry.received_at >= since)).all()
+        refused_rows = s.execute(
+            select(FrontdbReceipt.rule_ids).join(FrontdbBatch, (FrontdbBatch.partner_id == FrontdbReceipt.partner_id)
+                                                 & (FrontdbBatch.cd_batch == FrontdbReceipt.cd_batch))
+            .where(FrontdbReceipt.outcome == "REJECTED", FrontdbBatch.processed_at >= since)).scalars().all()
         runs = s.execute(select(SyncRun).where(SyncRun.started_at >= since)).scalars().all()
         counts = s.execute(select(LedgerEntry.counts).where(LedgerEntry.seq > ledger_before,
                                                             LedgerEntry.direction == "IN")).scalars().all()
         waiting = s.execute(select(func.count()).select_from(HeldRecord)).scalar_one()
+        waiting += s.execute(select(func.count()).select_from(FrontdbRow)
+                             .where(FrontdbRow.outcome == "HELD")).scalar_one()
     reasons = Counter(rule for rules, _ in entries for rule in (rules or "").split()[:1])
+    row_reasons = Counter(rule for rules in refused_rows for rule in (rules or "").split()[:1])
     held = sum(r.held for r in runs)
     rejected = sum(r.rejected for r in runs)
     released = sum(int(json.loads(c or "{}").get("released", 0) or 0) for c in counts)
-    say.print(f"quarantined: {len(entries)}"
-              + (f" ({', '.join(f'{rule} ×{n}' for rule, n in reasons.most_common(6))})" if reasons else "")
+
+    def by_rule(c: Counter) -> str:
+        return f" ({', '.join(f'{rule} ×{n}' for rule, n in c.most_common(6))})" if c else ""
+
+    say.print(f"quarantined: {len(entries)}{by_rule(reasons)}"
+              + (f" · front-database rows refused in their receipts: {len(refused_rows)}{by_rule(row_reasons)}"
+                 if refused_rows else "")
               + f" · held: {held} ({waiting} still waiting) · released: {released} · rejected: {rejected}"
               + (" — `tongban quarantine list` shows them, `tongban quarantine replay` retries" if entries else ""))
-    return {"quarantined": len(entries), "reasons": dict(reasons), "held": held, "stillHeld": waiting,
-            "released": released, "rejected": rejected}
+    return {"quarantined": len(entries), "reasons": dict(reasons), "frontdbRefused": len(refused_rows),
+            "frontdbReasons": dict(row_reasons), "held": held, "stillHeld": waiting, "released": released,
+            "rejected": rejected}
 
 
 def _published(store, since) -> int:
