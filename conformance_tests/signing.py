@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -57,24 +57,26 @@ def load_or_create_issuer_key(path: Path) -> Ed25519PrivateKey:
                 pass   # another process created it first: its key is the issuer's
         finally:
             os.unlink(tmp)
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError(f"{path}: the issuer key must be Ed25519, not {type(key).__name__}")
-    return key
+    return _ed25519(path, Ed25519PrivateKey, "not an unencrypted PEM private key",
+                    lambda: serialization.load_pem_private_key(path.read_bytes(), password=None))
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """An issuer's public key: a PEM (SubjectPublicKeyInfo) file or the base64 of the raw 32 bytes."""
     data = path.read_bytes()
+    return _ed25519(path, Ed25519PublicKey, "not an Ed25519 public key",
+                    lambda: serialization.load_pem_public_key(data) if b"-----BEGIN" in data else
+                    Ed25519PublicKey.from_public_bytes(base64.b64decode(data.strip(), validate=True)))
+
+
+def _ed25519(path: Path, kind: type[Any], unreadable: str, load: Callable[[], Any]) -> Any:
+    """The key ``load`` reads from ``path``: SigningKeyError when it cannot be read (``unreadable``)
+    or is not an Ed25519 ``kind``."""
     try:
-        key = serialization.load_pem_public_key(data) if b"-----BEGIN" in data else \
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(data.strip(), validate=True))
+        key = load()
     except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{path}: not an Ed25519 public key ({exc})") from exc
-    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{path}: {unreadable} ({exc})") from exc
+    if not isinstance(key, kind):
         raise SigningKeyError(f"{path}: the issuer key must be Ed25519, not {type(key).__name__}")
     return key
 
