@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -513,3 +514,27 @@ def _nearest_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> in
         if loc[:cut] in index:
             return index[loc[:cut]]
     return None
+
+
+def watch_registry(file: Path, stop: threading.Event, interval: float, reread: Callable[[Registry], None],
+                   refused: Callable[[Exception], None],
+                   errors: tuple[type[Exception], ...] = (RegistryError,)) -> None:
+    """Until ``stop`` is set, look every ``interval`` seconds whether ``file`` changed (its mtime)
+    and, when it did, load it again and hand it to ``reread``. A registry that does not load, or
+    that ``reread`` refuses with one of ``errors``, goes to ``refused``; what runs keeps its state."""
+    def mtime() -> int | None:
+        try:
+            return file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    seen = mtime()
+    while not stop.wait(interval):
+        now = mtime()
+        if now == seen:
+            continue
+        seen = now
+        try:
+            reread(load_registry(file))
+        except errors as exc:
+            refused(exc)

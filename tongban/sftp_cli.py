@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from tongban.console import err, fail, out
-from tongban.registry import Registry, RegistryError, Transport, load_registry, registry_path
+from tongban.registry import Registry, RegistryError, Transport, load_registry, registry_path, watch_registry
 from tongban.registry_cli import partners_option
 
 log = logging.getLogger(__name__)
@@ -106,30 +106,20 @@ def serve(partners_file: str | None, host: str, port: int, host_key_file: str | 
     for account in accounts:
         out.print(f"  account {account.username} → {account.drop_root} ({len(account.authorized_keys)} key(s))",
                   soft_wrap=True)
-    file = registry_path(partners_file)
-    seen = _mtime(file)
+    def reload(changed: Registry) -> None:
+        server.set_accounts(sftp_accounts(changed))
+        out.print(f"registry reloaded: {len(server.accounts)} account(s)")
+
+    def refused(exc: Exception) -> None:
+        err.print(f"registry changed but not reloaded (the previous accounts stay): {exc}", soft_wrap=True)
+
     try:
-        while not stop.wait(reload_interval):
-            now = _mtime(file)
-            if now == seen:
-                continue
-            seen = now
-            try:
-                server.set_accounts(sftp_accounts(load_registry(file)))
-            except (RegistryError, ValueError) as exc:
-                err.print(f"registry changed but not reloaded (the previous accounts stay): {exc}", soft_wrap=True)
-                continue
-            out.print(f"registry reloaded: {len(server.accounts)} account(s)")
+        watch_registry(registry_path(partners_file), stop, reload_interval, reload, refused,
+                       errors=(RegistryError, ValueError))
     finally:
         server.stop()
         out.print("SFTP drop server stopped")
 
-
-def _mtime(file: Path) -> float | None:
-    try:
-        return file.stat().st_mtime_ns
-    except OSError:
-        return None
 
 
 @sftp.command("keygen")

@@ -7,10 +7,8 @@ import threading
 
 import click
 
-from pathlib import Path
-
 from tongban.console import err, fail, out
-from tongban.registry import RegistryError, Transport, load_registry, registry_path
+from tongban.registry import Registry, RegistryError, Transport, load_registry, registry_path, watch_registry
 from tongban.registry_cli import partners_option
 
 
@@ -82,30 +80,18 @@ def gateway_command(partners_file: str | None, host: str, port: int, tls_cert: s
               f"MQTT senders {kinds[Transport.MQTT] if mqtt else 'off'}, "
               f"file-drop partners {kinds[Transport.FILEDROP] if filedrop else 'off'}; "
               f"admission {registry.bus.admission}; store {gateway.store.display_url}", soft_wrap=True)
-    file = registry_path(partners_file)
-    seen = _mtime(file)
+    def rebind(changed: Registry) -> None:  # the partners' client certificates: a rotation needs no restart
+        bound = gateway.rebind_client_certificates(changed)
+        if bound is not None:
+            out.print(f"registry re-read: {bound} client certificate(s) bound")
+
+    def refused(exc: Exception) -> None:
+        err.print(f"registry changed but not re-read (the bound client certificates stay): {exc}", soft_wrap=True)
+
     try:
-        while not stop.wait(1.0):
-            now = _mtime(file)
-            if now == seen:
-                continue
-            seen = now  # the partners' client certificates are re-read: a rotation needs no restart
-            try:
-                bound = gateway.rebind_client_certificates(load_registry(file))
-            except RegistryError as exc:
-                err.print(f"registry changed but not re-read (the bound client certificates stay): {exc}",
-                          soft_wrap=True)
-                continue
-            if bound is not None:
-                out.print(f"registry re-read: {bound} client certificate(s) bound")
+        watch_registry(registry_path(partners_file), stop, 1.0, rebind, refused)
     finally:
         out.print("gateway stopping: finishing the envelopes in flight")
         gateway.stop()
         out.print("gateway stopped")
 
-
-def _mtime(file: Path) -> int | None:
-    try:
-        return file.stat().st_mtime_ns
-    except OSError:
-        return None
