@@ -182,3 +182,18 @@ def test_insecure_http_is_an_explicit_flag(tmp_path):
         assert not (folder / "tls").exists()
     finally:
         cli("down", "--folder", str(folder))
+
+
+def test_the_demo_refuses_to_overwrite_a_running_sandbox(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    folder = home / "sandbox"
+    up(folder, "--transports", "rest")
+    try:
+        before = {name: (folder / name).read_bytes() for name in ("partners.yaml", "secrets.env")}
+        monkeypatch.setenv("TONGBAN_HOME", str(home))
+        result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+        assert result.exit_code != 0
+        assert "already running" in result.output and "would overwrite" in result.output, result.output
+        assert {name: (folder / name).read_bytes() for name in before} == before
+    finally:
+        cli("down", "--folder", str(folder))
