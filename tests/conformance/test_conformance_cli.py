@@ -110,3 +110,25 @@ def test_the_catalogue_lists_every_test_id():
     assert result.exit_code == 0
     for test_id in ("COM-01", "COM-07", "CP-06", "CR-07", "RP-04", "ER-05", "CC-08"):
         assert test_id in result.output
+
+
+def test_a_transport_other_than_the_registrys_is_warned_about_or_refused(env, county, tls, documents, tmp_path):
+    """A certificate admits the binding tested only (TBS-CONF-008): certifying over SOAP a system the
+    registry syncs over REST warns (--system-id) or is refused (--partner)."""
+    import yaml
+
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(yaml.safe_dump({"bus": {"system_id": KIT}, "partners": [
+        {"id": county.system_id, "parent": KIT, "transport": "rest", "endpoint": "https://127.0.0.1:9",
+         "roles": ["CASE_REPORTER"]}]}), encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]          # nothing listens: the run stops after the warning
+    warned = CliRunner().invoke(conformance, _args(county, f"https://127.0.0.1:{port}", tls, documents, tmp_path,
+                                                   "--transport", "soap", "--partners", str(partners)))
+    said = " ".join(warned.stderr.split())   # the console wraps long lines
+    assert f"the registry syncs {county.system_id} over REST, this run tests SOAP" in said, said
+    assert "will not admit REST traffic (TBS-CONF-008)" in said
+    refused = CliRunner().invoke(conformance, ["run", "--partner", county.system_id, "--partners", str(partners),
+                                               "--transport", "soap"])
+    assert refused.exit_code == 2 and "contradicts the registry's REST" in " ".join(refused.stderr.split())
