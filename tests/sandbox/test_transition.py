@@ -11,30 +11,18 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from tongban.registry import load_registry
-from tongban.sandbox.runtime import Sandbox
 from tongban.specimpact import impact
-from tongban.store import Store
 from tongban.store.schema import CatalogItemVersion
-from tongban.sync.engine import SyncEngine
+from transition_support import transition_province
 
 MANDATORY = "member-now-mandatory catalog.onSiteVisits"
 
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("transition")
-    sandbox = Sandbox(folder / "sandbox", seed=11, cities=2, counties=2, admission="off", transition=True).start()
-    store = Store(f"sqlite:///{folder / 'store.db'}")
-    store.upgrade()
-    try:
-        registry = load_registry(sandbox.registry_file)
-        engine = SyncEngine(store, registry, trigger="test")
+    with transition_province(tmp_path_factory.mktemp("transition")) as (sandbox, registry, store, engine):
         reports = {p.id: engine.sync(p.id, "catalog") for p in registry.partners if "catalog" in p.datasets}
         yield sandbox, registry, store, reports
-    finally:
-        sandbox.stop()
-        store.dispose()
 
 
 def test_the_registry_lists_each_partners_versions(province) -> None:

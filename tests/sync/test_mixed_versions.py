@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from tongban.model.datasets import DATASETS, SPECS
 from tongban.registry import load_registry
-from tongban.sandbox.runtime import Sandbox
-from tongban.store import Store
 from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord, ResultRecord
 from tongban.sync.engine import SyncEngine
 from tongban.sync.publish import publish_catalog
+from transition_support import transition_province
 
 TABLES = {"catalog": CatalogItemVersion, "case": CaseRecord, "case-event": CaseEventRecord, "result": ResultRecord,
           "evaluation": EvaluationRecord}
@@ -32,22 +31,13 @@ def expected_version(versions: tuple[str, ...]) -> str:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mixed")
-    sandbox = Sandbox(folder / "sandbox", seed=11, cities=2, counties=2, admission="off", transition=True).start()
-    store = Store(f"sqlite:///{folder / 'store.db'}")
-    store.upgrade()
-    try:
-        registry = load_registry(sandbox.registry_file)
-        engine = SyncEngine(store, registry, trigger="test")
+    with transition_province(tmp_path_factory.mktemp("mixed")) as (sandbox, registry, store, engine):
         reports = {}
         for dataset in DATASETS:   # prerequisites first
             for p in registry.partners:
                 if dataset in p.datasets and registry.pulls(p, dataset):
                     reports[p.id, dataset] = engine.sync(p.id, dataset)
         yield sandbox, registry, store, engine, reports
-    finally:
-        sandbox.stop()
-        store.dispose()
 
 
 def stored_rows(store, dataset):
