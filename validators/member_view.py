@@ -47,7 +47,10 @@ class MemberView:
     def ok(self, *paths: str) -> bool:
         """Every path is present, not null, and free of ERRORs at or below it."""
         value = self.value
-        return all(value(path) is not MISSING for path in paths)
+        for path in paths:   # a loop, not all(genexpr): called for every rule of every record
+            if value(path) is MISSING:
+                return False
+        return True
 
     def value(self, path: str) -> Any:
         """The value at ``path`` when :meth:`ok` holds for it, else MISSING."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
+from operator import itemgetter
 from typing import Any, Mapping
 
 
@@ -69,17 +71,37 @@ class DatasetSpec:
         """The members naming one record: the business key, and ``version`` when versioned."""
         return (*self.key, "version") if self.versioned else self.key
 
+    @cached_property
+    def _key_getter(self) -> Any:
+        if len(self.key) == 1:
+            (member,) = self.key
+            return lambda record: (record[member],)
+        return itemgetter(*self.key)   # a tuple already for two members or more
+
     def key_of(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(record[m] for m in self.key)
+        return self._key_getter(record)
+
+    @cached_property
+    def _paths(self) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+        # "a|b" (member a, or b when a is absent: a renamed member) split once, not per record
+        return tuple((column, tuple(tuple(m.split("|")) for m in path)) for column, path in self.columns)
 
     def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The store's query columns of ``record`` (a record that passed S1–S4)."""
         row: dict[str, Any] = {}
-        for column, path in self.columns:
+        for column, path in self._paths:
             value: Any = record
-            for member in path:   # "a|b": member a, or b when a is absent (a renamed member)
-                value = next((value.get(m) for m in member.split("|") if m in value), None) \
-                    if isinstance(value, Mapping) else None
+            for alternatives in path:
+                # parsed records are dicts: the exact type test spares the ABC check on the hot path
+                if type(value) is dict or isinstance(value, Mapping):
+                    found = None
+                    for member in alternatives:
+                        if member in value:
+                            found = value[member]
+                            break
+                    value = found
+                else:
+                    value = None
             row[column] = value
         return row
 
@@ -122,7 +144,8 @@ RELEASE_ORDER: dict[str, int] = {d: i for i, d in enumerate(CASE_LINKED)}
 
 def business_key(dataset: Dataset | str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The record's business-key members (for versioned datasets, without ``version``)."""
-    return {m: record[m] for m in SPECS[Dataset(dataset).value].key if m in record}
+    spec = SPECS[dataset] if type(dataset) is str else SPECS[Dataset(dataset).value]
+    return {m: record[m] for m in spec.key if m in record}
 
 
 # Annex A.15: the roles, what each provider role sends and what the consumer accepts.

@@ -189,7 +189,8 @@ class LedgerRecord(Base):
     dataset: Mapped[str] = mapped_column(String(16))
     record_key: Mapped[str] = mapped_column(Text)  # JSON list of the business key's values
     sha256: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (Index("ix_ledger_records_key", "dataset", "record_key"),)
+    # no index on (dataset, record_key): nothing looks a ledger record up by key, and one row is
+    # written per stored record (migration 0009)
 
 
 class LedgerHead(Base):

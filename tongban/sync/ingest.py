@@ -50,13 +50,22 @@ class InVersion:
     def __init__(self, records: RecordStore, version: str) -> None:
         self.records, self.version = records, version
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.records, name)
+    # What S5 reads besides the records converted below, passed through as stored: spelled out
+    # rather than a __getattr__ fallback, which costs a failed lookup per call on the hot path.
+    @property
+    def state_memo(self) -> dict[tuple[str, int], Any]:
+        return self.records.state_memo
+
+    def case_events(self, case_no: str) -> list[dict[str, Any]]:
+        return self.records.case_events(case_no)
+
+    def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        return self.records.held(dataset, key)
 
     def _as(self, dataset: str, key: tuple[Any, ...], stored: dict[str, Any] | None) -> dict[str, Any] | None:
         if stored is None:
             return None
-        received = self.records.version_of(dataset, key)
+        received = self.records.loaded_version(dataset, key)  # stored is not None: its key is loaded
         if received == self.version:
             return stored
         from tongban.model.annex_e import NotRepresentable, carry_forward, convert
@@ -116,6 +125,7 @@ class Ingestor:
         self._received: ReceivedBody | None = None
         self._raw_texts: list[str] | None = None
         self._start = 0
+        self._views: dict[str, InVersion] = {}   # the store as S5 reads it, per incoming version
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
                reports: list[Report] | None = None, sent_at: str | None = None,
@@ -167,8 +177,10 @@ class Ingestor:
         writer, partner_id = writer or self.writer, partner_id or self.partner_id
         version = self.context.spec
         record = _carried_forward(self.records, dataset, record, version)
-        verdict = evaluate_state(dataset, record, index=index, writer=writer,
-                                 state=InVersion(self.records, version))
+        view = self._views.get(version)
+        if view is None:
+            view = self._views[version] = InVersion(self.records, version)
+        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=view)
         report.extend(verdict.report.items)
         outcome = verdict.outcome
         if outcome is Outcome.STORED:
