@@ -71,3 +71,18 @@ def test_duplicate_ids_and_yaml_syntax_errors():
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(RegistryError, match="file not found"):
         load_registry(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("bus_line, partner_line, expected", [
+    ("", "", "TBS-1.0"),                                        # a TBS-1.0 province
+    ("  spec_versions: [TBS-1.0, TBS-1.1]\n", "", "TBS-1.1"),  # the bus speaks TBS-1.1: change 14 applies
+    ("", "    spec_version: TBS-1.1\n", "TBS-1.1"),           # no bus list: a partner read in TBS-1.1
+    ("  spec_versions: [TBS-1.0]\n", "    spec_versions: [TBS-1.0, TBS-1.1]\n", "TBS-1.0"),  # the bus's list decides
+])
+def test_overdue_rule_follows_the_versions_the_bus_speaks(tmp_path, bus_line, partner_line, expected):
+    text = GOOD.replace("  system_id: TB:province:440000:TONGBAN\n",
+                        "  system_id: TB:province:440000:TONGBAN\n" + bus_line)
+    text = text.replace("    transport: rest\n", "    transport: rest\n" + partner_line)
+    path = tmp_path / "partners.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_registry(path).overdue_rule() == expected

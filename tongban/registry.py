@@ -393,6 +393,14 @@ class Registry:
     bus: BusConfig
     partners: tuple[PartnerConfig, ...]
 
+    def overdue_rule(self) -> str:
+        """Which TBS-EVT-011 the bus counts overdue cases by: TBS-1.1's (change 14) once it speaks
+        TBS-1.1 (``bus.spec_versions``, or without it any partner's versions), else TBS-1.0's."""
+        from tongban.model.overdue import overdue_rule
+
+        versions = self.bus.spec_versions or tuple(v for p in self.partners for v in p.versions)
+        return overdue_rule(versions)
+
     def get(self, partner_id: str) -> PartnerConfig:
         for p in self.partners:
             if p.id == partner_id or p.slug == partner_id or p.system_code == partner_id:

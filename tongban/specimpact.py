@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import select
 
 from tongban.model.annex_e import NotRepresentable, convert
+from tongban.model.overdue import extension_runs_on
 from tongban.specdiff import Difference, diff
 from tongban.store import Store
 from tongban.store.schema import CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord, ResultRecord
@@ -38,7 +39,6 @@ _TABLES = (
     ("evaluation", EvaluationRecord, "assessed_at", ("case_no", "assess_no")),
 )
 # TBS-1.1 change 14: SUSPEND code 1 from the effective date no longer stops the clock (TBS-EVT-011).
-EXTENSION_EFFECTIVE = "2028-03-01T00:00:00+08:00"
 EXAMPLES = 3
 
 
@@ -165,9 +165,7 @@ def impact(store: Store, target: str = "TBS-1.1", base: str = "TBS-1.0", *, sinc
                 c.examples.append(example)
         if report.errors:
             entry.rejected += 1
-        if (dataset == "case-event" and record.get("type") == "SUSPEND"
-                and (record.get("specialProcedure") or {}).get("code") == "1"
-                and isinstance(record.get("occurredAt"), str) and _not_before(record["occurredAt"], EXTENSION_EFFECTIVE)):
+        if dataset == "case-event" and extension_runs_on(record):
             c = entry.count("TBS-EVT-011")
             c.meaning_changed += 1
             if len(c.examples) < EXAMPLES:

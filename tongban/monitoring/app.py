@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tongban.monitoring.dashboard import collect, render_html
-from tongban.monitoring.metrics import metrics_from_store
+from tongban.monitoring.metrics import metrics_from_store, registry_overdue_rule
 from tongban.monitoring.openmetrics import CONTENT_TYPE, exposition
 from tongban.store.store import Store
 
@@ -53,8 +53,10 @@ def create_app(store: Store, registry_loader: Callable[[], Any | None] = lambda:
     @app.get("/metrics")
     @app.get("/metrics.txt")
     def metrics() -> Response:
-        pinned = metrics_from_store(store, at) if at is not None else None
-        return Response(exposition(store, registry_loader(), now=datetime.now(timezone.utc), metrics=pinned),
+        registry = registry_loader()
+        pinned = (metrics_from_store(store, at, overdue_rule=registry_overdue_rule(registry))
+                  if at is not None else None)
+        return Response(exposition(store, registry, now=datetime.now(timezone.utc), metrics=pinned),
                         media_type=CONTENT_TYPE)
 
     @app.get("/healthz")

@@ -20,7 +20,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tongban import __version__
 from tongban.monitoring import charts
 from tongban.monitoring.consistency import ConsistencyReport, Sources, consistency_report, store_sources
-from tongban.monitoring.metrics import (CST, DEFINITIONS, MetricsReport, metrics_from_store, region_names)
+from tongban.monitoring.metrics import (CST, DEFINITIONS, MetricsReport, metrics_from_store, region_names,
+                                       registry_overdue_rule)
 from tongban.monitoring.runs import PartnerStatus, partner_statuses
 from tongban.store.store import Store
 
@@ -63,7 +64,8 @@ def collect(store: Store, registry: Any | None = None, *, at: datetime | None = 
     if extra_sources:
         sources.update({label: list(records) for label, records in extra_sources.items()})
     return Snapshot(now, at, store.display_url, str(registry.path) if registry is not None else None, partners,
-                    metrics_from_store(store, at), consistency_report(sources), region_names(registry),
+                    metrics_from_store(store, at, overdue_rule=registry_overdue_rule(registry)),
+                    consistency_report(sources), region_names(registry),
                     online_depths(store))
 
 

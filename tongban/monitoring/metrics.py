@@ -285,8 +285,9 @@ _SCOPE_ORDER = {"province": 0, "level": 1, "city": 2, "region": 3}
 _LEVEL_ORDER = {"province": 0, "city": 1, "county": 2}
 
 
-def compute_metrics(data: MetricsInput, at: datetime | None = None) -> MetricsReport:
-    """All metrics of :data:`DEFINITIONS` at instant ``at`` (default: now)."""
+def compute_metrics(data: MetricsInput, at: datetime | None = None, *, overdue_rule: str = "TBS-1.0") -> MetricsReport:
+    """All metrics of :data:`DEFINITIONS` at instant ``at`` (default: now); overdue cases under
+    the TBS-EVT-011 of ``overdue_rule`` (:func:`tongban.model.overdue.overdue_rule`)."""
     at = at or datetime.now(timezone.utc)
     if at.tzinfo is None:
         raise ValueError("the instant of a metrics report must carry an offset")
@@ -326,7 +327,7 @@ def compute_metrics(data: MetricsInput, at: datetime | None = None) -> MetricsRe
                         and case["channel"] in ONLINE_CHANNELS)
         has_deadline = ("ACCEPT" in types and "WITHDRAW" not in types
                         and ("promisedBy" in case or case["caseType"] == "1"))
-        late = overdue_seconds(case, events, at)
+        late = overdue_seconds(case, events, at, rule=overdue_rule)
         if late is not None:
             overdue.append(OverdueCase(case["caseNo"], region, case["implCode"], late, conclude is not None))
         day = parse_stamp(case["submittedAt"]).astimezone(CST).date().isoformat()
@@ -366,8 +367,14 @@ def compute_metrics(data: MetricsInput, at: datetime | None = None) -> MetricsRe
                          histogram, unmatched)
 
 
-def metrics_from_store(store: Store, at: datetime | None = None) -> MetricsReport:
-    return compute_metrics(MetricsInput.from_store(store), at)
+def registry_overdue_rule(registry: Any | None) -> str:
+    """The overdue rule of a loaded registry (TBS-1.1 change 14), TBS-1.0's without one."""
+    rule = getattr(registry, "overdue_rule", None)
+    return rule() if callable(rule) else "TBS-1.0"
+
+
+def metrics_from_store(store: Store, at: datetime | None = None, *, overdue_rule: str = "TBS-1.0") -> MetricsReport:
+    return compute_metrics(MetricsInput.from_store(store), at, overdue_rule=overdue_rule)
 
 
 def definitions_markdown(definitions: Iterable[MetricDefinition] = DEFINITIONS) -> str:

@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from tongban.monitoring.metrics import MetricsReport, metrics_from_store
+from tongban.monitoring.metrics import MetricsReport, metrics_from_store, registry_overdue_rule
 from tongban.monitoring.runs import OUTCOME_COLUMNS, FeedStatus, feed_statuses, parse_instant
 from tongban.store.schema import SyncRun
 from tongban.store.store import Store
@@ -47,7 +47,8 @@ class StoreCollector:
         self.store = store
         self.registry = registry
         self.now = now
-        self.metrics = metrics or (lambda: metrics_from_store(store, self.now()))
+        rule = registry_overdue_rule(registry)
+        self.metrics = metrics or (lambda: metrics_from_store(store, self.now(), overdue_rule=rule))
 
     def collect(self) -> Iterator[Metric]:
         feeds = feed_statuses(self.store, self.registry, now=self.now())

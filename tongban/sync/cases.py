@@ -35,15 +35,15 @@ class CaseView:
                 "events": self.events, "results": self.results, "evaluations": self.evaluations}
 
 
-def _overdue(case: dict[str, Any] | None, events: list[dict[str, Any]], at: datetime) -> int | None:
+def _overdue(case: dict[str, Any] | None, events: list[dict[str, Any]], at: datetime, rule: str) -> int | None:
     from tongban.model.overdue import overdue_seconds
 
     if case is None:
         return None
-    return overdue_seconds(case, events, at)
+    return overdue_seconds(case, events, at, rule=rule)
 
 
-def case_view(session: Session, case_no: str, at: datetime) -> CaseView | None:
+def case_view(session: Session, case_no: str, at: datetime, *, overdue_rule: str = "TBS-1.0") -> CaseView | None:
     from tongban.validators.stateful import case_state
 
     row = session.get(CaseRecord, case_no)
@@ -57,11 +57,12 @@ def case_view(session: Session, case_no: str, at: datetime) -> CaseView | None:
     evaluations = [json.loads(c) for c in session.execute(select(EvaluationRecord.content).where(
         EvaluationRecord.case_no == case_no).order_by(EvaluationRecord.assess_no)).scalars()]
     state = case_state(events)
-    return CaseView(case, events, results, evaluations, state.state, state.conclusion, _overdue(case, events, at))
+    return CaseView(case, events, results, evaluations, state.state, state.conclusion,
+                    _overdue(case, events, at, overdue_rule))
 
 
 def case_views(session: Session, at: datetime, *, source: str | None = None, region: str | None = None,
-               limit: int | None = None) -> list[CaseView]:
+               limit: int | None = None, overdue_rule: str = "TBS-1.0") -> list[CaseView]:
     """Cases (latest version) in case-number order, with their events, state and overdue time."""
     from tongban.validators.stateful import case_state
 
@@ -83,7 +84,7 @@ def case_views(session: Session, at: datetime, *, source: str | None = None, reg
         case = json.loads(content)
         state = case_state(events[case_no])
         views.append(CaseView(case, events[case_no], state=state.state, conclusion=state.conclusion,
-                              overdue_seconds=_overdue(case, events[case_no], at)))
+                              overdue_seconds=_overdue(case, events[case_no], at, overdue_rule)))
         if limit is not None and len(views) >= limit:
             break
     return views

@@ -310,6 +310,17 @@ def _duration(seconds: int) -> str:
     return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60}m"
 
 
+def _overdue_rule() -> str:
+    """The registry's overdue rule (TBS-1.1 change 14 once the bus speaks TBS-1.1); TBS-1.0's
+    when no registry is configured here."""
+    from tongban.registry import RegistryError, load_registry
+
+    try:
+        return load_registry().overdue_rule()
+    except (RegistryError, OSError):
+        return "TBS-1.0"
+
+
 @case.command("list")
 @click.option("--partner", "partner_id", default=None, help="cases a partner sent (system id)")
 @click.option("--region", default=None, help="cases handled in a region (its code; a city code covers its counties)")
@@ -326,7 +337,7 @@ def case_list(partner_id: str | None, region: str | None, only_open: bool, only_
 
     now = datetime.now(timezone.utc)
     with open_store().reading() as s:
-        views = case_views(s, now, source=partner_id, region=region)
+        views = case_views(s, now, source=partner_id, region=region, overdue_rule=_overdue_rule())
     views = [v for v in views if (not only_open or v.is_open) and (not only_overdue or v.overdue_seconds)]
     shown = views[:limit]
     if fmt == "json":
@@ -362,7 +373,7 @@ def case_show(case_no: str, fmt: str) -> None:
 
     now = datetime.now(timezone.utc)
     with open_store().reading() as s:
-        view = case_view(s, case_no, now)
+        view = case_view(s, case_no, now, overdue_rule=_overdue_rule())
     if view is None:
         fail(f"no case {case_no} in the store", code=1)
     if fmt == "json":
