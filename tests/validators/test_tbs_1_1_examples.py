@@ -104,6 +104,25 @@ def test_b7_in_tbs_1_1_masks_the_value_as_tbs_sec_012_now_says() -> None:
     assert verdict.report.items[0].value == "34**************10"
 
 
+def test_person_names_are_masked_in_tbs_1_1_reports_only() -> None:
+    """TBS-SEC-012 (b) as TBS-1.1 words it: a person's name keeps its first character. The
+    name is 120 characters, over the party name's 100 (TBS-CASE-001)."""
+    long_name = "陈" + "家" * 119
+
+    def edit(e: dict[str, Any]) -> None:
+        e["records"][0]["applicant"]["name"] = long_name
+
+    verdict_11 = validate_envelope(in_1_1("B.2", edit), context=BOTH)
+    at_name = [f for f in verdict_11.report.items if f.location == "/records/0/applicant/name"]
+    assert [f.rule_id for f in at_name] == ["TBS-CASE-001"]
+    assert at_name[0].value == "陈" + "*" * 119
+    envelope_10 = load_example("B.2")
+    edit(envelope_10)
+    verdict_10 = validate_envelope(rehash(envelope_10), context=ONLY_10)
+    at_name_10 = [f for f in verdict_10.report.items if f.location == "/records/0/applicant/name"]
+    assert [f.value for f in at_name_10] == [long_name]   # TBS-1.0 masks idNo only
+
+
 # ----------------------------------------------------------------------------- Annex C in TBS-1.1
 def _c24(env: dict[str, Any]) -> None:
     env["records"][0]["applicant"] = {"kind": "PERSON", "name": "陈家明", "idType": "HMTRP", "idNo": "810000199001011235"}
@@ -274,3 +293,16 @@ def test_fast_path_agrees_with_the_walk_under_tbs_1_1(name: str) -> None:
                 compared += 1
                 fast_hits += not walk.items
     assert compared > 300 and fast_hits > 0
+
+
+def test_objects_in_findings_mask_person_and_handler_names_under_tbs_1_1() -> None:
+    from tongban.validators.rules import mask_parties
+
+    value = {"applicant": {"kind": "PERSON", "name": "陈家明", "idType": "ID", "idNo": "440103199001011234"},
+             "agent": {"kind": "ORG", "name": "广州某公司", "idType": "USCC", "idNo": "91440101MA5CXXXX0X"},
+             "handler": {"name": "李四", "deptUscc": "11440100MB2C00000X"}}
+    masked = mask_parties(value, lambda v: "MASKED", names=True)
+    assert masked["applicant"]["name"] == "陈**" and masked["applicant"]["idNo"] == "MASKED"
+    assert masked["agent"] == value["agent"]                       # an organisation stays readable
+    assert masked["handler"] == {"name": "李*", "deptUscc": "11440100MB2C00000X"}
+    assert mask_parties(value, lambda v: "MASKED")["handler"]["name"] == "李四"   # TBS-1.0: idNo only
