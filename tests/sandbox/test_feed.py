@@ -30,10 +30,12 @@ def county(data):
     return data.counties[0]
 
 
-def read_all(feed_or_service, dataset: str | None = None, *, limit: int, since: str | None = None):
-    """Page through to the end; returns (records, cursors seen)."""
+def read_all(feed_or_service, dataset: str | None = None, *, limit: int, since: str | None = None,
+             version: str | None = None):
+    """Page through to the end; returns (records, cursors seen), or only the records when a
+    ``version`` is asked for."""
     page = (lambda s: feed_or_service.page(s, limit)) if dataset is None else \
-        (lambda s: feed_or_service.changes(dataset, s, limit))
+        (lambda s: feed_or_service.changes(dataset, s, limit, version=version))
     records, cursors = [], []
     while True:
         p = page(since)
@@ -45,7 +47,7 @@ def read_all(feed_or_service, dataset: str | None = None, *, limit: int, since: 
             assert parse_cursor(p["nextCursor"]) >= parse_cursor(since)   # monotonic
         since = p["nextCursor"]
         if not p["hasMore"]:
-            return records, cursors
+            return records if version is not None else (records, cursors)
 
 
 # ------------------------------------------------------------------------------ ChangeFeed
@@ -321,3 +323,46 @@ def test_feeds_over_the_real_rest_server(county):
             assert bad.status_code == 400 and bad.json()["code"] == "BAD_CURSOR"
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ TBS-1.1 TBS-SYNC-015 (d)
+def test_key_blocking_withholds_a_cases_later_events_and_its_dependents():
+    from tongban.sandbox.feed import blocked_positions
+
+    events = [{"caseNo": "A", "seq": 1}, {"caseNo": "B", "seq": 1}, {"caseNo": "A", "seq": 2},
+              {"caseNo": "B", "seq": 2}, {"caseNo": "A", "seq": 3}, {"caseNo": "C", "seq": 1}]
+    # A's event 2 has no passing form: A's event 3 is withheld with it (a consumer would hold it,
+    # TBS-EVT-007); case C is blocked (none of its versions admitted): its event is withheld
+    admitted = lambda r: (r["caseNo"], r["seq"]) != ("A", 2)   # noqa: E731
+    assert blocked_positions("case-event", events, admitted, {"C"}) == {3, 5, 6}
+    results = [{"caseNo": "A", "certNo": "1"}, {"caseNo": "C", "certNo": "2"}]
+    assert blocked_positions("result", results, lambda r: True, {"C"}) == {2}
+    # catalog and case versions are admitted on their own merits; blocked cases do not apply
+    versions = [{"caseNo": "C", "version": 1}, {"caseNo": "C", "version": 2}]
+    assert blocked_positions("case", versions, lambda r: r["version"] == 2, {"C"}) == {1}
+
+
+def test_a_case_with_no_tbs_1_0_form_takes_its_events_results_and_evaluations_out_of_the_tbs_1_0_feeds(data):
+    county = data.counties[1]
+    service = SandboxService(county)
+    service.spec_versions = ("TBS-1.0", "TBS-1.1")
+    victim = county.records("case")[0]["caseNo"]
+
+    def enrich(dataset, form):
+        # an agent without identity document: valid in TBS-1.1, no TBS-1.0 form (Annex E.1)
+        if dataset == "case" and form["caseNo"] == victim:
+            return {**form, "agent": {"kind": "PERSON", "name": "张三"}}
+        return form
+
+    service.enrich = enrich
+    assert service.native("case", county.records("case")[0])[0] == "TBS-1.1"   # the 1.1 form passes
+    for dataset in ("case", "case-event", "result", "evaluation"):
+        own = [r for r in county.records(dataset) if r["caseNo"] == victim]
+        v10 = read_all(service, dataset, limit=7, version="TBS-1.0")
+        v11 = read_all(service, dataset, limit=7, version="TBS-1.1")
+        assert [r for r in v10 if r["caseNo"] == victim] == []
+        assert len([r for r in v11 if r["caseNo"] == victim]) == len(own)
+        # every other case's records are served in both versions, in feed order
+        assert [(r["caseNo"], r.get("seq")) for r in v10] == \
+            [(r["caseNo"], r.get("seq")) for r in county.records(dataset) if r["caseNo"] != victim]
+    assert any(r["caseNo"] == victim for r in county.records("case-event"))   # the test has something to withhold

@@ -19,7 +19,8 @@ from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
 from tongban.model.datasets import Dataset, business_key
 from tongban.sandbox.systems import SandboxSystem
 
-__all__ = ["ChangeFeed", "SandboxService", "cursor_for", "parse_cursor", "CURSOR_RE", "MAX_LIMIT"]
+__all__ = ["ChangeFeed", "SandboxService", "blocked_positions", "cursor_for", "parse_cursor", "CURSOR_RE",
+           "MAX_LIMIT"]
 
 CURSOR_RE = re.compile(r"c-([0-9]{16})")   # matched whole (fullmatch): no trailing newline
 MAX_LIMIT = 1000            # TBS-REST-003: limit is int(1..1000)
@@ -117,9 +118,11 @@ class ChangeFeed:
         return self._latest[key][1] > position
 
     def page(self, since: str | None = None, limit: int = DEFAULT_LIMIT,
-             form: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+             form: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+             withheld: Collection[int] = ()) -> dict[str, Any]:
         """``{"records", "nextCursor", "hasMore"}`` exactly as TBS-REST-003/004 define them.
-        ``form``: each record as served (None: withheld, its position passed over)."""
+        ``form``: each record as served (None: withheld, its position passed over);
+        ``withheld``: positions passed over whatever their form (a blocked key)."""
         limit = _check_limit(limit)
         start = 0 if since is None else parse_cursor(since)
         with self._lock:
@@ -131,7 +134,7 @@ class ChangeFeed:
             position = start
             while position < end and len(records) < limit:
                 position += 1
-                if not self._superseded(position):
+                if not self._superseded(position) and position not in withheld:
                     record = copy.deepcopy(self._log[position - 1])
                     if form is not None:
                         record = form(record)
@@ -143,6 +146,34 @@ class ChangeFeed:
         """Everything a full read returns, in feed order."""
         with self._lock:
             return [copy.deepcopy(r) for p, r in enumerate(self._log, start=1) if not self._superseded(p)]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every change in the log, in feed order (positions 1…), superseded versions included."""
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._log]
+
+
+def blocked_positions(dataset: str, records: Sequence[dict[str, Any]],
+                      admitted: Callable[[dict[str, Any]], bool], blocked_cases: Collection[str] = ()) -> set[int]:
+    """TBS-1.1 TBS-SYNC-015 (d): the positions (1-based) of a feed served in one version that are
+    withheld, given ``admitted`` (the record's form in that version exists and passes S1–S3) and
+    the cases none of whose versions that feed family admits (``blocked_cases``).
+
+    A withheld change blocks its key: a case's events after a withheld event are withheld
+    (TBS-EVT-007: a consumer would hold them), and an event, result or evaluation of a blocked
+    case is withheld (TBS-SYNC-007). A later catalog or case version is admitted on its own
+    (a consumer accepts a higher version after a gap)."""
+    out: set[int] = set()
+    broken_cases: set[str] = set()   # cases with a withheld event
+    case_linked = dataset in ("case-event", "result", "evaluation")
+    for position, record in enumerate(records, start=1):
+        case_no = record.get("caseNo") if case_linked else None
+        if case_no in blocked_cases or (dataset == "case-event" and case_no in broken_cases) \
+                or not admitted(record):
+            out.add(position)
+            if dataset == "case-event":
+                broken_cases.add(case_no)
+    return out
 
 
 class SandboxService:
@@ -170,6 +201,7 @@ class SandboxService:
         # records natively in TBS-1.1 (``enrich`` adds what only TBS-1.1 can say) when that form passes
         self.spec_versions: tuple[str, ...] = SPEC_VERSIONS
         self.enrich: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+        self._withheld: dict[tuple[str, str], tuple[tuple[Any, ...], set[int]]] = {}
         self.feeds: dict[str, ChangeFeed] = {
             ds: ChangeFeed(ds, system.feed_records(ds, include_relayed=relays(ds)), compact=compact)
             for ds in system.provides}
@@ -191,7 +223,30 @@ class SandboxService:
                 version: str | None = None) -> dict[str, Any]:
         if version is None or self.spec_versions == SPEC_VERSIONS:
             return self.feed(dataset).page(since, limit)
-        return self.feed(dataset).page(since, limit, form=lambda r: self.served_form(dataset, r, version))
+        return self.feed(dataset).page(since, limit, form=lambda r: self.served_form(dataset, r, version),
+                                       withheld=self.withheld_positions(dataset, version))
+
+    def withheld_positions(self, dataset: str, version: str) -> set[int]:
+        """The positions of ``dataset``'s feed withheld in ``version`` (TBS-SYNC-015 (d), key
+        blocking included), computed over the whole log and kept until the log grows."""
+        feed = self.feed(dataset)
+        cases = self.feeds.get("case")
+        stamp = (dataset, version, len(feed), len(cases) if cases is not None else 0)
+        cached = self._withheld.get((dataset, version))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+
+        def admitted(d: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda r: self.served_form(d, r, version) is not None
+
+        blocked_cases: set[str] = set()
+        if cases is not None and dataset in ("case-event", "result", "evaluation"):
+            case_log = cases.snapshot()
+            ok = admitted("case")
+            blocked_cases = {r["caseNo"] for r in case_log} - {r["caseNo"] for r in case_log if ok(r)}
+        positions = blocked_positions(dataset, feed.snapshot(), admitted(dataset), blocked_cases)
+        self._withheld[(dataset, version)] = (stamp, positions)
+        return positions
 
     def native(self, dataset: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The version a record of this system was written in, and its form in it: TBS-1.1 (Annex
@@ -208,7 +263,8 @@ class SandboxService:
         return ("TBS-1.1", form) if passes(dataset, form, "TBS-1.1") else ("TBS-1.0", record)
 
     def served_form(self, dataset: str, record: dict[str, Any], version: str) -> dict[str, Any] | None:
-        """TBS-1.1 TBS-REST-012 / TBS-SYNC-015 (d), simplified: the record written in ``version``
+        """TBS-1.1 TBS-REST-012 / TBS-SYNC-015 (d) for one record (the key blocking across records is
+        :meth:`withheld_positions`): the record written in ``version``
         by Annex E when that form exists and passes S1–S3 of ``version``; None: withheld. A record
         served in its own version is served as it is (planted defects included)."""
         from tongban.model.annex_e import NotRepresentable, convert
