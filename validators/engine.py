@@ -21,7 +21,8 @@ from tongban.validators.context import ValidationContext
 from tongban.validators.envelope_rules import ENVELOPE_RULES, EnvelopeCheck
 from tongban.validators.fast import FastRecordCheck
 from tongban.validators.nodes import Collector, ObjectNode
-from tongban.validators.parsing import JsonParseError, jcs_bytes, parse_json_strict, request_hash
+from tongban.model.canonical import canonical_bytes_validated
+from tongban.validators.parsing import JsonParseError, jcs_bytes, parse_json_strict_jcs, request_hash
 from tongban.validators.record_rules import BUSINESS_TIMESTAMPS, RecordCheck, RecordRule, event_member_sets, \
     rule_for
 from tongban.validators.report import Finding, Report, Severity
@@ -336,13 +337,15 @@ def validate_envelope(data: bytes | str | dict[str, Any], *, context: Validation
                  f"{len(raw)} 字节，超过 {context.binding} 限制 {limit}")
             return EnvelopeVerdict(None, _copy(env_report), env_report, [], request_hash(None, raw))
         try:
-            envelope = parse_json_strict(data)
+            envelope, plain = parse_json_strict_jcs(data)
         except JsonParseError as exc:
             emit("TBS-ENV-001", "", exc.reason, exc.reason_zh)
             return EnvelopeVerdict(None, _copy(env_report), env_report, [], request_hash(None, raw))
+        # a plain text's JCS is sorted-key compact JSON: the fast writer, no scan of the value
+        jcs = canonical_bytes_validated if plain else jcs_bytes
     else:
-        envelope = data
-    digest = request_hash(envelope, raw)
+        envelope, jcs = data, jcs_bytes
+    digest = request_hash(envelope, raw, jcs=jcs)
     if type(envelope) is not dict:
         emit("TBS-ENV-005", "", "an envelope must be a JSON object", "信封必须是 JSON 对象", envelope)
         return EnvelopeVerdict(None, _copy(env_report), env_report, [], digest)
@@ -356,7 +359,7 @@ def validate_envelope(data: bytes | str | dict[str, Any], *, context: Validation
     collector = Collector(emit, context.allowlist)
     spec.envelope.walk(envelope, "", collector)
     errors = collector.error_locations | {f.location for f in env_report.items if f.severity is Severity.ERROR}
-    check = EnvelopeCheck(envelope, errors, env_report, spec.spec, context)
+    check = EnvelopeCheck(envelope, errors, env_report, spec.spec, context, jcs=jcs)
     for _, rule in spec.envelope_rules:
         rule(check)
     if env_report.errors:

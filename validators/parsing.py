@@ -12,13 +12,14 @@ import hashlib
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 import rfc8785
 
 from tongban.model.canonical import canonical_bytes
 
-__all__ = ["JsonParseError", "MAX_NESTING", "array_member_texts", "parse_json_strict", "jcs_bytes", "request_hash"]
+__all__ = ["JsonParseError", "MAX_NESTING", "array_member_texts", "parse_json_strict", "parse_json_strict_jcs",
+           "jcs_bytes", "request_hash"]
 
 # The deepest valid TBS text (an acknowledgement's report inside rejected[] or an ext object
 # at depth 8 inside a record) stays below 20 levels; 256 leaves room and stays far from
@@ -95,12 +96,30 @@ def _check_depth(value: Any) -> None:
         depth += 1
 
 
+# What can make sorted-key compact JSON differ from RFC 8785 in a parsed text besides a float
+# (seen by the float hook): an integer of 16 digits or more (beyond ±(2^53−1) JCS writes the
+# double it rounds to), written where a number can stand, and a member name holding a character
+# from U+E000 on (JCS orders names by UTF-16 code units, which differs from code-point order
+# only there), or such a character written as a \u escape anywhere. Each pattern may also match
+# inside a string value — then the slow path decides.
+_JCS_RISK = re.compile(r"[:\[,]\s*-?[0-9]{16}|[\ue000-\U0010ffff](?:[^\"\\]|\\.)*\"\s*:"
+                       r"|\\u(?:[eEfF]|[dD][89a-fA-F])")
+
+
 def parse_json_strict(data: bytes | str) -> Any:
     """Parse one I-JSON text (TBS-ENV-001); raise :class:`JsonParseError` otherwise.
 
     ``bytes`` must be UTF-8 without a byte-order mark. A ``str`` is taken as already decoded
     (it must not start with U+FEFF either).
     """
+    return parse_json_strict_jcs(data)[0]
+
+
+def parse_json_strict_jcs(data: bytes | str) -> tuple[Any, bool]:
+    """:func:`parse_json_strict`, and whether the value's RFC 8785 form is plain sorted-key
+    compact JSON (no float, no integer beyond ±(2^53−1), no member name whose JCS order differs),
+    so that :func:`tongban.model.canonical.canonical_bytes_validated` may write it: what an
+    envelope's two digests (TBS-ENV-027, TBS-ENV-031) are computed from."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
         if raw.startswith(b"\xef\xbb\xbf"):
@@ -113,9 +132,15 @@ def parse_json_strict(data: bytes | str) -> Any:
         text = data
         if text.startswith("\ufeff"):
             raise JsonParseError("byte-order mark before the JSON text", "JSON 文本前有字节顺序标记（BOM）")
+    floats: list[str] = []
+
+    def parse_float(number: str) -> float:
+        floats.append(number)
+        return _finite_float(number)
+
     try:
         value = json.loads(text, object_pairs_hook=_object_without_duplicates,
-                           parse_constant=_refuse_constant, parse_float=_finite_float)
+                           parse_constant=_refuse_constant, parse_float=parse_float)
     except JsonParseError:
         raise
     except RecursionError:
@@ -129,18 +154,20 @@ def parse_json_strict(data: bytes | str) -> Any:
         _check_depth_and_surrogates(value, check_surrogates)
     elif text.count("[") + text.count("{") > MAX_NESTING and type(value) in (dict, list):
         _check_depth(value)
-    return value
+    return value, not floats and _JCS_RISK.search(text) is None
 
 
 # RFC 8785 bytes of a value (§5.3), integers beyond ±(2^53−1) included: the model's canonical form.
 jcs_bytes = canonical_bytes
 
 
-def request_hash(envelope: Any, raw: bytes | None) -> str:
-    """TBS-ENV-031: SHA-256 over JCS of the parsed envelope, else over the raw bytes."""
+def request_hash(envelope: Any, raw: bytes | None, *, jcs: Callable[[Any], bytes] = jcs_bytes) -> str:
+    """TBS-ENV-031: SHA-256 over JCS of the parsed envelope, else over the raw bytes. ``jcs``:
+    the serializer (:func:`canonical_bytes_validated` for a value :func:`parse_json_strict_jcs`
+    found plain)."""
     if envelope is not None:
         try:
-            return hashlib.sha256(jcs_bytes(envelope)).hexdigest()
+            return hashlib.sha256(jcs(envelope)).hexdigest()
         except (OverflowError, ValueError, TypeError, rfc8785.CanonicalizationError):
             pass
     return hashlib.sha256(raw or b"").hexdigest()
