@@ -103,6 +103,7 @@ class ChangesPage:
     raw: bytes = b""           # response body, for the ledger's sha256
     received_at: str = ""      # T_ref as RFC 3339
     cut: RecordTexts = json_record_texts  # the records' texts in ``raw``
+    spec_version: str | None = None  # the version the response is written in, when the binding says (SOAP namespace)
 
     @property
     def received(self) -> ReceivedBody:

@@ -7,6 +7,14 @@ hardened parser and TBS-SOAP-003 typing the server uses — and PushBatch bodies
 :func:`.mapping.envelope_to_push_batch`, so an envelope is sent exactly as its JSON says, even a
 deliberately invalid one from the conformance kit, which zeep's object binding would refuse.
 
+Versions (TBS-1.1 TBS-SOAP-001): the connector speaks the version it is given (``spec_version``,
+the one negotiated by TBS-ENV-034): zeep reads that version's WSDL (``tbs-1.1.wsdl`` in
+``urn:tbs:1.1``), requests carry its namespace, SOAPAction and ``X-TB-Spec-Version``. A response
+is read under the version its namespace names; one in another version than asked for (GetAck
+excepted: an acknowledgement comes back in the version it was written in), or whose
+``X-TB-Spec-Version`` or acknowledgement ``specVersion`` names another version than its
+namespace, is refused as a :class:`ProtocolError` naming both.
+
 Faults map onto the :class:`ConnectorError` tree by the REST code in their detail
 (TBS-SOAP-005): ``soap:Server`` (5xx) and transport failures are retriable
 :class:`TransportError` s, RATE_LIMITED / ``Server.RateLimited`` a :class:`RateLimitedError` with
@@ -16,6 +24,7 @@ Faults map onto the :class:`ConnectorError` tree by the REST code in their detai
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +43,7 @@ from tongban.specs import spec_dir
 
 from . import mapping
 from .mapping import SoapFault, Unmappable
-from .xsd_model import TBS_NS
+from .xsd_model import namespace_of
 
 #: HTTP status of each REST error code (TBS-REST-008), carried on errors built from faults.
 STATUS_OF_CODE: dict[str, int] = {
@@ -43,7 +52,14 @@ STATUS_OF_CODE: dict[str, int] = {
     "CURSOR_EXPIRED": 410, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "UNAVAILABLE": 503,
 }
-BINDING_NAME = f"{{{TBS_NS}}}TbsSoap11"
+
+
+def binding_name(spec_version: str) -> str:
+    """The WSDL binding of ``spec_version`` (``{urn:tbs:1.1}TbsSoap11`` for TBS-1.1)."""
+    return f"{{{namespace_of(spec_version)}}}TbsSoap11"
+
+
+BINDING_NAME = binding_name("TBS-1.0")
 
 
 class _Transport(zeep.transports.Transport):
@@ -81,6 +97,11 @@ class SoapConnector(RetryingClient):
         """``endpoint`` is the SOAP address (``https://host/tbs/v1/soap``); a base URL gets the path added."""
         self.endpoint = endpoint if endpoint.rstrip("/").endswith("/soap") else endpoint.rstrip("/") + "/tbs/v1/soap"
         self.sender = sender
+        try:
+            namespace_of(spec_version)
+        except ValueError as exc:
+            raise ValueError(f"SOAP connector for {self.endpoint}: {exc}") from None
+        self.spec_version = spec_version
         self.retry = RetryPolicy(retries, backoff, max_backoff, sleep)
         session = requests.Session()
         session.verify = verify
@@ -91,16 +112,19 @@ class SoapConnector(RetryingClient):
             session.headers["Authorization"] = f"Bearer {token}"
         self._transport = _Transport(session=session, operation_timeout=(connect_timeout, read_timeout))
         # The normative WSDL is a local file: loading it fetches nothing from the network.
-        wsdl_path = str(wsdl or spec_dir(spec_version) / "tbs-1.0.wsdl")
+        wsdl_path = str(wsdl or spec_dir(spec_version) / f"{spec_version.lower()}.wsdl")
         self._client = zeep.Client(wsdl_path, transport=self._transport,
                                    settings=zeep.Settings(forbid_dtd=True, forbid_external=True))
-        self._service = self._client.create_service(BINDING_NAME, self.endpoint)
-        self._push_action = self._client.wsdl.bindings[BINDING_NAME].get("PushBatch").soapaction
+        binding = binding_name(spec_version)
+        if binding not in self._client.wsdl.bindings:
+            raise ValueError(f"WSDL {wsdl_path} has no binding {binding}: it is not the WSDL of {spec_version}")
+        self._service = self._client.create_service(binding, self.endpoint)
+        self._push_action = self._client.wsdl.bindings[binding].get("PushBatch").soapaction
 
     # -- protocol -------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         resp = self._call("GetMeta")
-        meta = self._map(resp, lambda content: mapping.xml_to_meta(content))
+        meta = self._map(resp, "GetMeta", lambda op: mapping.decode(self._member(op, "meta"), "Meta")[0])
         if not isinstance(meta, dict):
             raise ProtocolError("GetMetaResponse holds no meta object", endpoint=self.endpoint)
         return meta
@@ -108,13 +132,17 @@ class SoapConnector(RetryingClient):
     def fetch_changes(self, dataset: str, since: str | None, limit: int = 100) -> ChangesPage:
         resp = self._call("GetChanges", dataset=dataset, since=since, limit=limit)
         received_at = received_now()
-        body, _findings = self._map(resp, lambda content: mapping.xml_to_changes(content, dataset))
-        return changes_page(body, limit=limit, raw=resp.content, received_at=received_at, endpoint=self.endpoint,
+        body, _findings = self._map(resp, "GetChanges",
+                                    lambda op: mapping.decode(op, "GetChangesResponse", dataset=dataset))
+        page = changes_page(body, limit=limit, raw=resp.content, received_at=received_at, endpoint=self.endpoint,
                             what="GetChangesResponse", rule_id="TBS-SOAP-002", cut=mapping.record_item_texts)
+        # the records are validated under the version of the response (TBS-1.1 TBS-ENV-029),
+        # which _map has checked to be the one asked for
+        return dataclasses.replace(page, spec_version=self.spec_version)
 
     def push(self, envelope: dict[str, Any]) -> PushResult:
         try:
-            body = mapping.envelope_to_push_batch(envelope)
+            body = mapping.envelope_to_push_batch(envelope, self.spec_version)
         except ValueError as exc:
             raise ProtocolError(f"envelope cannot be sent over SOAP: {exc}", endpoint=self.endpoint) from exc
         # TBS-ENV-031: the receiver hashes the JSON it maps our XML to; compute the same.
@@ -124,7 +152,7 @@ class SoapConnector(RetryingClient):
         if isinstance(envelope.get("messageId"), str):
             headers[H.MESSAGE_ID] = envelope["messageId"]
         resp = self._send(lambda: self._transport.post(self.endpoint, body, headers))
-        ack = self._map(resp, lambda content: mapping.xml_to_ack(content))
+        ack = self._map(resp, "PushBatch", lambda op: self._ack(op))
         header_hash = resp.headers.get(H.REQUEST_HASH)
         check_request_hash(expected_hash, header_hash, ack, endpoint=self.endpoint)
         return PushResult(ack=ack, request_hash=header_hash, status_code=resp.status_code)
@@ -137,7 +165,8 @@ class SoapConnector(RetryingClient):
             if exc.code == "NOT_FOUND":
                 return None
             raise
-        return self._map(resp, lambda content: mapping.xml_to_ack(content, "GetAck"))
+        # TBS-1.1 TBS-REST-012: an acknowledgement comes back in the version it was written in
+        return self._map(resp, "GetAck", lambda op: self._ack(op), any_version=True)
 
     def close(self) -> None:
         self._transport.session.close()
@@ -164,13 +193,44 @@ class SoapConnector(RetryingClient):
             return resp
         return self.retry.call(attempt)
 
-    def _map(self, resp: requests.Response, read: Callable[[bytes], Any]) -> Any:
+    def _map(self, resp: requests.Response, operation: str, read: Callable[[Any], Any], *,
+             any_version: bool = False) -> Any:
+        """``read`` applied to the response wrapper of ``operation``, after the version checks
+        of TBS-1.1 TBS-SOAP-001 (namespace, ``X-TB-Spec-Version``)."""
         try:
-            return read(resp.content)
+            op = mapping.response_wrapper(resp.content, operation)
+            version = mapping.version_of(op)
+            header = resp.headers.get(H.SPEC_VERSION)
+            if not any_version and version != self.spec_version:
+                raise ProtocolError(f"{operation}Response is in namespace {namespace_of(version)} ({version}), "
+                                    f"but the request was {self.spec_version} ({namespace_of(self.spec_version)}): "
+                                    "a response is written in the version asked for (TBS-SOAP-001, TBS-REST-012)",
+                                    endpoint=self.endpoint, status=resp.status_code, rule_id="TBS-SOAP-001")
+            if header is not None and header != version:
+                raise ProtocolError(f"{operation}Response: {H.SPEC_VERSION} {header[:20]!r} and the body namespace "
+                                    f"{namespace_of(version)} ({version}) name different versions (TBS-SOAP-001)",
+                                    endpoint=self.endpoint, status=resp.status_code, rule_id="TBS-SOAP-001")
+            return read(op)
         except Unmappable as exc:
             raise ProtocolError(f"malformed SOAP response: {exc.finding.message_en} at "
                                 f"{exc.finding.location or '/'}", endpoint=self.endpoint,
                                 status=resp.status_code, rule_id=exc.finding.rule_id) from exc
+
+    @staticmethod
+    def _member(op: Any, name: str) -> Any:
+        el = mapping.wrapper_member(op, name)
+        assert el is not None
+        return el
+
+    def _ack(self, op: Any) -> dict[str, Any]:
+        """The acknowledgement of a response wrapper; its ``specVersion`` must be the namespace's."""
+        ack = mapping.decode(self._member(op, "ack"), "Ack")[0]
+        version = mapping.version_of(op)
+        if isinstance(ack, dict) and ack.get("specVersion") != version:
+            raise ProtocolError(f"acknowledgement specVersion {str(ack.get('specVersion'))[:20]!r} and the body "
+                                f"namespace {namespace_of(version)} ({version}) name different versions "
+                                "(TBS-SOAP-001)", endpoint=self.endpoint, rule_id="TBS-SOAP-001")
+        return ack
 
     def _error(self, resp: requests.Response) -> ConnectorError:
         status = resp.status_code

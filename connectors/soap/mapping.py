@@ -9,8 +9,14 @@ The mapping findings are returned alongside, with the JSON Pointers of the mappe
 findings that the JSON form cannot show (a repeated element, an attribute) exist only there.
 
 XML that cannot be mapped at all — not well-formed, a DOCTYPE, nesting over 64 levels, an element
-outside ``urn:tbs:1.0``, the wrong wrapper, mixed content — raises :class:`Unmappable`, which
-carries one finding and becomes a ``soap:Client`` fault (TBS-SOAP-005, TBS-SEC-010).
+outside the namespace of its operation, the wrong wrapper, mixed content — raises
+:class:`Unmappable`, which carries one finding and becomes a ``soap:Client`` fault
+(TBS-SOAP-005, TBS-SEC-010).
+
+Versions (TBS-1.1 TBS-SOAP-001): the namespace of the operation element selects the version,
+``urn:tbs:1.0`` TBS-1.0 with ``tbs-1.0.xsd``, ``urn:tbs:1.1`` TBS-1.1 with ``tbs-1.1.xsd``. A body
+is read under the version of its namespace (:func:`version_of`) and every element in it must be
+in that namespace; a body is written in the namespace of the version asked for.
 """
 from __future__ import annotations
 
@@ -25,12 +31,11 @@ from tongban.model.codes import mask_id_number
 from tongban.validators.report import Finding, Severity, render_value
 
 from .safe_xml import MalformedXml, NotUtf8, UnsafeXml, parse_hardened
-from .xsd_model import TBS_NS, SchemaModel, XType, schema_model
+from .xsd_model import (NAMESPACES, SPEC_VERSION, TBS_NS, VERSION_OF_NAMESPACE, SchemaModel, XType, model_of,
+                        namespace_of, schema_model)
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-_T = f"{{{TBS_NS}}}"
 _S = f"{{{SOAP_ENV_NS}}}"
-_NSMAP = {"soap": SOAP_ENV_NS, "tbs": TBS_NS}
 _INT_RE = re.compile(r"-?[0-9]+")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 OPERATIONS = ("GetMeta", "GetChanges", "PushBatch", "GetAck")
@@ -49,7 +54,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "malformed": ("XML 格式不正确", "XML is not well-formed"),
     "encoding": ("XML 不是 UTF-8 编码（XML 声明或字节顺序标记指明了其他编码）",
                  "XML is not UTF-8 (its declaration or byte-order mark names another encoding)"),
-    "namespace": ("元素不在命名空间 urn:tbs:1.0 中", "element outside namespace urn:tbs:1.0"),
+    "namespace": ("元素不在其操作的命名空间（urn:tbs:1.0 或 urn:tbs:1.1）中",
+                  "element outside the namespace of its operation (urn:tbs:1.0 or urn:tbs:1.1)"),
     "wrapper": ("SOAP 主体不是预期的操作包装元素", "SOAP body does not hold the expected operation wrapper"),
     "mixed": ("混合内容（文本与子元素并存）无法映射", "mixed content (text and child elements) cannot be mapped"),
     "missing": ("缺少必需的元素", "mandatory element missing"),
@@ -89,19 +95,20 @@ def _local(el: etree._Element) -> str:
 class _Decoder:
     """One mapping run: values out, findings collected, :class:`Unmappable` on the first fatal fault."""
 
-    def __init__(self, model: SchemaModel) -> None:
+    def __init__(self, model: SchemaModel, namespace: str = TBS_NS) -> None:
         self.model = model
+        self.namespace = namespace
         self.findings: list[Finding] = []
 
     def children(self, el: etree._Element, pointer: str) -> tuple[list[etree._Element], str]:
-        """Child elements (all in ``urn:tbs:1.0``) and the concatenated text of ``el``."""
+        """Child elements (all in the namespace being read) and the concatenated text of ``el``."""
         kids: list[etree._Element] = []
         texts = [el.text or ""]
         for child in el:
             if not isinstance(child.tag, str):  # comment or PI left in by a caller's parser
                 texts.append(child.tail or "")
                 continue
-            if etree.QName(child).namespace != TBS_NS:
+            if etree.QName(child).namespace != self.namespace:
                 raise Unmappable(_finding("TBS-ENV-002", _pointer(pointer, _local(child)), "namespace"))
             kids.append(child)
             texts.append(child.tail or "")
@@ -242,7 +249,7 @@ def _parse(xml: bytes) -> etree._Element:
 
 def soap_body_child(root: etree._Element) -> etree._Element:
     """The operation element of a SOAP 1.1 Envelope, or ``root`` itself when it is a bare wrapper."""
-    if etree.QName(root).namespace == TBS_NS:
+    if etree.QName(root).namespace in VERSION_OF_NAMESPACE:
         return root
     if root.tag != f"{_S}Envelope":
         raise Unmappable(_finding("TBS-ENV-002", "", "wrapper"))
@@ -264,22 +271,35 @@ def soap_body_child(root: etree._Element) -> etree._Element:
     return elements[0]
 
 
-def parse_operation(xml: bytes) -> tuple[str, etree._Element]:
-    """Parse a request hardened and return (operation name, wrapper element); see :class:`Unmappable`."""
+def parse_operation(xml: bytes, versions: tuple[str, ...] = tuple(NAMESPACES)) -> tuple[str, etree._Element]:
+    """Parse a request hardened and return (operation name, wrapper element); see :class:`Unmappable`.
+    The wrapper must be in the namespace of one of ``versions`` (:func:`version_of` tells which):
+    a TBS-1.0 reader passes ``("TBS-1.0",)`` and maps ``urn:tbs:1.1`` as any foreign namespace."""
     op = soap_body_child(_parse(xml))
     name = _local(op)
-    if etree.QName(op).namespace != TBS_NS or name not in OPERATIONS:
+    if VERSION_OF_NAMESPACE.get(etree.QName(op).namespace or "") not in versions or name not in OPERATIONS:
         raise Unmappable(_finding("TBS-ENV-002", "", "wrapper"))
     return name, op
 
 
-def _wrapper_member(op: etree._Element, member: str, *, required: bool = True) -> etree._Element | None:
+def version_of(el: etree._Element, default: str | None = None) -> str:
+    """The version whose namespace ``el`` is in (TBS-1.1 TBS-SOAP-001); ``default`` (or
+    ValueError) for an element in no TBS namespace."""
+    version = VERSION_OF_NAMESPACE.get(etree.QName(el).namespace or "")
+    if version is None:
+        if default is None:
+            raise ValueError(f"element {el.tag!r} is in no TBS namespace ({', '.join(VERSION_OF_NAMESPACE)})")
+        return default
+    return version
+
+
+def wrapper_member(op: etree._Element, member: str, *, required: bool = True) -> etree._Element | None:
     """The single ``member`` child of an operation wrapper; anything else there is the wrong wrapper."""
     found = None
     for child in op:
         if not isinstance(child.tag, str):
             continue
-        if etree.QName(child).namespace != TBS_NS:
+        if etree.QName(child).namespace != etree.QName(op).namespace:
             raise Unmappable(_finding("TBS-ENV-002", "", "namespace"))
         if _local(child) != member or found is not None:
             raise Unmappable(_finding("TBS-ENV-002", "", "wrapper"))
@@ -293,17 +313,21 @@ def _wrapper_member(op: etree._Element, member: str, *, required: bool = True) -
 
 def decode(el: etree._Element, type_name: str, *, pointer: str = "", dataset: str | None = None,
            model: SchemaModel | None = None) -> tuple[Any, list[Finding]]:
-    """Map one element of XSD type ``type_name`` to JSON (TBS-SOAP-003 (h)); raises :class:`Unmappable`."""
-    decoder = _Decoder(model or schema_model())
+    """Map one element of XSD type ``type_name`` to JSON (TBS-SOAP-003 (h)) under the version of
+    its namespace (TBS-1.0 outside both); raises :class:`Unmappable`."""
+    version = version_of(el, SPEC_VERSION)
+    decoder = _Decoder(model or model_of(version), namespace_of(version))
     value = decoder.value(el, decoder.model.type(type_name), pointer, dataset)
     return value, decoder.findings
 
 
 def envelope_from_push_batch(op: etree._Element) -> tuple[dict[str, Any], list[Finding]]:
-    """The JSON envelope of a parsed ``PushBatch`` wrapper; raises :class:`Unmappable`."""
-    decoder = _Decoder(schema_model())
+    """The JSON envelope of a parsed ``PushBatch`` wrapper, read under the version of its
+    namespace; raises :class:`Unmappable`."""
+    version = version_of(op, SPEC_VERSION)
+    decoder = _Decoder(model_of(version), namespace_of(version))
     decoder.check_attributes(op, "")
-    envelope_el = _wrapper_member(op, "envelope")
+    envelope_el = wrapper_member(op, "envelope")
     assert envelope_el is not None
     value = decoder.value(envelope_el, decoder.model.type("Envelope"), "")
     if not isinstance(value, dict):
@@ -363,14 +387,16 @@ def record_item_texts(xml: bytes) -> list[str] | None:
         return None
 
 
-def item_from_text(text: str, dataset: str) -> Any:
+def item_from_text(text: str, dataset: str, version: str = SPEC_VERSION) -> Any:
     """A record from the text of its ``records/item`` element (:func:`record_item_texts`), mapped
-    as in a body of ``dataset``. Every element of a mapped body is in the TBS namespace, so each
-    prefix the text uses is bound to it again. Raises ValueError when it does not map cleanly."""
+    as in a body of ``dataset`` in ``version``. Every element of a mapped body is in the namespace
+    of its version, so each prefix the text uses is bound to it again. Raises ValueError when it
+    does not map cleanly."""
+    namespace = namespace_of(version)
     prefixes = sorted(set(re.findall(r"</?([A-Za-z_][\w.-]*):", text)) - {"xml"})
-    declarations = "".join(f' xmlns:{p}="{TBS_NS}"' for p in prefixes)
+    declarations = "".join(f' xmlns:{p}="{namespace}"' for p in prefixes)
     try:
-        wrapper = _parse(f'<records xmlns="{TBS_NS}"{declarations}>{text}</records>'.encode("utf-8"))
+        wrapper = _parse(f'<records xmlns="{namespace}"{declarations}>{text}</records>'.encode("utf-8"))
         value, findings = decode(wrapper, "RecordList", dataset=dataset)
     except Unmappable as exc:
         raise ValueError(f"the quarantined item does not map: {exc.finding.rule_id}") from None
@@ -392,14 +418,15 @@ def _text(value: Any) -> str:
 
 
 class _Encoder:
-    def __init__(self, model: SchemaModel) -> None:
+    def __init__(self, model: SchemaModel, namespace: str = TBS_NS) -> None:
         self.model = model
+        self.tag = f"{{{namespace}}}"
 
     def add(self, parent: etree._Element, name: str, value: Any, xtype: XType | None,
             dataset: str | None = None) -> None:
         if value is None:
             raise ValueError(f"member {name!r} is null, which has no XML form (TBS-SOAP-003 (e))")
-        el = etree.SubElement(parent, _T + name)
+        el = etree.SubElement(parent, self.tag + name)
         self.fill(el, value, xtype, dataset)
 
     def fill(self, el: etree._Element, value: Any, xtype: XType | None, dataset: str | None) -> None:
@@ -431,93 +458,110 @@ class _Encoder:
 
 
 def encode(name: str, value: Any, type_name: str | None, *, dataset: str | None = None,
-           model: SchemaModel | None = None) -> etree._Element:
-    """An element ``tbs:{name}`` holding ``value`` mapped by TBS-SOAP-003; raises ValueError for null."""
-    encoder = _Encoder(model or schema_model())
-    root = etree.Element(_T + name, nsmap={"tbs": TBS_NS})
+           model: SchemaModel | None = None, version: str = SPEC_VERSION) -> etree._Element:
+    """An element ``tbs:{name}`` in ``version``'s namespace holding ``value`` mapped by
+    TBS-SOAP-003; raises ValueError for null."""
+    namespace = namespace_of(version)
+    encoder = _Encoder(model or model_of(version), namespace)
+    root = etree.Element(f"{{{namespace}}}{name}", nsmap={"tbs": namespace})
     encoder.fill(root, value, encoder.model.type(type_name) if type_name else None, dataset)
     return root
 
 
 def soap_envelope(body_child: etree._Element) -> bytes:
     """A SOAP 1.1 Envelope around one body element, UTF-8 with an XML declaration."""
-    env = etree.Element(_S + "Envelope", nsmap=_NSMAP)
+    env = etree.Element(_S + "Envelope", nsmap={"soap": SOAP_ENV_NS,
+                                                "tbs": etree.QName(body_child).namespace or TBS_NS})
     body = etree.SubElement(env, _S + "Body")
     body.append(body_child)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
-def _wrapper(operation: str, members: Iterable[tuple[str, Any, str]], dataset: str | None = None) -> etree._Element:
-    model = schema_model()
-    op = etree.Element(_T + operation, nsmap={"tbs": TBS_NS})
-    encoder = _Encoder(model)
+def _wrapper(operation: str, members: Iterable[tuple[str, Any, str]], dataset: str | None = None,
+             version: str = SPEC_VERSION) -> etree._Element:
+    model, namespace = model_of(version), namespace_of(version)
+    op = etree.Element(f"{{{namespace}}}{operation}", nsmap={"tbs": namespace})
+    encoder = _Encoder(model, namespace)
     for name, value, type_name in members:
         if value is not None:
             encoder.add(op, name, value, model.type(type_name), dataset)
     return op
 
 
-def envelope_to_push_batch(envelope: dict[str, Any]) -> bytes:
-    """A full SOAP 1.1 ``PushBatch`` request for ``envelope``, element order per the WSDL.
+def _version_named(value: Any) -> str:
+    """The version a JSON member (``specVersion``) names, when the SOAP binding has a namespace
+    for it; TBS-1.0 otherwise."""
+    return value if isinstance(value, str) and value in NAMESPACES else SPEC_VERSION
+
+
+def envelope_to_push_batch(envelope: dict[str, Any], version: str | None = None) -> bytes:
+    """A full SOAP 1.1 ``PushBatch`` request for ``envelope``, element order per the WSDL, in
+    the namespace of ``version`` (default: the one the envelope's ``specVersion`` names).
 
     Members the XSD does not define are sent after the defined ones, as they stand, so a
     receiver sees exactly what the JSON said. ``null`` has no XML form: ValueError.
     """
-    return soap_envelope(_wrapper("PushBatch", [("envelope", envelope, "Envelope")]))
+    version = version or _version_named(envelope.get("specVersion"))
+    return soap_envelope(_wrapper("PushBatch", [("envelope", envelope, "Envelope")], version=version))
 
 
-def get_meta_request() -> bytes:
-    return soap_envelope(_wrapper("GetMeta", []))
+def get_meta_request(version: str = SPEC_VERSION) -> bytes:
+    return soap_envelope(_wrapper("GetMeta", [], version=version))
 
 
-def get_changes_request(dataset: str, since: str | None = None, limit: int | None = None) -> bytes:
+def get_changes_request(dataset: str, since: str | None = None, limit: int | None = None,
+                        version: str = SPEC_VERSION) -> bytes:
     return soap_envelope(_wrapper("GetChanges", [("dataset", dataset, "string"), ("since", since, "string"),
-                                                 ("limit", limit, "integer")]))
+                                                 ("limit", limit, "integer")], version=version))
 
 
-def meta_to_xml(meta: dict[str, Any]) -> bytes:
+def meta_to_xml(meta: dict[str, Any], version: str = SPEC_VERSION) -> bytes:
     """``GetMetaResponse{meta}`` (TBS-SOAP-002)."""
-    return soap_envelope(_wrapper("GetMetaResponse", [("meta", meta, "Meta")]))
+    return soap_envelope(_wrapper("GetMetaResponse", [("meta", meta, "Meta")], version=version))
 
 
-def changes_to_xml(changes: dict[str, Any], dataset: str) -> bytes:
+def changes_to_xml(changes: dict[str, Any], dataset: str, version: str = SPEC_VERSION) -> bytes:
     """``GetChangesResponse{records, nextCursor, hasMore}``; ``records/item`` typed by ``dataset``."""
     return soap_envelope(_wrapper("GetChangesResponse", [
         ("records", changes.get("records", []), "RecordList"),
         ("nextCursor", changes.get("nextCursor"), "string"),
         ("hasMore", changes.get("hasMore"), "boolean"),
-    ], dataset))
+    ], dataset, version=version))
 
 
-def ack_to_xml(ack: dict[str, Any], operation: str = "PushBatch") -> bytes:
-    """``PushBatchResponse{ack}`` or ``GetAckResponse{ack}``."""
-    return soap_envelope(_wrapper(f"{operation}Response", [("ack", ack, "Ack")]))
+def ack_to_xml(ack: dict[str, Any], operation: str = "PushBatch", version: str | None = None) -> bytes:
+    """``PushBatchResponse{ack}`` or ``GetAckResponse{ack}``, in the namespace of ``version``
+    (default: the version the acknowledgement is written in, TBS-1.1 TBS-ENV-029)."""
+    version = version or _version_named(ack.get("specVersion"))
+    return soap_envelope(_wrapper(f"{operation}Response", [("ack", ack, "Ack")], version=version))
 
 
-def _response(xml: bytes, operation: str) -> etree._Element:
+def response_wrapper(xml: bytes, operation: str) -> etree._Element:
+    """The ``{operation}Response`` element of a SOAP response, in the namespace of either
+    version (:func:`version_of`); raises :class:`Unmappable`."""
     op = soap_body_child(_parse(xml))
-    if op.tag != f"{_T}{operation}Response":
+    if _local(op) != f"{operation}Response" or etree.QName(op).namespace not in VERSION_OF_NAMESPACE:
         raise Unmappable(_finding("TBS-ENV-002", "", "wrapper"))
     return op
 
 
 def xml_to_meta(xml: bytes) -> dict[str, Any]:
     """The self-description of a ``GetMetaResponse``; raises :class:`Unmappable`."""
-    el = _wrapper_member(_response(xml, "GetMeta"), "meta")
+    el = wrapper_member(response_wrapper(xml, "GetMeta"), "meta")
     assert el is not None
     return decode(el, "Meta")[0]
 
 
 def xml_to_ack(xml: bytes, operation: str = "PushBatch") -> dict[str, Any]:
     """The acknowledgement of a ``PushBatchResponse`` / ``GetAckResponse``; raises :class:`Unmappable`."""
-    el = _wrapper_member(_response(xml, operation), "ack")
+    el = wrapper_member(response_wrapper(xml, operation), "ack")
     assert el is not None
     return decode(el, "Ack")[0]
 
 
 def xml_to_changes(xml: bytes, dataset: str) -> tuple[dict[str, Any], list[Finding]]:
     """``{records, nextCursor, hasMore}`` of a ``GetChangesResponse``; locations rooted at that object."""
-    op = _response(xml, "GetChanges")
+    op = response_wrapper(xml, "GetChanges")
     return decode(op, "GetChangesResponse", dataset=dataset)
 
 
@@ -544,8 +588,8 @@ class SoapFault:
     request_message_id: str | None = None
 
 
-def fault_to_xml(fault: SoapFault) -> bytes:
-    env = etree.Element(_S + "Envelope", nsmap=_NSMAP)
+def fault_to_xml(fault: SoapFault, version: str = SPEC_VERSION) -> bytes:
+    env = etree.Element(_S + "Envelope", nsmap={"soap": SOAP_ENV_NS, "tbs": namespace_of(version)})
     body = etree.SubElement(env, _S + "Body")
     f = etree.SubElement(body, _S + "Fault")
     etree.SubElement(f, "faultcode").text = f"soap:{fault.faultcode}"
@@ -554,7 +598,7 @@ def fault_to_xml(fault: SoapFault) -> bytes:
         detail = etree.SubElement(f, "detail")
         error = {"code": fault.code, "message": fault.message or fault.faultstring,
                  "ruleId": fault.rule_id, "requestMessageId": fault.request_message_id}
-        detail.append(encode("error", {k: v for k, v in error.items() if v is not None}, "Error"))
+        detail.append(encode("error", {k: v for k, v in error.items() if v is not None}, "Error", version=version))
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
@@ -570,7 +614,8 @@ def xml_to_fault(xml: bytes) -> SoapFault | None:
     prefix, _, local = code_text.rpartition(":")
     if prefix and fault.nsmap.get(prefix) != SOAP_ENV_NS:
         local = code_text  # a fault code outside the SOAP namespace is kept as written
-    error = fault.find(f"detail/{_T}error")
+    error = next((e for ns in VERSION_OF_NAMESPACE if (e := fault.find(f"detail/{{{ns}}}error")) is not None),
+                 None)
     fields: dict[str, Any] = {}
     if error is not None:
         fields = {k: v for k, v in decode(error, "Error")[0].items() if isinstance(v, str)}

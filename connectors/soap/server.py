@@ -13,6 +13,14 @@ Order at the edge: authentication before anything is read (TBS-SEC-001), the 16 
 ``soap:Client`` for the REST 4xx cases, ``soap:Server`` for 5xx and ``soap:Server.RateLimited``
 for RATE_LIMITED (TBS-SOAP-005, TBS-SEC-013). An envelope rejected by validation is a normal
 ``PushBatchResponse`` whose ack has status REJECTED.
+
+Versions (TBS-1.1 TBS-SOAP-001): a service whose ``spec_versions`` lists TBS-1.1 reads each
+request under the version its body namespace names (``urn:tbs:1.0`` / ``urn:tbs:1.1``) and
+answers in that namespace; a namespace of a version it does not support is a ``soap:Client``
+fault ``UNSUPPORTED_VERSION``, and a ``SOAPAction``, ``X-TB-Spec-Version`` or (PushBatch) envelope
+``specVersion`` naming another version than the namespace is ``BAD_HEADER``. Both WSDLs are
+served at the endpoint (``?wsdl`` takes the version from ``version=`` or ``X-TB-Spec-Version``).
+A TBS-1.0-only service answers exactly as TBS-1.0 does (``urn:tbs:1.1`` is a foreign namespace).
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ from tongban.specs import spec_dir
 
 from . import mapping
 from .mapping import SoapFault, Unmappable
+from .xsd_model import NAMESPACES, namespace_of
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +65,14 @@ def _faultcode(err: ServiceError) -> str:
     return "Client" if err.status < 500 else "Server"
 
 
+def _versions(service: SystemService) -> tuple[str, ...]:
+    """The versions ``service`` serves (TBS-1.1 TBS-REST-002): its ``spec_versions``, or TBS-1.0."""
+    return tuple(getattr(service, "spec_versions", None) or (SPEC_VERSION,))
+
+
 def _xml_response(body: bytes, *, status: int = 200, request_hash: str | None = None,
-                  extra: dict[str, str] | None = None) -> Response:
-    headers = {H.SPEC_VERSION: SPEC_VERSION}
+                  extra: dict[str, str] | None = None, version: str = SPEC_VERSION) -> Response:
+    headers = {H.SPEC_VERSION: version}
     if request_hash:
         headers[H.REQUEST_HASH] = request_hash
     headers.update(extra or {})
@@ -66,18 +80,20 @@ def _xml_response(body: bytes, *, status: int = 200, request_hash: str | None = 
 
 
 @cache
-def normative_wsdl() -> bytes:
-    return (spec_dir("TBS-1.0") / "tbs-1.0.wsdl").read_bytes()
+def normative_wsdl(version: str = SPEC_VERSION) -> bytes:
+    namespace_of(version)  # only versions with a SOAP binding
+    return (spec_dir(version) / f"{version.lower()}.wsdl").read_bytes()
 
 
 @cache
-def normative_xsd() -> bytes:
-    return (spec_dir("TBS-1.0") / "tbs-1.0.xsd").read_bytes()
+def normative_xsd(version: str = SPEC_VERSION) -> bytes:
+    namespace_of(version)
+    return (spec_dir(version) / f"{version.lower()}.xsd").read_bytes()
 
 
-def wsdl_for(address: str) -> bytes:
-    """The normative WSDL with ``soap:address/@location`` set to ``address``; nothing else changes."""
-    doc = etree.fromstring(normative_wsdl(), etree.XMLParser(resolve_entities=False, no_network=True))
+def wsdl_for(address: str, version: str = SPEC_VERSION) -> bytes:
+    """``version``'s normative WSDL with ``soap:address/@location`` set to ``address``; nothing else changes."""
+    doc = etree.fromstring(normative_wsdl(version), etree.XMLParser(resolve_entities=False, no_network=True))
     for location in doc.iterfind("wsdl:service/wsdl:port/soap:address", WSDL_NS):
         location.set("location", address)
     return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
@@ -96,20 +112,29 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
     """An ASGI app serving ``service`` at ``/tbs/v1/soap`` (TBS-SOAP-001), the WSDL at ``?wsdl``.
 
     ``public_url`` is the endpoint address written into the served WSDL; by default the address
-    the request came to. The XSD the WSDL imports is served next to it (``/tbs/v1/tbs-1.0.xsd``).
+    the request came to. The XSD the WSDL imports is served next to it (``/tbs/v1/tbs-1.0.xsd``,
+    ``/tbs/v1/tbs-1.1.xsd``).
     """
-    app = FastAPI(title="TBS-1.0 SOAP binding", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="TBS SOAP binding", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.refused = {}  # fault code -> count, for the sandbox's and tests' eyes
     passes_findings = _accepts(service.receive, "binding_findings")
 
-    def fault(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None) -> Response:
-        app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
-        body = mapping.fault_to_xml(SoapFault(_faultcode(err), err.message, err.code, err.message, err.rule_id,
-                                              message_id))
-        extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
-        return _xml_response(body, status=500, request_hash=request_hash, extra=extra)
+    def served() -> tuple[str, ...]:
+        return tuple(v for v in _versions(service) if v in NAMESPACES) or (SPEC_VERSION,)
 
-    edge = EdgeChecks(authenticate, max_body_bytes)
+    def fault(err: ServiceError, *, request_hash: str | None = None, message_id: str | None = None,
+              version: str | None = None) -> Response:
+        """A fault written in the request's version when it is supported; otherwise in the highest
+        version the server supports (as TBS-1.1 TBS-REST-007 has it for REST errors)."""
+        app.state.refused[err.code] = app.state.refused.get(err.code, 0) + 1
+        versions = served()
+        version = version if version in versions else max(versions)
+        body = mapping.fault_to_xml(SoapFault(_faultcode(err), err.message, err.code, err.message, err.rule_id,
+                                              message_id), version)
+        extra = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+        return _xml_response(body, status=500, request_hash=request_hash, extra=extra, version=version)
+
+    edge = EdgeChecks(authenticate, max_body_bytes, served)
 
     @app.exception_handler(StarletteHTTPException)
     async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -128,11 +153,26 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
             return fault(ServiceError(404, "NOT_FOUND", f"GET {SOAP_PATH}: use ?wsdl for the service description; "
                                       "SOAP requests are POST", rule_id="TBS-SOAP-001"))
         address = public_url or str(request.url.replace(query=""))
-        return _xml_response(wsdl_for(address))
+        # TBS-1.1 TBS-SOAP-001: a dual-version server serves both WSDLs at the endpoint; the
+        # version is asked for by ``version=`` or X-TB-Spec-Version, else the lowest served
+        # (TBS-1.0 during the transition), so a TBS-1.0 client's plain ``?wsdl`` is unchanged.
+        versions = served()
+        asked = request.query_params.get("version") or request.headers.get(H.SPEC_VERSION)
+        if asked is not None and asked not in versions:
+            return fault(ServiceError(400, "UNSUPPORTED_VERSION", f"no WSDL for {asked[:20]!r}: served versions are "
+                                      f"{', '.join(versions)}", rule_id="TBS-SOAP-001"))
+        version = asked or min(versions)
+        return _xml_response(wsdl_for(address, version), version=version)
 
-    @app.get(f"{H.BASE_PATH}/tbs-1.0.xsd")
-    def schema() -> Response:
-        return _xml_response(normative_xsd())
+    def schema_route(version: str) -> None:
+        @app.get(f"{H.BASE_PATH}/{version.lower()}.xsd")
+        def schema() -> Response:
+            if version not in served():
+                return fault(ServiceError(404, "NOT_FOUND", f"{version} is not served here", rule_id="TBS-SOAP-004"))
+            return _xml_response(normative_xsd(version), version=version)
+
+    for known in NAMESPACES:
+        schema_route(known)
 
     @app.post(SOAP_PATH)
     async def call(request: Request) -> Response:
@@ -147,43 +187,69 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         if media.strip().lower() != "text/xml" or (charset and charset.group(1).lower() != "utf-8"):
             return fault(ServiceError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/xml; charset=utf-8",
                                       rule_id="TBS-SOAP-001"), request_hash=raw_hash)
+        versions = served()
+        dual = versions != (SPEC_VERSION,)
         try:
-            operation, op = mapping.parse_operation(raw)
+            # a TBS-1.0-only server knows only urn:tbs:1.0: urn:tbs:1.1 is its mapping fault
+            operation, op = mapping.parse_operation(raw, tuple(NAMESPACES) if dual else (SPEC_VERSION,))
         except Unmappable as exc:
             return fault(_unmappable(exc), request_hash=raw_hash)
-        action = request.headers.get("soapaction", "").strip().strip('"')
-        if action != f"urn:tbs:1.0#{operation}":
-            return fault(ServiceError(400, "BAD_HEADER", f'SOAPAction must be "urn:tbs:1.0#{operation}"',
+        version = mapping.version_of(op)
+        if version not in versions:
+            return fault(ServiceError(400, "UNSUPPORTED_VERSION", f"namespace {namespace_of(version)} is {version}, "
+                                      f"which is not supported here; supported: {', '.join(versions)}",
                                       rule_id="TBS-SOAP-001"), request_hash=raw_hash)
+        action = request.headers.get("soapaction", "").strip().strip('"')
+        namespace = namespace_of(version)
+        if action != f"{namespace}#{operation}":
+            return fault(ServiceError(400, "BAD_HEADER", f'SOAPAction must be "{namespace}#{operation}" '
+                                      f"(the namespace of the body)", rule_id="TBS-SOAP-001"),
+                         request_hash=raw_hash, version=version)
+        header = request.headers.get(H.SPEC_VERSION)
+        if header != version:
+            return fault(ServiceError(400, "BAD_HEADER", f"{H.SPEC_VERSION} {str(header)[:20]!r} and the body "
+                                      f"namespace {namespace} ({version}) name different versions",
+                                      rule_id="TBS-SOAP-001"), request_hash=raw_hash, version=version)
         try:
             if operation == "PushBatch":
-                return await push(request, op, caller, raw, raw_hash)
+                return await push(request, op, caller, raw, raw_hash, version, dual)
             if operation == "GetMeta":
-                return _xml_response(mapping.meta_to_xml(await run_in_threadpool(service.meta)))
+                return _xml_response(mapping.meta_to_xml(await run_in_threadpool(service.meta), version),
+                                     version=version)
             if operation == "GetChanges":
-                return await changes(op)
+                return await changes(op, version, dual)
             return await get_ack(op, caller)
         except ServiceError as err:
-            return fault(err, request_hash=raw_hash if operation == "PushBatch" else None)
+            return fault(err, request_hash=raw_hash if operation == "PushBatch" else None, version=version)
         except Unmappable as exc:  # GetChanges / GetAck parameters that cannot be mapped
-            return fault(_unmappable(exc))
+            return fault(_unmappable(exc), version=version)
         except Exception:  # noqa: BLE001 - the edge turns every failure into a Server fault
             log.exception("SOAP %s failed", operation)
             return fault(ServiceError(500, "INTERNAL_ERROR", "internal error"),
-                         request_hash=raw_hash if operation == "PushBatch" else None)
+                         request_hash=raw_hash if operation == "PushBatch" else None, version=version)
 
-    async def push(request: Request, op: etree._Element, caller: str, raw: bytes, raw_hash: str) -> Response:
+    async def push(request: Request, op: etree._Element, caller: str, raw: bytes, raw_hash: str,
+                   version: str, dual: bool) -> Response:
         try:
             envelope, findings = mapping.envelope_from_push_batch(op)
         except Unmappable as exc:
-            return fault(_unmappable(exc), request_hash=raw_hash)
+            return fault(_unmappable(exc), request_hash=raw_hash, version=version)
         request_hash = sha256_hex(canonical_bytes(envelope))  # TBS-ENV-031: of the mapped JSON
         message_id = request.headers.get(H.MESSAGE_ID)
         env_mid = envelope.get("messageId")
         if not message_id or not UUID_RE.match(message_id) or message_id != env_mid or envelope.get("sender") != caller:
             return fault(ServiceError(400, "BAD_HEADER", f"{H.MESSAGE_ID} must equal the envelope's messageId and "
                                       f"{H.SENDER} its sender", rule_id="TBS-REST-006"),
-                         request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None)
+                         request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None,
+                         version=version)
+        if dual and envelope.get("specVersion") != version:
+            # TBS-1.1 TBS-SOAP-001 (a TBS-1.0 server leaves a wrong specVersion to TBS-ENV-021)
+            return fault(ServiceError(400, "BAD_HEADER", f"the envelope's specVersion "
+                                      f"{str(envelope.get('specVersion'))[:20]!r} and the body namespace "
+                                      f"{namespace_of(version)} ({version}) name different versions",
+                                      rule_id="TBS-SOAP-001"),
+                         request_hash=request_hash, message_id=env_mid if isinstance(env_mid, str) else None,
+                         version=version)
         extra: dict[str, Any] = {}
         if findings:
             if passes_findings:
@@ -196,10 +262,10 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
                 envelope, binding="SOAP", request_hash=request_hash, authenticated_sender=caller,
                 received=ReceivedBody(raw, mapping.record_item_texts), **extra))
         except ServiceError as err:
-            return fault(err, request_hash=request_hash, message_id=message_id)
-        return _xml_response(mapping.ack_to_xml(ack), request_hash=request_hash)
+            return fault(err, request_hash=request_hash, message_id=message_id, version=version)
+        return _xml_response(mapping.ack_to_xml(ack, version=version), request_hash=request_hash, version=version)
 
-    async def changes(op: etree._Element) -> Response:
+    async def changes(op: etree._Element, version: str, dual: bool) -> Response:
         params, findings = mapping.get_changes_params(op)
         dataset, since, limit = params.get("dataset"), params.get("since"), params.get("limit", 100)
         if findings or not isinstance(dataset, str) or not (since is None or isinstance(since, str)):
@@ -208,8 +274,11 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ServiceError(400, "BAD_PARAMETER", "limit must be an integer from 1 to 1000",
                                rule_id="TBS-REST-003")
-        page = await run_in_threadpool(service.changes, dataset, since, limit)
-        return _xml_response(mapping.changes_to_xml(page, dataset))
+        if not dual:
+            page = await run_in_threadpool(service.changes, dataset, since, limit)
+        else:  # TBS-1.1 TBS-REST-012: the feed written in the version the request names
+            page = await run_in_threadpool(lambda: service.changes(dataset, since, limit, version=version))
+        return _xml_response(mapping.changes_to_xml(page, dataset, version), version=version)
 
     async def get_ack(op: etree._Element, caller: str) -> Response:
         params, findings = mapping.get_ack_params(op)
@@ -220,7 +289,11 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
         if ack is None:
             raise ServiceError(404, "NOT_FOUND", "no acknowledgement for this messageId from you",
                                rule_id="TBS-REST-010")
-        return _xml_response(mapping.ack_to_xml(ack, "GetAck"), request_hash=ack.get("requestHash"))
+        # TBS-1.1 TBS-REST-012: an acknowledgement is returned in the version it was written in
+        written = ack.get("specVersion")
+        version = written if written in NAMESPACES else SPEC_VERSION
+        return _xml_response(mapping.ack_to_xml(ack, "GetAck", version), request_hash=ack.get("requestHash"),
+                             version=version)
 
     guard_app(app, _edge_fault)
     return app

@@ -20,6 +20,10 @@ from lxml import etree
 from tongban.specs import spec_dir
 
 TBS_NS = "urn:tbs:1.0"
+SPEC_VERSION = "TBS-1.0"
+#: TBS-1.1 TBS-SOAP-001: the namespace of the SOAP body selects the version.
+NAMESPACES: dict[str, str] = {"TBS-1.0": "urn:tbs:1.0", "TBS-1.1": "urn:tbs:1.1"}
+VERSION_OF_NAMESPACE: dict[str, str] = {ns: version for version, ns in NAMESPACES.items()}
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 _XS = f"{{{XS_NS}}}"
 
@@ -129,3 +133,21 @@ def schema_model(xsd_path: Path | None = None) -> SchemaModel:
         else:
             elements[name] = _type_ref(el.get("type", ""), el.nsmap).removeprefix(f"{{{namespace}}}")
     return SchemaModel(types, elements)
+
+
+def namespace_of(spec_version: str) -> str:
+    """The XML namespace of ``spec_version`` (``urn:tbs:1.1`` for TBS-1.1); ValueError when the
+    SOAP binding has none for it."""
+    try:
+        return NAMESPACES[spec_version]
+    except KeyError:
+        raise ValueError(f"spec version {spec_version!r} has no SOAP namespace; known: "
+                         f"{', '.join(NAMESPACES)}") from None
+
+
+def model_of(spec_version: str = SPEC_VERSION) -> SchemaModel:
+    """The type model of ``spec_version``'s normative XSD (``tbs-1.1.xsd`` for TBS-1.1)."""
+    namespace_of(spec_version)
+    if spec_version == SPEC_VERSION:
+        return schema_model()
+    return schema_model(spec_dir(spec_version) / f"{spec_version.lower()}.xsd")

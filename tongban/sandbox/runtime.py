@@ -408,14 +408,15 @@ class Sandbox:
         return self
 
     def _serve_versions(self) -> None:
-        """A province in transition: REST systems serve the versions of their profile (TBS-1.1
-        TBS-REST-012), the province hub with what only TBS-1.1 says; systems on other bindings
-        stay on TBS-1.0 here."""
+        """A province in transition: REST and SOAP systems serve the versions of their profile
+        (TBS-1.1 TBS-REST-012, TBS-SOAP-001: a SOAP system answers in the namespace of the
+        request), the province hub with what only TBS-1.1 says; systems on other bindings stay
+        on TBS-1.0 here."""
         from tongban.sandbox.transition import ONLY_10, province_enrich
 
         for r in self.running:
             sid = r.system.system_id
-            if r.transport != "rest" or r.service is None:
+            if r.transport not in ("rest", "soap") or r.service is None:
                 self.versions[sid] = ONLY_10
                 continue
             r.service.spec_versions = self.versions[sid]

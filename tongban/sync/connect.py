@@ -35,7 +35,8 @@ def _soap(partner: PartnerConfig, bus_id: str, **kw: Any) -> Connector:
     module = importlib.import_module("tongban.connectors.soap.client")
     kw.setdefault("retries", partner.retries)
     return module.SoapConnector(partner.endpoint, sender=bus_id, token=partner.credentials.token(),
-                                verify=partner.ca_file or True, cert=_client_cert(partner), **kw)
+                                spec_version=partner.spec_version, verify=partner.ca_file or True,
+                                cert=_client_cert(partner), **kw)
 
 
 def _filedrop(partner: PartnerConfig, bus_id: str, **kw: Any) -> Inbox:

@@ -230,7 +230,8 @@ class SyncEngine:
                 hop = "store"
                 page_sha256 = sha256_hex(page.raw)
                 received_at = datetime.fromisoformat(page.received_at) if page.received_at else utcnow()
-                context = ValidationContext(spec=partner.spec_version, received_at=received_at,
+                # TBS-1.1 TBS-ENV-029: records are validated under the version of the response
+                context = ValidationContext(spec=page.spec_version or partner.spec_version, received_at=received_at,
                                             allowlist=frozenset(self.registry.bus.uscc_allowlist))
                 with self.store.transaction() as s:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,

@@ -65,7 +65,7 @@ class BusReceiver:
                 "specVersions": list(self.registry.bus.spec_versions or ("TBS-1.0",)), "bindings": ["REST", "SOAP", "FILE", "MQTT"],
                 "limits": {"maxRecords": 1000, "maxBodyBytes": 16 * 1024 * 1024}}
 
-    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
+    def changes(self, dataset: str, since: str | None, limit: int, version: str | None = None) -> dict[str, Any]:
         raise ServiceError(404, "NOT_FOUND", "the bus serves no changes feed", rule_id="TBS-REST-003")
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
@@ -132,8 +132,8 @@ class InFrontOfReceiver:
     def meta(self) -> dict[str, Any]:
         return self.receiver.meta()
 
-    def changes(self, dataset: str, since: str | None, limit: int) -> dict[str, Any]:
-        return self.receiver.changes(dataset, since, limit)
+    def changes(self, dataset: str, since: str | None, limit: int, version: str | None = None) -> dict[str, Any]:
+        return self.receiver.changes(dataset, since, limit, version)
 
     def get_ack(self, message_id: str, caller: str) -> dict[str, Any] | None:
         return self.receiver.get_ack(message_id, caller)
