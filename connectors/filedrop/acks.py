@@ -20,7 +20,7 @@ from tongban.validators.report import Finding, Report
 
 from .names import PART_SUFFIX
 
-__all__ = ["rejection_ack", "now_rfc3339", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["ack_version", "rejection_ack", "now_rfc3339", "write_bytes_atomic", "write_json_atomic"]
 
 SPEC_VERSION = "TBS-1.0"
 _UUID_CHARS = set("0123456789abcdef-")
@@ -36,8 +36,19 @@ def _is_uuid(value: Any) -> bool:
             and [len(p) for p in value.split("-")] == [8, 4, 4, 4, 12])
 
 
+def ack_version(request: dict[str, Any] | None, versions: Iterable[str] | None) -> str:
+    """The version a binding writes its own acknowledgement in (TBS-1.1 TBS-ENV-029): the
+    version the request names when the receiver supports it; otherwise the lowest version the
+    receiver supports (TBS-1.0 while it supports it, the version every sender still reads
+    during the transition: the binding has no partner profile to choose by)."""
+    supported = tuple(versions or ()) or (SPEC_VERSION,)
+    named = (request or {}).get("specVersion")
+    return named if isinstance(named, str) and named in supported else min(supported)
+
+
 def rejection_ack(findings: Iterable[Finding], *, acknowledger: str, request_hash: str,
-                  request: dict[str, Any] | None, received_at: str | None = None) -> dict[str, Any]:
+                  request: dict[str, Any] | None, received_at: str | None = None,
+                  spec_version: str = SPEC_VERSION) -> dict[str, Any]:
     """An acknowledgement with status REJECTED for an envelope-level rejection (TBS-ENV-030).
 
     ``request`` is the (logical) envelope or the manifest as far as it could be read; its
@@ -52,7 +63,7 @@ def rejection_ack(findings: Iterable[Finding], *, acknowledger: str, request_has
     request = request or {}
     records = request.get("records")
     received = min(len(records), 1000) if isinstance(records, list) else 0
-    ack: dict[str, Any] = {"specVersion": SPEC_VERSION}
+    ack: dict[str, Any] = {"specVersion": spec_version}
     if _is_uuid(request.get("messageId")):
         ack["requestMessageId"] = request["messageId"]
     ack["requestHash"] = request_hash

@@ -37,7 +37,7 @@ from tongban.model.datasets import DATASETS
 from tongban.validators.parsing import request_hash as tbs_request_hash
 from tongban.validators.report import Finding, Severity, render_value
 
-from .acks import rejection_ack, write_json_atomic
+from .acks import ack_version, rejection_ack, write_json_atomic
 from .batch import data_line_texts, logical_envelope, refused_envelope
 from .names import (ACK_SUFFIX, ARCHIVE, DROP_NAME_RE, INBOX, MAX_DATA_BYTES, MAX_MANIFEST_BYTES,
                     PART_SUFFIX, REJECTED, ack_name, batch_id_of, data_name, manifest_name, report_name)
@@ -353,7 +353,8 @@ class FileDropReceiver:
             if stand_in is None and (data is not None or not_regular is not None):
                 stand_in = refused_envelope(batch.manifest, data)
             ack = self._binding_rejection(stand_in, findings, dataset, request_hash) or rejection_ack(
-                findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope or batch.manifest)
+                findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope or batch.manifest,
+                spec_version=self._ack_version(envelope or batch.manifest))
             self._file_away(dataset, batch.batch_id, files, REJECTED, ack, stats)
             return
 
@@ -370,7 +371,8 @@ class FileDropReceiver:
             rule_id, location = (exc.rule_id, "") if exc.rule_id else _STATUS_RULES.get(
                 exc.status, ("TBS-FILE-004", ""))
             ack = rejection_ack([_finding(rule_id, location, exc.message, exc.message)],
-                                acknowledger=self.own_id, request_hash=request_hash, request=envelope)
+                                acknowledger=self.own_id, request_hash=request_hash, request=envelope,
+                                spec_version=self._ack_version(envelope))
         except Exception:  # noqa: BLE001 – a failing service must not lose the batch
             log.exception("service failed on batch %s/%s; left in the inbox", dataset, batch.batch_id)
             stats.deferred += 1
@@ -384,6 +386,10 @@ class FileDropReceiver:
             # Marked after the move: a crash before it re-offers the batch, which the
             # service answers from its replay memory (TBS-SEC-005) instead of refusing it.
             self.processed.mark_processed(self.owner, dataset, batch.batch_id)
+
+    def _ack_version(self, request: dict[str, Any] | None) -> str:
+        """TBS-1.1 TBS-ENV-029: the manifest's version when the receiving service supports it."""
+        return ack_version(request, getattr(self.service, "spec_versions", None))
 
     def _binding_rejection(self, envelope: dict[str, Any] | None, findings: list[Finding], dataset: str,
                            request_hash: str) -> dict[str, Any] | None:
@@ -413,7 +419,8 @@ class FileDropReceiver:
             return
         finding = _finding("TBS-FILE-005", "", "数据文件长时间没有清单", "data file without a manifest past the age limit")
         ack = rejection_ack([finding], acknowledger=self.own_id,
-                            request_hash=hashlib.sha256(data).hexdigest(), request=None)
+                            request_hash=hashlib.sha256(data).hexdigest(), request=None,
+                            spec_version=self._ack_version(None))
         self._file_away(dataset, batch_id, [path], REJECTED, ack, stats)
         stats.orphans_rejected += 1
 

@@ -52,10 +52,14 @@ class FileDropWriter:
     ``key_id``/``key`` sign every batch with HMAC-SHA256 (TBS-SEC-007 makes the signature
     mandatory for FILE; TBS-ENV-028 defines it). Without a key the envelope is written as
     given, which suits envelopes signed upstream.
+
+    ``spec_version`` is the version the batches are written in: the manifest's ``specVersion``
+    is FILE's version signal (TBS-1.1 §3.2, TBS-ENV-034: the highest version both sides
+    support, taken from the receiver's partner profile).
     """
 
     def __init__(self, drop_root: str | Path | DropFiles, *, sender: str | None = None, receiver: str | None = None,
-                 key_id: str | None = None, key: bytes | None = None) -> None:
+                 key_id: str | None = None, key: bytes | None = None, spec_version: str = "TBS-1.0") -> None:
         if (key_id is None) != (key is None):
             raise ValueError("key_id and key go together")
         # A folder, or a DropFiles such as an SFTP account (tongban.connectors.filedrop.sftp).
@@ -65,20 +69,23 @@ class FileDropWriter:
         self.receiver = receiver
         self.key_id = key_id
         self.key = key
+        self.spec_version = spec_version
 
     # -- building -------------------------------------------------------------------------
 
     def build_envelope(self, dataset: str, records: list[dict[str, Any]], *, batch_id: str | None = None,
                        message_id: str | None = None, sent_at: str | None = None, origin: str | None = None,
-                       cursor: str | None = None, ext: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A fresh envelope (new ``messageId``, ``sentAt`` now) with the ``batch`` FILE requires."""
+                       cursor: str | None = None, ext: dict[str, Any] | None = None,
+                       spec_version: str | None = None) -> dict[str, Any]:
+        """A fresh envelope (new ``messageId``, ``sentAt`` now) with the ``batch`` FILE requires,
+        in ``spec_version`` (default: the writer's)."""
         if self.sender is None or self.receiver is None:
             raise ValueError("build_envelope needs the writer's sender and receiver")
         batch: dict[str, Any] = {"batchId": batch_id or self.new_batch_id(dataset)}
         if cursor is not None:
             batch["cursor"] = cursor
         envelope: dict[str, Any] = {
-            "specVersion": "TBS-1.0",
+            "specVersion": spec_version or self.spec_version,
             "messageId": message_id or str(uuid.uuid4()),
             "sender": self.sender,
             "receiver": self.receiver,

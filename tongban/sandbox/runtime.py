@@ -107,7 +107,8 @@ def _soap(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Coll
 
 
 def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
-              relay: Collection[str] = (), *, over_sftp: bool = False) -> RunningSystem:
+              relay: Collection[str] = (), *, over_sftp: bool = False,
+              versions: tuple[str, ...] = ()) -> RunningSystem:
     """The system pushes its records as signed batches into its drop root (TBS-FILE-001..005).
 
     Like a real sender it keeps what it already dropped (``sent.json``) and drops only what
@@ -115,6 +116,11 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
     ``over_sftp``: the drop root is served by an SFTP gateway (one account for this sender,
     confined to its drop root, TBS-SEC-001) and the system drops through it; the bus scans
     the drop root as for any file-drop partner.
+
+    ``versions``: the versions the system supports (a province in transition). One that supports
+    TBS-1.1 writes each batch in TBS-1.1 (the manifest's ``specVersion``, the version the bus
+    supports too), its records in their TBS-1.1 form (Annex E.2), when every record of the batch
+    passes TBS-1.1; otherwise that batch in TBS-1.0 as generated.
     """
     import json
 
@@ -145,8 +151,8 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
                 continue
             records = system.feed_records(dataset, include_relayed=dataset in relay)[sent.get(dataset, 0):]
             for start in range(0, len(records), FILE_BATCH):
-                batch = records[start:start + FILE_BATCH]
-                dropped.append((batch, writer.write_batch(dataset, batch)))
+                version, batch = _batch_form(dataset, records[start:start + FILE_BATCH], versions)
+                dropped.append((batch, writer.write_batch(dataset, batch, spec_version=version)))
             sent[dataset] = sent.get(dataset, 0) + len(records)
     finally:
         if gateway:
@@ -162,6 +168,20 @@ def _filedrop(system: SandboxSystem, folder: Path, tls: TlsFiles | None,
         running.registry_extra["sftp_authorized_keys"] = [
             key for account in gateway[0].accounts.values() for key in account.authorized_keys]
     return running
+
+
+def _batch_form(dataset: str, records: list[dict[str, Any]],
+                versions: tuple[str, ...]) -> tuple[str, list[dict[str, Any]]]:
+    """The version a sandbox sender writes a batch in, and its records in that version."""
+    from tongban.sandbox.transition import V10, V11
+
+    if V11 not in versions:
+        return V10, records
+    from tongban.model.annex_e import upgrade
+    from tongban.sync.versions import passes
+
+    upgraded = [upgrade(dataset, r) for r in records]
+    return (V11, upgraded) if all(passes(dataset, r, V11) for r in upgraded) else (V10, records)
 
 
 def _sftp_gateway(system: SandboxSystem, root: Path, folder: Path):
@@ -186,8 +206,9 @@ def _sftp_gateway(system: SandboxSystem, root: Path, folder: Path):
     return server, files
 
 
-def _sftp(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = ()) -> RunningSystem:
-    return _filedrop(system, folder, tls, relay, over_sftp=True)
+def _sftp(system: SandboxSystem, folder: Path, tls: TlsFiles | None, relay: Collection[str] = (),
+          versions: tuple[str, ...] = ()) -> RunningSystem:
+    return _filedrop(system, folder, tls, relay, over_sftp=True, versions=versions)
 
 
 def document_name(case_no: str, cert_no: str) -> str:
@@ -264,7 +285,8 @@ class FileResender:
                         if tries >= FILE_TRIES:
                             self.pending.remove(item)
                             continue
-                        again = self.writer.write_batch(written.dataset, records)
+                        again = self.writer.write_batch(written.dataset, records,   # in the same version
+                                                        spec_version=written.envelope["specVersion"])
                         self.resent.append(again.message_id)
                         item[1], item[2], item[3] = again, tries + 1, None
                 except (OSError, ValueError):
@@ -393,6 +415,9 @@ class Sandbox:
                 relay = RELAYED if system.system_id in relaying else ()
                 if transport == "mqtt":
                     running = _mqtt(system, self.folder, self.broker_url)
+                elif transport in ("filedrop", "sftp") and self.transition:   # the manifest's version
+                    running = STARTERS[transport](system, self.folder, self.tls, relay,
+                                                  versions=self.versions[system.system_id])
                 else:
                     running = STARTERS[transport](system, self.folder, self.tls, relay)
                 running.direct = system.parent_id not in relaying
@@ -410,12 +435,15 @@ class Sandbox:
     def _serve_versions(self) -> None:
         """A province in transition: REST and SOAP systems serve the versions of their profile
         (TBS-1.1 TBS-REST-012, TBS-SOAP-001: a SOAP system answers in the namespace of the
-        request), the province hub with what only TBS-1.1 says; systems on other bindings stay
-        on TBS-1.0 here."""
+        request), the province hub with what only TBS-1.1 says; file-drop senders write their
+        batches in their versions (the manifest's ``specVersion``); systems on other bindings
+        stay on TBS-1.0 here."""
         from tongban.sandbox.transition import ONLY_10, province_enrich
 
         for r in self.running:
             sid = r.system.system_id
+            if r.transport in ("filedrop", "sftp"):
+                continue   # its batches are written in its versions (_filedrop)
             if r.transport not in ("rest", "soap") or r.service is None:
                 self.versions[sid] = ONLY_10
                 continue
