@@ -33,7 +33,7 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 import paho.mqtt.client as paho
 
 from tongban.connectors.base import ReceivedBody, ServiceError, SystemService
-from tongban.connectors.filedrop.acks import rejection_ack
+from tongban.connectors.filedrop.acks import ack_version, rejection_ack
 from tongban.validators.parsing import JsonParseError, parse_json_strict
 from tongban.model.canonical import canonical_bytes
 from tongban.model.codes import parse_system_id
@@ -175,12 +175,14 @@ class MqttSubscriber:
                 finding = _finding("TBS-SEC-005", "/messageId", "messageId 已用于另一报文",
                                    "messageId was already used with another requestHash", message_id)
                 self._publish_ack(rejection_ack([finding], acknowledger=self.own_id,
-                                                request_hash=request_hash, request=envelope))
+                                                request_hash=request_hash, request=envelope,
+                                                spec_version=self._ack_version(envelope)))
                 return True
 
         findings = self._binding_findings(message.topic, envelope)
         if findings:
-            ack = rejection_ack(findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope)
+            ack = rejection_ack(findings, acknowledger=self.own_id, request_hash=request_hash, request=envelope,
+                                spec_version=self._ack_version(envelope))
             self.stats.binding_rejected += 1
         else:
             try:
@@ -198,7 +200,8 @@ class MqttSubscriber:
                 rule_id = exc.rule_id or "TBS-SEC-002"
                 location = "" if exc.rule_id else "/sender"
                 ack = rejection_ack([_finding(rule_id, location, exc.message, exc.message)],
-                                    acknowledger=self.own_id, request_hash=request_hash, request=envelope)
+                                    acknowledger=self.own_id, request_hash=request_hash, request=envelope,
+                                    spec_version=self._ack_version(envelope))
             except Exception:  # noqa: BLE001 – leave the message for redelivery
                 log.exception("service failed on MQTT message %s", message_id)
                 self.stats.deferred += 1
@@ -209,6 +212,11 @@ class MqttSubscriber:
             self.seen.remember(message_id, request_hash, ack)
         self._publish_ack(ack)
         return True
+
+    def _ack_version(self, envelope: dict[str, Any]) -> str:
+        """TBS-1.1 TBS-ENV-029: the envelope's version when the receiving service supports it
+        (the service validates every envelope it is handed under the version it names)."""
+        return ack_version(envelope, getattr(self.service, "spec_versions", None))
 
     def _binding_findings(self, topic: str, envelope: dict[str, Any]) -> list[Finding]:
         findings: list[Finding] = []
