@@ -26,6 +26,7 @@ from tongban.sync.adapters import adapt
 from tongban.sync.connect import open_source
 from tongban.sync.cursor import ChangeCursor
 from tongban.sync.ingest import Ingestor
+from tongban.sync.outbox import announcement_versions
 from tongban.sync.outcome import OutcomeCounts
 from tongban.sync.errors import safe_error_text, store_error_retriable
 from tongban.sync.progress import FeedProgress
@@ -236,7 +237,8 @@ class SyncEngine:
                 with self.store.transaction() as s:
                     ingest = Ingestor(s, partner_id=partner.id, writer=partner.id,
                                       hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                                      envelope_sha256=page_sha256, announce_as=self.bus_id)
+                                      envelope_sha256=page_sha256, announce_as=self.bus_id,
+                                      announce_versions=announcement_versions(self.registry))
                     result = ingest.ingest(dataset, adapt(partner, dataset, page.records), received=page.received)
                     if page.records or page.next_cursor != cursor.position:
                         cursor.advance(s, page.next_cursor, len(page.records))

@@ -112,7 +112,7 @@ def _raw_text(record: Any) -> str:
 class Ingestor:
     def __init__(self, session: Session, *, partner_id: str, writer: str, hold_timeout_s: int,
                  context: ValidationContext, envelope_sha256: str | None = None, quarantine: bool = True,
-                 announce_as: str | None = None) -> None:
+                 announce_as: str | None = None, announce_versions: tuple[str, ...] = ("TBS-1.0",)) -> None:
         self.records = RecordStore(session)
         self.partner_id = partner_id
         self.writer = writer
@@ -121,6 +121,7 @@ class Ingestor:
         self.envelope_sha256 = envelope_sha256
         self.keep_rejected = quarantine  # False when replaying an entry already in quarantine
         self.announce_as = announce_as  # the bus id: stored events are announced through the outbox
+        self.announce_versions = announce_versions  # the versions every subscriber reads (TBS-1.1 TBS-MQTT-006)
         self.session = session
         self._received: ReceivedBody | None = None
         self._raw_texts: list[str] | None = None
@@ -163,11 +164,11 @@ class Ingestor:
 
             stored = [records[r.index - start_index] for r in result.results if r.outcome is Outcome.STORED]
             stage_announcement(self.session, bus_id=self.announce_as, dataset=dataset, records=stored,
-                               origin=self.writer, version=self.context.spec)
+                               origin=self.writer, version=self.context.spec, versions=self.announce_versions)
             for released_dataset in sorted({d for d, _ in result.released_records}):
                 stage_announcement(self.session, bus_id=self.announce_as, dataset=released_dataset,
                                    records=[r for d, r in result.released_records if d == released_dataset],
-                                   version=self.context.spec)
+                                   version=self.context.spec, versions=self.announce_versions)
         return result
 
     def _decide(self, dataset: str, record: dict[str, Any], index: int, report: Report,

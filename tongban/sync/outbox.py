@@ -34,34 +34,69 @@ def topic_for(sender: str, dataset: str) -> str:
 ANNOUNCED_VERSION = "TBS-1.0"
 
 
-def announced_forms(dataset: str, records: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
-    """``records`` (received in ``version``) as announced: in TBS-1.0, the version every subscriber
-    reads while any supports only TBS-1.0 (TBS-1.1 TBS-MQTT-006), written by Annex E.1; a record
-    with no TBS-1.0 form is not announced (TBS-SYNC-015 (b))."""
-    if version == ANNOUNCED_VERSION:
-        return records
-    from tongban.model.annex_e import NotRepresentable, convert
+def announcement_versions(registry: Any) -> tuple[str, ...]:
+    """The versions a broadcast (``receiver: "*"``) may be written in (TBS-1.1 TBS-MQTT-006):
+    those of the bus (``bus.spec_versions``) that every authorized subscriber supports by its
+    partner profile. The broker lets every system with an account read every TBS topic
+    (:mod:`tongban.connectors.mqtt.mosquitto`), and the systems with an account are the bus's
+    MQTT partners, so those are the subscribers. Without configured versions, or without MQTT
+    partners to judge by, or when they share no version with the bus: the bus's lowest version
+    (TBS-1.0 while it is supported), which every subscriber reads during the transition."""
+    from tongban.registry import Transport
+    from tongban.sync.versions import _version_key
 
-    out = []
+    own = tuple(sorted(registry.bus.spec_versions or (ANNOUNCED_VERSION,), key=_version_key))
+    subscribers = [p for p in registry.partners if p.transport is Transport.MQTT]
+    common = tuple(v for v in own if all(v in p.versions for p in subscribers))
+    return common if subscribers and common else own[:1]
+
+
+def announced_forms(dataset: str, records: list[dict[str, Any]], version: str,
+                    versions: tuple[str, ...] = (ANNOUNCED_VERSION,)) -> dict[str, list[dict[str, Any]]]:
+    """``records`` (received in ``version``) as announced, by the version each is written in:
+    the highest of ``versions`` (:func:`announcement_versions`; TBS-1.0 while any subscriber
+    supports only TBS-1.0, TBS-1.1 TBS-MQTT-006), by Annex E; a record whose upgraded form fails
+    it goes in its received version when every subscriber reads that, and a record with no form
+    is not announced (TBS-SYNC-015 (b))."""
+    from tongban.sync.versions import _version_key, relay_form
+
+    target = max(versions, key=_version_key)
+    if version == target:
+        return {target: records}   # validated under it on receipt
+    if target == ANNOUNCED_VERSION:
+        from tongban.model.annex_e import NotRepresentable, convert
+
+        out = []
+        for record in records:
+            try:
+                out.append(convert(dataset, record, version, ANNOUNCED_VERSION))
+            except NotRepresentable:
+                continue
+        return {target: out}
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        try:
-            out.append(convert(dataset, record, version, ANNOUNCED_VERSION))
-        except NotRepresentable:
-            continue
-    return out
+        form = relay_form(dataset, record, version, versions, versions)
+        if form.version is not None and form.record is not None:
+            grouped.setdefault(form.version, []).append(form.record)
+    return grouped
 
 
 def stage_announcement(session: Session, *, bus_id: str, dataset: str, records: list[dict[str, Any]],
-                       origin: str | None = None, version: str = ANNOUNCED_VERSION) -> OutboxEvent | None:
-    """Write one outbox row announcing ``records`` (already stored in this transaction, received
-    in ``version``)."""
+                       origin: str | None = None, version: str = ANNOUNCED_VERSION,
+                       versions: tuple[str, ...] = (ANNOUNCED_VERSION,)) -> list[OutboxEvent]:
+    """Write the outbox rows announcing ``records`` (already stored in this transaction, received
+    in ``version``): one envelope per version they are written in (``versions``: the versions
+    every subscriber reads, :func:`announcement_versions`)."""
     if dataset not in ANNOUNCED:
-        return None
-    records = announced_forms(dataset, records, version)
-    if not records:
-        return None
+        return []
+    return [_stage(session, bus_id, dataset, forms, origin, announced)
+            for announced, forms in announced_forms(dataset, records, version, versions).items() if forms]
+
+
+def _stage(session: Session, bus_id: str, dataset: str, records: list[dict[str, Any]], origin: str | None,
+           version: str) -> OutboxEvent:
     envelope: dict[str, Any] = {
-        "specVersion": ANNOUNCED_VERSION, "messageId": str(uuid.uuid4()), "sender": bus_id, "receiver": "*",
+        "specVersion": version, "messageId": str(uuid.uuid4()), "sender": bus_id, "receiver": "*",
         "dataset": dataset, "sentAt": datetime.now(CST).isoformat(timespec="seconds"), "records": records,
         "integrity": {"recordsSha256": records_sha256(records)},
     }

@@ -24,6 +24,7 @@ from tongban.store.schema import SeenMessage
 from tongban.store.store import Store, dumps, utcnow
 from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
+from tongban.sync.outbox import announcement_versions
 from tongban.sync.versions import exchange_version
 from tongban.validators import ValidationContext
 from tongban.validators.receiving import Remembered, SenderProfile, receive_envelope
@@ -201,6 +202,7 @@ class StoreRecords:
         partner = self.registry.get(sender)
         ingest = Ingestor(self.session, partner_id=partner.id, writer=writer,
                           hold_timeout_s=partner.hold_timeout_seconds, context=context,
-                          envelope_sha256=request_hash, announce_as=self.announce_as)
+                          envelope_sha256=request_hash, announce_as=self.announce_as,
+                          announce_versions=announcement_versions(self.registry))
         result = ingest.ingest(dataset, records, reports=reports, sent_at=sent_at, received=received)
         return [(r.outcome, r.report) for r in result.results]
