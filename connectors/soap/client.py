@@ -10,8 +10,8 @@ deliberately invalid one from the conformance kit, which zeep's object binding w
 Versions (TBS-1.1 TBS-SOAP-001): the connector speaks the version it is given (``spec_version``,
 the one negotiated by TBS-ENV-034): zeep reads that version's WSDL (``tbs-1.1.wsdl`` in
 ``urn:tbs:1.1``), requests carry its namespace, SOAPAction and ``X-TB-Spec-Version``. A response
-is read under the version its namespace names; one in another version than asked for (GetAck
-excepted: an acknowledgement comes back in the version it was written in), or whose
+is read under the version its namespace names; one in another version than asked for (an
+acknowledgement excepted: it comes back in the version it was written in, TBS-ENV-029), or whose
 ``X-TB-Spec-Version`` or acknowledgement ``specVersion`` names another version than its
 namespace, is refused as a :class:`ProtocolError` naming both.
 
@@ -152,7 +152,9 @@ class SoapConnector(RetryingClient):
         if isinstance(envelope.get("messageId"), str):
             headers[H.MESSAGE_ID] = envelope["messageId"]
         resp = self._send(lambda: self._transport.post(self.endpoint, body, headers))
-        ack = self._map(resp, "PushBatch", lambda op: self._ack(op))
+        # the acknowledgement of an envelope in a version the receiver does not take from us is
+        # written in another version (TBS-1.1 TBS-ENV-029): its namespace says which
+        ack = self._map(resp, "PushBatch", lambda op: self._ack(op), any_version=True)
         header_hash = resp.headers.get(H.REQUEST_HASH)
         check_request_hash(expected_hash, header_hash, ack, endpoint=self.endpoint)
         return PushResult(ack=ack, request_hash=header_hash, status_code=resp.status_code)

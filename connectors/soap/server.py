@@ -263,7 +263,12 @@ def create_soap_app(service: SystemService, *, authenticate: Authenticate,
                 received=ReceivedBody(raw, mapping.record_item_texts), **extra))
         except ServiceError as err:
             return fault(err, request_hash=request_hash, message_id=message_id, version=version)
-        return _xml_response(mapping.ack_to_xml(ack, version=version), request_hash=request_hash, version=version)
+        # TBS-1.1 TBS-ENV-029: the acknowledgement is written in the envelope's version, or, when the
+        # sender's profile does not list it (TBS-ENV-021), in the highest version both support;
+        # the response is in the namespace of the version the acknowledgement is written in
+        written = ack.get("specVersion")
+        answer = written if written in NAMESPACES else version
+        return _xml_response(mapping.ack_to_xml(ack, version=answer), request_hash=request_hash, version=answer)
 
     async def changes(op: etree._Element, version: str, dual: bool) -> Response:
         params, findings = mapping.get_changes_params(op)
