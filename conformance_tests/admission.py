@@ -23,6 +23,9 @@ from .certificate import CERTIFICATE_MEMBERS, is_current
 from .session import binding_of
 
 
+TBS_10, TBS_11 = "TBS-1.0", "TBS-1.1"
+
+
 class CertificateError(ValueError):
     """The certificate cannot be recorded (missing members, no roles)."""
 
@@ -87,8 +90,24 @@ def _state(row: CertificateRecord | None) -> str | None:
 def is_admitted(store: Store, system_id: str, role: str, spec_version: str, binding: str) -> bool:
     """TBS-CONF-008: a current CONFORMANT certificate for ``role``, ``spec_version`` and ``binding``
     (a registry transport such as ``filedrop`` is accepted too), within its validity period."""
-    key = (system_id, str(getattr(role, "value", role)), spec_version, binding_of(binding))
-    return _state(current_certificates(store, system_id).get(key)) == "CONFORMANT"
+    role = str(getattr(role, "value", role))
+    current = current_certificates(store, system_id)
+    if _state(current.get((system_id, role, spec_version, binding_of(binding)))) == "CONFORMANT":
+        return True
+    if spec_version == TBS_10:
+        # TBS-1.1 TBS-CONF-008: TBS-1.0 traffic is admitted by a TBS-1.1 certificate too when its
+        # session ran COM-08 (the suite played a TBS-1.0 partner). "Until the sunset" needs no
+        # clock here: after the sunset no TBS-1.0 traffic is negotiated, so nobody asks.
+        row = current.get((system_id, role, TBS_11, binding_of(binding)))
+        return _state(row) == "CONFORMANT" and ran_com_08(json.loads(row.certificate), role)
+    return False
+
+
+def ran_com_08(certificate: dict[str, Any], role: str) -> bool:
+    """The certificate's session ran COM-08 for ``role`` and it passed (not carried over, not
+    OMIT: a SUT listing one version only has shown no TBS-1.0 behaviour)."""
+    return any(isinstance(t, dict) and t.get("testId") == "COM-08" and t.get("role") == role
+               and t.get("result") == "PASS" and not t.get("carriedOver") for t in certificate.get("tests", []))
 
 
 def certification_states(registry: Any, store: Store | None = None) -> dict[str, dict[str, str]]:

@@ -21,7 +21,6 @@ from tongban.model.canonical import canonical_sha256
 from tongban.model.clock import CST
 
 from .results import Level, Result, Verdict, role_verdict
-from .session import SPEC_VERSION, SUITE_VERSION
 from .suite import SuiteRun
 
 REPORT_FILE = "report.json"
@@ -30,6 +29,9 @@ HTML_FILE = "certificate.html"
 CERTIFICATE_MEMBERS = ("certificateId", "systemId", "roles", "bindings", "specVersion", "suiteVersion", "issuedOn",
                        "issuer", "tests", "reportSha256")
 """The members TBS-CONF-006 requires."""
+OPTIONAL_MEMBERS = ("basedOn",)
+"""Optional members of TBS-CONF-006 as TBS-1.1 changes it (TBS-CONF-010: the certificate whose
+results were carried over)."""
 EXTENSION_MEMBERS = ("systemName", "endpoint", "validFrom", "validUntil", "signature")
 """Members tongban adds (INTERPRETATIONS.md): who and what was tested, until when, signed by whom."""
 VALID_DAYS = 365
@@ -50,7 +52,9 @@ def build_report(run: SuiteRun) -> dict[str, Any]:
             "bindings": list(r.test.bindings), "description": r.test.description, "result": r.result.result.value,
             "reason": r.result.reason, "millis": int(r.seconds * 1000),
             "evidence": _jsonable(r.result.evidence), "findings": [f.to_json() for f in r.result.findings]})
-    return {
+        if r.carried_over:
+            tests[-1]["carriedOver"] = True
+    report: dict[str, Any] = {
         "kind": "tongban-conformance-report",
         "session": {"sessionId": session.session_id, "startedAt": _stamp(session.started_at),
                     "finishedAt": _stamp(run.finished_at), **session.config.metadata()},
@@ -58,6 +62,9 @@ def build_report(run: SuiteRun) -> dict[str, Any]:
         "tests": tests,
         "exchanges": _jsonable(session.exchanges),
     }
+    if run.delta is not None:   # TBS-CONF-010: per role, delta (what ran, what carried over) or in full
+        report["delta"] = _jsonable(run.delta.as_json())
+    return report
 
 
 def _jsonable(value: Any) -> Any:
@@ -82,7 +89,8 @@ def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str |
     cfg = run.session.config
     issued = date.fromisoformat(issued_on) if issued_on else datetime.now(CST).date()
     tests = [{"testId": r.test_id, "role": role, "level": r.test.level.value, "requirementIds": r.requirement_ids,
-              "result": r.result.result.value} for r in run.runs for role in r.roles]
+              "result": r.result.result.value, **({"carriedOver": True} if r.carried_over else {})}
+             for r in run.runs for role in r.roles]
     certificate = {
         "certificateId": str(uuid.uuid4()),
         "systemId": cfg.system_id,
@@ -90,8 +98,8 @@ def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str |
         "endpoint": cfg.endpoint,
         "roles": [{"role": role, "verdict": v.value} for role, v in run.role_verdicts().items()],
         "bindings": [cfg.binding],
-        "specVersion": SPEC_VERSION,
-        "suiteVersion": SUITE_VERSION,
+        "specVersion": cfg.spec_version,
+        "suiteVersion": cfg.suite_version,
         "issuedOn": issued.isoformat(),
         "validFrom": issued.isoformat(),
         "validUntil": (issued + timedelta(days=cfg.valid_days)).isoformat(),
@@ -99,6 +107,8 @@ def build_certificate(run: SuiteRun, report: dict[str, Any], *, issued_on: str |
         "tests": tests,
         "reportSha256": canonical_sha256(report),
     }
+    if run.based_on is not None:
+        certificate["basedOn"] = run.based_on
     if signing_key is not None:
         from .signing import sign
 
@@ -151,7 +161,7 @@ def certificate_problems(certificate: Any, report: Any, *, trusted_key: Any = No
     missing = [m for m in CERTIFICATE_MEMBERS if m not in certificate]
     if missing:
         out.append(f"certificate lacks {missing} (TBS-CONF-006)")
-    unknown = sorted(set(certificate) - set(CERTIFICATE_MEMBERS) - set(EXTENSION_MEMBERS))
+    unknown = sorted(set(certificate) - set(CERTIFICATE_MEMBERS) - set(OPTIONAL_MEMBERS) - set(EXTENSION_MEMBERS))
     if unknown:
         out.append(f"certificate has unknown members {unknown}")
     out += signature_problems(certificate, trusted_key)

@@ -28,7 +28,7 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25em 1.
 dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; font-family: monospace; word-break: break-all; }
 .CONFORMANT { color: #0a6b2d; font-weight: bold; } .NOT_CONFORMANT { color: #b22222; font-weight: bold; }
 .PASS { color: #0a6b2d; } .FAIL, .ERROR { color: #b22222; font-weight: bold; } .SKIP { color: #a15c00; }
-.OMIT { color: #777; }
+.OMIT { color: #777; } .carried { color: #555; font-weight: normal; font-size: 0.85em; }
 .seal { border: 3px double #b22222; padding: 1em 1.4em; margin: 1em 0; }
 .seal.failed { border: 3px solid #777; background: repeating-linear-gradient(45deg, #fff, #fff 12px, #f7f7f7 12px, #f7f7f7 24px); }
 .banner { background: #fdecea; border-left: 6px solid #b22222; padding: 0.6em 1em; }
@@ -47,7 +47,7 @@ $banner
 <dt>证书编号 Certificate</dt><dd>$certificate_id</dd>
 <dt>绑定 Bindings</dt><dd>$bindings</dd>
 <dt>有效期 Valid</dt><dd id="validity">$valid_from — $valid_until</dd>
-<dt>标准版本 Spec version</dt><dd>$spec</dd>
+<dt>标准版本 Spec version</dt><dd>$spec</dd>$based_on
 <dt>测试套件版本 Suite version</dt><dd>$suite</dd>
 <dt>签发日期 Issued on</dt><dd>$issued_on</dd>
 <dt>签发机构 Issuer</dt><dd>$issuer</dd>
@@ -101,8 +101,9 @@ def render_certificate_html(certificate: dict[str, Any], report: dict[str, Any] 
     test_rows = []
     for t in tests:
         result = str(t.get("result"))
+        carried = ' <span class="carried">沿用 carried over</span>' if t.get("carriedOver") else ""
         test_rows.append(f'<tr><td>{escape(str(t.get("testId")))}</td><td>{escape(str(t.get("role")))}</td>'
-                         f'<td>{escape(str(t.get("level")))}</td><td class="{escape(result)}">{escape(result)}</td>'
+                         f'<td>{escape(str(t.get("level")))}</td><td class="{escape(result)}">{escape(result)}{carried}</td>'
                          f'<td>{_requirements(list(t.get("requirementIds", [])))}</td>'
                          f'<td>{escape(str(reasons.get(t.get("testId"), ""))[:200])}</td></tr>')
     verdicts = [str(e.get("verdict")) for e in certificate.get("roles", [])]
@@ -120,6 +121,12 @@ def render_certificate_html(certificate: dict[str, Any], report: dict[str, Any] 
                          f'{escape(str(reasons.get(t.get("testId"), ""))[:300])}</li>')
         banner = ('<div class="banner" id="failures"><p><b>未获认证 Not certified.</b> 以下“应”测试未通过；修正后重新认证。'
                   " These SHALL tests did not pass; fix them and certify again.</p><ul>" + "".join(items) + "</ul></div>")
+    based_on = ""
+    if certificate.get("basedOn"):   # TBS-CONF-010: a delta certification
+        ran = sum(1 for t in tests if not t.get("carriedOver"))
+        based_on = (f'\n<dt>沿用证书 Based on</dt><dd id="based-on">{escape(str(certificate["basedOn"]))} — '
+                    f'{ran} 项本次运行 run in this session, {len(tests) - ran} 项沿用 carried over '
+                    f'(TBS-CONF-010)</dd>')
     sig = certificate.get("signature") or {}
     signature = (f'Ed25519, key {escape(str(sig.get("keyId")))}' if isinstance(sig, dict) and sig
                  else "未签名 unsigned")
@@ -135,4 +142,4 @@ def render_certificate_html(certificate: dict[str, Any], report: dict[str, Any] 
         bindings=escape(", ".join(certificate.get("bindings", []))), spec=escape(str(certificate.get("specVersion"))),
         suite=escape(str(certificate.get("suiteVersion"))), issued_on=escape(str(certificate.get("issuedOn"))),
         issuer=escape(str(certificate.get("issuer"))), report_sha256=escape(str(certificate.get("reportSha256"))),
-        role_rows="\n".join(role_rows), test_rows="\n".join(test_rows))
+        role_rows="\n".join(role_rows), test_rows="\n".join(test_rows), based_on=based_on)

@@ -54,12 +54,22 @@ def check_reachable(session: Session) -> None:
 
 
 def certify(config: SessionConfig, out_dir: Path | None, *, only: set[str] | None = None,
-            progress: Callable[[TestRun], None] | None = None, signing_key: Any = None) -> Certification:
-    """Run the suite against the SUT described by ``config`` and write the outputs to ``out_dir``."""
+            progress: Callable[[TestRun], None] | None = None, signing_key: Any = None,
+            delta_from: Path | None = None, today: Any = None) -> Certification:
+    """Run the suite against the SUT described by ``config`` and write the outputs to ``out_dir``.
+
+    ``delta_from``: the earlier TBS-1.0 certificate (``certificate.json``; a ``report.json`` beside
+    it is checked too) of a delta session (TBS-CONF-010); it must be signed with ``signing_key``'s
+    public key, the issuer's. ``today`` (a date) fixes the day its age is judged on."""
+    delta = None
+    if delta_from is not None:
+        delta = _plan_delta(config, delta_from, signing_key, today)
+        if only:
+            raise CannotRun("a delta session is a complete session: --only cannot be combined with --delta-from")
     session = Session(config)
     try:
         check_reachable(session)
-        run = run_suite(session, only=only, progress=progress)
+        run = run_suite(session, only=only, progress=progress, delta=delta)
         if out_dir is not None:
             outputs = write_outputs(run, out_dir, signing_key)
             return Certification(run, outputs.report, outputs.certificate, outputs)
@@ -67,6 +77,21 @@ def certify(config: SessionConfig, out_dir: Path | None, *, only: set[str] | Non
         return Certification(run, report, build_certificate(run, report, signing_key=signing_key))
     finally:
         session.close()
+
+
+def _plan_delta(config: SessionConfig, path: Path, signing_key: Any, today: Any) -> Any:
+    from .delta import BaseCertificateError, check_base_certificate, load_base_certificate, plan_delta_session
+
+    if config.spec_version == "TBS-1.0":
+        raise CannotRun("--delta-from certifies TBS-1.1 on a TBS-1.0 certificate: give --spec TBS-1.1")
+    try:
+        certificate, report = load_base_certificate(path)
+        trusted = signing_key.public_key() if signing_key is not None else None
+        check_base_certificate(certificate, system_id=config.system_id, trusted_key=trusted, report=report,
+                               where=f"--delta-from {path}")
+    except BaseCertificateError as exc:
+        raise CannotRun(str(exc)) from exc
+    return plan_delta_session(certificate, config.roles, config.binding, today=today, spec=config.spec_version)
 
 
 __all__ = ["CannotRun", "Certification", "EXIT_CONFORMANT", "EXIT_COULD_NOT_RUN", "EXIT_NOT_CONFORMANT", "Result",

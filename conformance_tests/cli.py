@@ -1,4 +1,4 @@
-"""``tongban conformance``: run the TBS-1.0 conformance suite, verify certificates, list the catalogue.
+"""``tongban conformance``: run the conformance suite (TBS-1.0, or TBS-1.1 incl. delta sessions), verify certificates, list the catalogue.
 
 Exit codes of ``run``: 0 conformant for every claimed role, 1 not conformant, 2 could not run
 (bad arguments, unreachable SUT, or a harness ERROR: rerun the session). With ``--format json``
@@ -85,6 +85,11 @@ def conformance() -> None:
               "created when missing  [default: $TONGBAN_HOME/conformance/issuer-key.pem]")
 @click.option("--valid-days", type=click.IntRange(1, 3660), default=365, show_default=True,
               help="validity period of the certificate")
+@click.option("--spec", "spec_version", type=click.Choice(["TBS-1.0", "TBS-1.1"]), default="TBS-1.0", show_default=True,
+              help="the spec version certified: what the suite sends and validates against (TBS-1.1: REST only)")
+@click.option("--delta-from", "delta_from", type=click.Path(dir_okay=False),
+              help="the system's earlier TBS-1.0 certificate.json (report.json beside it is checked too): run only "
+                   "what Table 4.1 reruns or adds, carry the rest over (TBS-CONF-010; needs --spec TBS-1.1)")
 @click.option("--record", is_flag=True, help="record the certificate in the store: the bus then syncs the "
               "CONFORMANT roles over this binding (TBS-CONF-008)")
 def run_command(partner_id: str | None, partners_file: str | None, system_id: str | None, roles: tuple[str, ...],
@@ -93,7 +98,7 @@ def run_command(partner_id: str | None, partners_file: str | None, system_id: st
                 kit_key_env: str | None, kit_key_id: str, sut_key_env: str | None, sut_key_id: str | None,
                 documents: str | None, attestation: str | None, sut_pulls: bool, wait_seconds: float,
                 page_limit: int, only: tuple[str, ...], system_name: str | None, signing_key: str | None,
-                valid_days: int, record: bool) -> None:
+                valid_days: int, spec_version: str, delta_from: str | None, record: bool) -> None:
     """Run the suite against one system and issue its signed certificate (--record: and record it).
 
     Name the system either with --partner (everything from the registry) or with --system-id,
@@ -152,21 +157,26 @@ def run_command(partner_id: str | None, partners_file: str | None, system_id: st
             documents_dir=Path(documents) if documents else None, attestations=attestations,
             kit_key=(kit_key_id, kit_key) if kit_key else None,
             sut_keys={sut_key_id or "default": sut_key} if sut_key else registry_sut_keys, sut_pulls=sut_pulls,
-            wait_seconds=wait_seconds, system_name=system_name, valid_days=valid_days)
+            wait_seconds=wait_seconds, system_name=system_name, valid_days=valid_days, spec_version=spec_version)
     except ValueError as exc:
         _fail(str(exc))
     if record and only:
         _fail("--record needs a complete session: a partial one (--only) certifies nothing")
     key = _issuer_key(signing_key)
     console = err if fmt == "json" else out
-    console.print(f"[bold]TBS-1.0 conformance[/] {escape(system_id)} over {config.binding} at {escape(endpoint)}; "
-                  f"roles {', '.join(roles)}")
+    if delta_from and only:
+        _fail("a delta session is a complete session: --only cannot be combined with --delta-from")
+    if delta_from and spec_version == "TBS-1.0":
+        _fail("--delta-from certifies TBS-1.1 on a TBS-1.0 certificate: give --spec TBS-1.1")
+    console.print(f"[bold]{spec_version} conformance[/] {escape(system_id)} over {config.binding} at "
+                  f"{escape(endpoint)}; roles {', '.join(roles)}"
+                  + (f"; delta on {escape(delta_from)}" if delta_from else ""))
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .suite import catalogue
 
-    planned = [t for t in catalogue() if not only or t.test_id in only]
+    planned = [t for t in catalogue(spec_version) if not only or t.test_id in only]
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True)
     task = bar.add_task("conformance tests", total=len(planned))
@@ -174,6 +184,8 @@ def run_command(partner_id: str | None, partners_file: str | None, system_id: st
     def progress(item: TestRun) -> None:
         result = item.result.result.value
         reason = f" — {escape(item.result.reason[:120])}" if item.result.reason else ""
+        if item.carried_over:
+            reason = " — carried over"
         bar.console.print(f"  {item.test_id:<6} [{STYLE[result]}]{result:<5}[/] {item.test.level.value:<6} "
                           f"{', '.join(item.roles)}{reason}")
         bar.update(task, advance=1, description=f"conformance tests (last: {item.test_id})")
@@ -181,7 +193,7 @@ def run_command(partner_id: str | None, partners_file: str | None, system_id: st
     try:
         with bar:
             outcome = certify(config, Path(out_dir) if out_dir else None, only=set(only) or None, progress=progress,
-                              signing_key=key)
+                              signing_key=key, delta_from=Path(delta_from) if delta_from else None)
     except CannotRun as exc:
         _fail(str(exc))
     _summary(console, outcome)
@@ -235,9 +247,16 @@ def _summary(console: Any, outcome: Any) -> None:
     """Verdicts, then why: every SHALL test that did not pass with its full reason."""
     from .results import Level
 
+    delta = outcome.run.delta
     for role, verdict in outcome.run.role_verdicts().items():
         colour = "green" if verdict.value == "CONFORMANT" else "red"
-        console.print(f"[bold]{role}[/]: [{colour}]{verdict.value}[/]")
+        how = ""
+        if delta is not None:
+            ran = sum(1 for r in outcome.run.runs if role in r.roles and not r.carried_over)
+            carried = sum(1 for r in outcome.run.runs if role in r.roles and r.carried_over)
+            how = (f" (in full: {escape(delta.full[role])})" if role in delta.full
+                   else f" (delta on {delta.based_on}: {ran} test(s) run, {carried} carried over)")
+        console.print(f"[bold]{role}[/]: [{colour}]{verdict.value}[/]{how}")
     failing = [r for r in outcome.run.runs if r.test.level == Level.SHALL and r.result.result.value in
                ("FAIL", "SKIP", "ERROR")]
     if failing:

@@ -104,10 +104,18 @@ class Com02Meta(ConformanceTest):
             return TestResult.judge([KitFinding(rule, f"meta could not be read: {meta}", "无法读取自描述")],
                                     [{"note": "meta request failed"}])
         evidence = [{"note": "meta", "response": meta}]
-        failures = [KitFinding(rule, f"meta does not match its schema: {e}", f"自描述不符合模式：{e}")
-                    for e in schema_errors("meta", meta)]
         cfg = session.config
+        failures = [KitFinding(rule, f"meta does not match its schema: {e}", f"自描述不符合模式：{e}")
+                    for e in schema_errors("meta", meta, cfg.spec_version)]
         if isinstance(meta, dict):
+            versions = meta.get("specVersions") if isinstance(meta.get("specVersions"), list) else []
+            # TBS-1.1 TBS-REST-002: a system certified for TBS-1.1 lists it and, until the TBS-1.0
+            # sunset, TBS-1.0 too (a session is run before the sunset, see INTERPRETATIONS.md)
+            wanted = (cfg.spec_version,) if cfg.spec_version == "TBS-1.0" else ("TBS-1.0", cfg.spec_version)
+            for version in wanted:
+                if version not in versions:
+                    failures.append(KitFinding(rule, f"meta.specVersions {versions} lacks {version}",
+                                               f"meta.specVersions {versions} 未包含 {version}"))
             if meta.get("systemId") != cfg.system_id:
                 failures.append(KitFinding(rule, f"systemId is {meta.get('systemId')!r}, the claim is {cfg.system_id}",
                                            f"systemId 为 {meta.get('systemId')!r}，声明为 {cfg.system_id}"))
@@ -198,25 +206,33 @@ class Com04BindingProtocol(ConformanceTest):
             if media.strip().lower() != "application/json" or (charset and charset.group(1).lower() != "utf-8"):
                 failures.append(KitFinding("TBS-REST-001", f"{what}: Content-Type {answer.content_type!r}",
                                            f"{what}：Content-Type 为 {answer.content_type!r}", where=answer.summary()))
-            if answer.headers.get("x-tb-spec-version") != "TBS-1.0":
+            if answer.headers.get("x-tb-spec-version") != cfg.spec_version:
                 failures.append(KitFinding("TBS-REST-007", f"{what}: X-TB-Spec-Version missing or wrong",
                                            f"{what}：缺少或错误的 X-TB-Spec-Version", where=answer.summary()))
-        for what, sender, spec in (("no X-TB-Sender", None, "TBS-1.0"), ("X-TB-Spec-Version: TBS-0.9", cfg.kit_system_id,
-                                                                          "TBS-0.9")):
+        # TBS-1.1 TBS-REST-006: a version the server does not support is UNSUPPORTED_VERSION there;
+        # a server that supports TBS-1.1 too answers so in a TBS-1.0 session as well (INTERPRETATIONS.md)
+        unsupported = "BAD_HEADER" if cfg.spec_version == "TBS-1.0" else "UNSUPPORTED_VERSION"
+        meta = session.meta()
+        if unsupported == "BAD_HEADER" and isinstance(meta, dict) and "TBS-1.1" in (meta.get("specVersions") or ()):
+            unsupported = "UNSUPPORTED_VERSION"
+        for what, sender, spec, code in (("no X-TB-Sender", None, cfg.spec_version, "BAD_HEADER"),
+                                         ("X-TB-Spec-Version: TBS-0.9", cfg.kit_system_id, "TBS-0.9", unsupported)):
             answer = probes.get_meta(session, token=cfg.token, sender=sender, spec=spec)
             evidence.append({"note": what, **answer.summary()})
-            problem = _expect(answer, 400, "BAD_HEADER", "TBS-REST-006", what)
+            problem = _expect(answer, 400, code, "TBS-REST-006", what)
             if problem:
                 failures.append(problem)
             elif "x-tb-spec-version" not in answer.headers:
                 failures.append(KitFinding("TBS-REST-007", f"{what}: the error response lacks X-TB-Spec-Version",
                                            "错误响应缺少 X-TB-Spec-Version", where=answer.summary()))
             body = answer.json()
-            if answer.status == 400 and schema_errors("error", body):
+            error_spec = "TBS-1.1" if code == "UNSUPPORTED_VERSION" else cfg.spec_version   # a TBS-1.1 error code
+            if answer.status == 400 and schema_errors("error", body, error_spec):
                 failures.append(KitFinding("TBS-REST-006", f"{what}: error body is not {{code, message, …}}",
                                            "错误响应体不符合 {code, message, …}", where=answer.summary()))
         if "CATALOG_CONSUMER" in cfg.roles:
-            answer = probes.post_envelope(session, "catalog", b'{"specVersion":"TBS-1.0"}', token=cfg.token,
+            answer = probes.post_envelope(session, "catalog", b'{"specVersion":"%s"}' % cfg.spec_version.encode(),
+                                          token=cfg.token,
                                           sender=cfg.kit_system_id, message_id=None)
             evidence.append({"note": "push without X-TB-Message-Id", **answer.summary()})
             problem = _expect(answer, 400, "BAD_HEADER", "TBS-REST-006", "push without X-TB-Message-Id")

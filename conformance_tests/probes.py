@@ -58,6 +58,10 @@ def _base(session: "Session") -> str:
     return endpoint
 
 
+SESSION_SPEC: str = "<the session's spec version>"
+"""The default ``spec`` of the probes: the X-TB-Spec-Version of the session's version."""
+
+
 def _headers(session: "Session", *, token: str | None, sender: str | None, spec: str | None,
              extra: dict[str, str] | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -65,6 +69,8 @@ def _headers(session: "Session", *, token: str | None, sender: str | None, spec:
         out["Authorization"] = f"Bearer {token}"
     if sender:
         out[H.SENDER] = sender
+    if spec == SESSION_SPEC:
+        spec = session.config.spec_version
     if spec:
         out[H.SPEC_VERSION] = spec
     out.update(extra or {})
@@ -108,14 +114,14 @@ def _read_fault(answer: Answer) -> None:
 
 
 def soap_call(session: "Session", operation: str, body: bytes, *, token: str | None, sender: str | None,
-              spec: str | None = "TBS-1.0", action: str | None = None, extra: dict[str, str] | None = None) -> Answer:
+              spec: str | None = SESSION_SPEC, action: str | None = None, extra: dict[str, str] | None = None) -> Answer:
     headers = _headers(session, token=token, sender=sender, spec=spec, extra={
         "Content-Type": "text/xml; charset=utf-8",
         "SOAPAction": f'"{action if action is not None else "urn:tbs:1.0#" + operation}"', **(extra or {})})
     return send(session, "POST", _base(session), headers=headers, content=body)
 
 
-def get_meta(session: "Session", *, token: str | None, sender: str | None, spec: str | None = "TBS-1.0") -> Answer:
+def get_meta(session: "Session", *, token: str | None, sender: str | None, spec: str | None = SESSION_SPEC) -> Answer:
     """``GET /tbs/v1/meta`` or SOAP ``GetMeta`` with exactly these credentials and headers."""
     if session.config.binding == "SOAP":
         from tongban.connectors.soap import mapping
@@ -126,7 +132,7 @@ def get_meta(session: "Session", *, token: str | None, sender: str | None, spec:
 
 
 def get_changes(session: "Session", dataset: str, *, since: str | None = None, limit: int | None = None,
-                token: str | None, sender: str | None, spec: str | None = "TBS-1.0") -> Answer:
+                token: str | None, sender: str | None, spec: str | None = SESSION_SPEC) -> Answer:
     if session.config.binding == "SOAP":
         from tongban.connectors.soap import mapping
 
@@ -142,7 +148,7 @@ def get_changes(session: "Session", dataset: str, *, since: str | None = None, l
 
 
 def post_envelope(session: "Session", dataset: str, body: bytes, *, token: str | None, sender: str | None,
-                  message_id: str | None, spec: str | None = "TBS-1.0",
+                  message_id: str | None, spec: str | None = SESSION_SPEC,
                   content_type: str = "application/json") -> Answer:
     """A raw POST (REST) or PushBatch (SOAP; ``body`` is then the SOAP request)."""
     extra = {H.MESSAGE_ID: message_id} if message_id else {}

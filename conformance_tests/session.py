@@ -29,6 +29,12 @@ from .testkit import ALL_BINDINGS, COLLECTED, Collected
 
 SUITE_VERSION = "1.0.0"
 SPEC_VERSION = "TBS-1.0"
+#: TBS-CONF-005 as changed by TBS-1.1: the suite is versioned per spec version (1.0.x, 1.1.x)
+SUITE_VERSIONS = {"TBS-1.0": SUITE_VERSION, "TBS-1.1": "1.1.0"}
+SPEC_VERSIONS = tuple(SUITE_VERSIONS)
+#: the bindings a TBS-1.1 session can test: the suite speaks TBS-1.1 only over REST so far
+# (SOAP's urn:tbs:1.1 namespace, FILE manifests and MQTT broadcasts in TBS-1.1 are not built)
+SPEC_BINDINGS = {"TBS-1.0": None, "TBS-1.1": ("REST",)}
 DEFAULT_ISSUER = "TB:province:440000:TONGBAN"
 BINDINGS = ALL_BINDINGS
 EXCERPT_CHARS = 1500
@@ -86,6 +92,7 @@ class SessionConfig:
     allowlist: frozenset[str] = REFERENCE_ALLOWLIST
     system_name: str | None = None   # the system's name, as the certificate states it
     valid_days: int = 365            # the certificate's validity period
+    spec_version: str = SPEC_VERSION  # the version certified: what the suite sends and validates against
 
     def __post_init__(self) -> None:
         self.binding = self.binding.upper()
@@ -97,11 +104,24 @@ class SessionConfig:
         if unknown:
             raise ValueError(f"unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
         self.roles = tuple(dict.fromkeys(self.roles))
+        if self.spec_version not in SUITE_VERSIONS:
+            raise ValueError(f"spec version must be one of {', '.join(SUITE_VERSIONS)}, not {self.spec_version!r}")
+        if self.spec_version != SPEC_VERSION and "CATALOG_CONSUMER" in self.roles:
+            raise ValueError(f"a {self.spec_version} session cannot certify CATALOG_CONSUMER yet: the suite's "
+                             f"vectors for the consumer tests (CC-01, CC-02, CC-04) are {SPEC_VERSION} only")
+        allowed = SPEC_BINDINGS[self.spec_version]
+        if allowed is not None and self.binding not in allowed:
+            raise ValueError(f"a {self.spec_version} session can test only {', '.join(allowed)} so far, not "
+                             f"{self.binding}: the suite does not speak {self.spec_version} over {self.binding} yet")
+
+    @property
+    def suite_version(self) -> str:
+        return SUITE_VERSIONS[self.spec_version]
 
     def metadata(self) -> dict[str, Any]:
         """The session metadata of the report (TBS-CONF-005), without secrets."""
         return {"systemId": self.system_id, "roles": list(self.roles), "bindings": [self.binding],
-                "endpoint": self.endpoint, "suiteVersion": SUITE_VERSION, "specVersion": SPEC_VERSION,
+                "endpoint": self.endpoint, "suiteVersion": self.suite_version, "specVersion": self.spec_version,
                 "validator": {"name": "tongban.validators", "version": validator_version()},
                 "referenceAllowlist": sorted(self.allowlist), "kitSystemId": self.kit_system_id,
                 "issuer": self.issuer, "pageLimit": self.page_limit,
@@ -176,14 +196,16 @@ class Session:
             self._connector = self.open_connector(token=self.config.token)
         return self._connector
 
-    def open_connector(self, *, token: str | None, sender: str | None = None) -> Connector:
+    def open_connector(self, *, token: str | None, sender: str | None = None,
+                       spec_version: str | None = None) -> Connector:
+        """``spec_version``: the version the connector speaks (REST), default the session's."""
         binding = self.config.binding
         sender = sender or self.config.kit_system_id
         if binding == "REST":
             from tongban.connectors.rest.client import RestConnector
 
             return RestConnector(self.config.endpoint, sender=sender, token=token, verify=self.httpx_verify,
-                                 retries=0, connect_timeout=10.0, read_timeout=60.0,
+                                 spec_version=spec_version or self.config.spec_version, retries=0, connect_timeout=10.0, read_timeout=60.0,
                                  transport=_RecordingTransport(self, verify=self.httpx_verify))
         if binding == "SOAP":
             from tongban.connectors.soap.client import SoapConnector
@@ -274,7 +296,7 @@ class Session:
         return tuple(ds for ds in ROLE_DATASETS["CASE_REPORTER"] if ds not in provided and ds in listed)
 
     def validation_context(self) -> ValidationContext:
-        return ValidationContext(allowlist=self.config.allowlist)
+        return ValidationContext(spec=self.config.spec_version, allowlist=self.config.allowlist)
 
     def sweep(self) -> Sweep:
         return self.once("sweep", lambda: sweep(self.records(), writer=self.config.system_id,

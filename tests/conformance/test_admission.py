@@ -113,3 +113,30 @@ def test_an_unmigrated_store_has_no_certification_state(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
     assert certification_states(SimpleNamespace(partners=[]), store) == {}
     store.dispose()
+
+
+def _com_08(cert: dict, role: str, result: str = "PASS", **extra) -> dict:
+    cert["tests"].append({"testId": "COM-08", "role": role, "level": "SHALL",
+                          "requirementIds": ["TBS-ENV-029"], "result": result, **extra})
+    return cert
+
+
+def test_a_tbs_1_1_certificate_whose_session_ran_com_08_admits_tbs_1_0_traffic(store):
+    """TBS-1.1 TBS-CONF-008: TBS-1.0 envelopes need a TBS-1.0 certificate or a TBS-1.1 certificate
+    whose session ran COM-08; TBS-1.1 traffic is never admitted by a TBS-1.0 certificate."""
+    ran = _com_08(certificate({"CASE_REPORTER": "CONFORMANT"}, spec="TBS-1.1"), "CASE_REPORTER")
+    record_certificate(store, ran)
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.1", "rest")
+    assert is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "rest")
+    assert not is_admitted(store, SYSTEM, "CASE_REPORTER", "TBS-1.0", "soap")      # only its binding
+
+    other = "TB:county:440104:YXZWFW"
+    for role, cert in (("RESULT_PUBLISHER", certificate({"RESULT_PUBLISHER": "CONFORMANT"}, spec="TBS-1.1")),
+                       ("EVALUATION_REPORTER", _com_08(certificate({"EVALUATION_REPORTER": "CONFORMANT"},
+                                                                   spec="TBS-1.1"), "EVALUATION_REPORTER", "OMIT"))):
+        record_certificate(store, {**cert, "systemId": other})
+        assert is_admitted(store, other, role, "TBS-1.1", "rest")
+        assert not is_admitted(store, other, role, "TBS-1.0", "rest"), role   # no COM-08 run: no TBS-1.0 traffic
+    record_certificate(store, {**certificate({"CATALOG_PROVIDER": "CONFORMANT"}), "systemId": other})
+    assert is_admitted(store, other, "CATALOG_PROVIDER", "TBS-1.0", "rest")
+    assert not is_admitted(store, other, "CATALOG_PROVIDER", "TBS-1.1", "rest")
