@@ -311,22 +311,28 @@ def issuer_key_command(signing_key: str | None) -> None:
 
 @conformance.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def list_command(fmt: str) -> None:
+@click.option("--spec", "spec_version", type=click.Choice(["TBS-1.0", "TBS-1.1"]), default="TBS-1.0", show_default=True,
+              help="the catalogue of this version (TBS-1.1 adds COM-08)")
+def list_command(fmt: str, spec_version: str) -> None:
     """The test catalogue (§20.2)."""
     from rich.table import Table
+
+    from .suite import CATALOGUES
+
+    classes = CATALOGUES[spec_version]
 
     if fmt == "json":
         click.echo(json.dumps([{"testId": t.test_id, "level": t.level.value, "roles": list(t.roles),
                                 "bindings": list(t.bindings), "requirementIds": list(t.requirement_ids),
                                 "bindingRequirements": {b: list(r) for b, r in t.binding_requirements.items()},
-                                "description": t.description} for t in (cls() for cls in CATALOGUE)],
+                                "description": t.description} for t in (cls() for cls in classes)],
                               ensure_ascii=False, indent=2))
         return
 
-    table = Table(title="TBS-1.0 test catalogue")
+    table = Table(title=f"{spec_version} test catalogue")
     for col in ("test", "level", "roles", "bindings", "requirements", "procedure"):
         table.add_column(col)
-    for cls in CATALOGUE:
+    for cls in classes:
         t = cls()
         reqs = list(t.requirement_ids) + [f"{r} [{b}]" for b, rs in t.binding_requirements.items() for r in rs]
         table.add_row(t.test_id, t.level.value, ", ".join(t.roles), ", ".join(t.bindings),

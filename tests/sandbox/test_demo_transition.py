@@ -20,3 +20,16 @@ def test_the_transition_demo_shows_negotiation_conversion_impact_and_delta_plans
     assert all(offered == accepted and offered != "0" for _, offered, accepted in published)
     assert "member-now-mandatory catalog.onSiteVisits" in text
     assert "new COM-08" in text
+    # one real delta certification: a TBS-1.0 certificate first, then the TBS-1.1 session on it
+    base = re.search(r"TBS-1\.0 session, \d+ tests, CONFORMANT → certificate (\S+)", text)
+    assert base, text
+    delta = re.search(r"TBS-1\.1 delta session basedOn (\S+): run (\d+) \((.*?)\); carried over (\d+)", text)
+    assert delta and delta.group(1) == base.group(1)
+    assert "COM-08" in delta.group(3).split(", ") and int(delta.group(4)) > 0
+    assert re.findall(r"^\s+(\w+)\s+(CONFORMANT|NOT_CONFORMANT) \((delta|full)\)$", text, re.M) == [
+        (role, "CONFORMANT", "delta") for role in ("CASE_REPORTER", "CATALOG_PROVIDER", "EVALUATION_REPORTER",
+                                                  "RESULT_PUBLISHER")]
+    import json
+
+    cert = json.loads((tmp_path / ".tongban/transition/conformance/tbs-1.1/certificate.json").read_text("utf-8"))
+    assert cert["specVersion"] == "TBS-1.1" and cert["basedOn"] == base.group(1)
