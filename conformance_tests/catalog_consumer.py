@@ -64,9 +64,11 @@ class ConsumerHarness:
         self.session = session
         self.binding = cfg.binding
         keys = {cfg.kit_key[0]: ("HMAC-SHA256", cfg.kit_key[1])} if cfg.kit_key else {}
-        self.oracle = ReferenceReceiver(cfg.system_id, {cfg.kit_system_id: SenderProfile(("CATALOG_PROVIDER",), keys)},
-                                        allowlist=cfg.allowlist)
-        self.vectors = Vectors(cfg.kit_system_id, cfg.system_id, cfg.kit_key, file_batches=cfg.binding == "FILE")
+        # the oracle receives in the session's version, as the SUT must (TBS-1.1 TBS-ENV-029)
+        profile = SenderProfile(("CATALOG_PROVIDER",), keys, spec_version=cfg.spec_version)
+        self.oracle = ReferenceReceiver(cfg.system_id, {cfg.kit_system_id: profile}, allowlist=cfg.allowlist)
+        self.vectors = Vectors(cfg.kit_system_id, cfg.system_id, cfg.kit_key, file_batches=cfg.binding == "FILE",
+                               spec_version=cfg.spec_version)
         self.exchanges: list[Exchange] = []
 
     def wire_form(self, envelope: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -131,7 +133,7 @@ class ConsumerHarness:
             return [KitFinding(rule, f"{ex.name}: no acknowledgement: {ex.error}", f"{ex.name}：未返回确认",
                                where=where)]
         ack = ex.ack
-        for problem in schema_errors("ack", ack):
+        for problem in schema_errors("ack", ack, self.session.config.spec_version):
             out.append(KitFinding("TBS-ENV-030", f"{ex.name}: acknowledgement shape: {problem}",
                                   f"{ex.name}：确认格式不符：{problem}", where=where))
         if isinstance(ack, dict):

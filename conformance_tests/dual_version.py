@@ -4,10 +4,13 @@ The suite plays a TBS-1.0 and a TBS-1.1 partner of the SUT. Over REST it checks 
 pull-only provider can show: ``meta`` answered in the version each partner asks for, an
 unsupported version refused with ``UNSUPPORTED_VERSION`` naming the server's highest version,
 and every feed read with either header served in that version, each record passing stateless
-validation of that version (TBS-ENV-029, TBS-REST-012). What needs the SUT to *receive*
-(acknowledgements per version, a header/body mismatch refused, a record resent in the other
-version acknowledged as DUPLICATE) is checked only for a SUT that claims a receiving role; the
-result says which parts were not checked and why, so a PASS never claims more than was seen.
+validation of that version (TBS-ENV-029, TBS-REST-012). What needs the SUT to *receive* is
+checked for a SUT that claims CATALOG_CONSUMER: catalog envelopes pushed in each version are
+acknowledged in that version, equivalent to what a reference receiver supporting both versions
+acknowledges (a record valid under TBS-1.0 only is accepted from the TBS-1.0 partner and rejected
+from the TBS-1.1 one), a record resent in the other version is a DUPLICATE, and a header/body
+mismatch is refused. The result says which parts were not checked and why, so a PASS never
+claims more than was seen.
 """
 from __future__ import annotations
 
@@ -69,10 +72,6 @@ class Com08DualVersion(ConformanceTest):
         if cfg.binding != "REST":
             return TestResult(Result.ERROR, [{"note": "not built"}], [],
                               f"COM-08 over {cfg.binding} is not built in this suite: it cannot be judged")
-        if any(r in cfg.roles for r in RECEIVING_ROLES):
-            return TestResult(Result.ERROR, [{"note": "not built"}], [],
-                              "COM-08 for a receiving role (acknowledgements per version, DUPLICATE across versions) "
-                              "is not built in this suite: it cannot be judged")
         failures: list[KitFinding] = []
         evidence: list[dict[str, Any]] = []
         versions = listed_versions(session)
@@ -112,12 +111,88 @@ class Com08DualVersion(ConformanceTest):
                                        f"UNSUPPORTED_VERSION 应答未给出最高版本 {highest}", where=answer.summary()))
         for version in (V10, V11):
             failures += self._feeds_in(session, version, evidence)
-        not_checked = [NOT_CHECKED_PROVIDER, NOT_CHECKED_ALWAYS]
+        not_checked = [NOT_CHECKED_ALWAYS]
+        if any(r in cfg.roles for r in RECEIVING_ROLES):
+            failures += self._receiving(session, evidence)
+        else:
+            not_checked.insert(0, NOT_CHECKED_PROVIDER)
         evidence.append({"note": "not checked: " + "; ".join(not_checked)})
         result = TestResult.judge(capped(failures, "findings"), evidence)
         if result.result is Result.PASS:
             result.reason = "not checked: " + "; ".join(not_checked)
         return result
+
+    def _receiving(self, session: Session, evidence: list[dict[str, Any]]) -> list[KitFinding]:
+        """The suite pushes catalog envelopes as a TBS-1.0 and as a TBS-1.1 partner; a reference
+        receiver that supports both versions gives the expected acknowledgements (TBS-RPT-010)."""
+        import copy
+        import dataclasses
+
+        from tongban.model.canonical import canonical_bytes
+
+        from .reference_receiver import ReferenceReceiver, SenderProfile, ack_differences, request_hash_of
+        from .vectors import Vectors
+
+        cfg = session.config
+        kit = cfg.kit_system_id
+        keys = {cfg.kit_key[0]: ("HMAC-SHA256", cfg.kit_key[1])} if cfg.kit_key else {}
+        oracle = ReferenceReceiver(cfg.system_id, {kit: SenderProfile(("CATALOG_PROVIDER",), keys, spec_version=V11,
+                                                                       spec_versions=(V10, V11))},
+                                   allowlist=cfg.allowlist)
+        v11 = Vectors(kit, cfg.system_id, cfg.kit_key, spec_version=V11)
+        v10 = dataclasses.replace(v11, spec_version=V10)
+        failures: list[KitFinding] = []
+
+        def push(what: str, envelope: dict[str, Any], header: str, *, outcome: str | None = None) -> None:
+            expected = oracle.receive(copy.deepcopy(envelope), binding="REST", request_hash=request_hash_of(envelope),
+                                      authenticated_sender=kit, binding_dataset="catalog")
+            answer = probes.post_envelope(session, "catalog", canonical_bytes(envelope), token=cfg.token, sender=kit,
+                                          message_id=envelope["messageId"], spec=header)
+            ack = answer.json()
+            evidence.append({"note": what, **answer.summary()})
+            where = {"exchange": what, "messageId": envelope["messageId"]}
+            version = envelope["specVersion"]
+            if answer.status not in (200, 422) or not isinstance(ack, dict):
+                failures.append(KitFinding("TBS-ENV-029", f"{what}: no acknowledgement (HTTP {answer.status} "
+                                           f"{answer.code or ''})".strip(), f"{what}：未返回确认", where=where))
+                return
+            if ack.get("specVersion") != version or answer.headers.get("x-tb-spec-version") != version:
+                failures.append(KitFinding("TBS-ENV-029", f"{what}: acknowledged in {ack.get('specVersion')!r} "
+                                           f"(header {answer.headers.get('x-tb-spec-version')!r}), not in {version}",
+                                           f"{what}：确认未以 {version} 书写", where=where))
+            for diff in ack_differences(expected, ack):
+                failures.append(KitFinding(diff.rule_ids[0], f"{what}: {diff.message}", f"{what}：与预期确认不等价",
+                                           where={**where, "rules": list(diff.rule_ids)}))
+            outcomes = [r.get("outcome") for r in ack.get("recordReports", []) if isinstance(r, dict)]
+            evidence[-1].update(ackSpecVersion=ack.get("specVersion"), ackStatus=ack.get("status"),
+                                counts=ack.get("counts"), expected=expected_outcome(expected))
+            if outcome and expected_outcome(expected) != outcome:   # the oracle itself must agree (a kit check)
+                raise AssertionError(f"reference receiver: {what} gives {expected_outcome(expected)}, not {outcome}")
+            if outcome and outcome not in outcomes and (ack.get("counts") or {}).get(outcome.lower()) != 1:
+                failures.append(KitFinding("TBS-ENV-012", f"{what}: expected {outcome}, got {outcomes or ack.get('counts')}",
+                                           f"{what}：应为 {outcome}", where=where))
+
+        item = v11.province_item(version=3)
+        push("a catalog item as a TBS-1.1 partner", v11.envelope([item]), V11, outcome="STORED")
+        push("the same item resent as a TBS-1.0 partner (new envelope)", v10.envelope([copy.deepcopy(item)]), V10,
+             outcome="DUPLICATE")
+        lacking = v10.province_item()
+        lacking.pop("onSiteVisits", None)   # optional in TBS-1.0, mandatory in TBS-1.1 (change 6)
+        push("an item without onSiteVisits as a TBS-1.0 partner (TBS-1.0 verdict)", v10.envelope([lacking]), V10,
+             outcome="STORED")
+        other = v11.province_item()
+        other.pop("onSiteVisits", None)
+        push("an item without onSiteVisits as a TBS-1.1 partner (TBS-1.1 verdict)", v11.envelope([other]), V11,
+             outcome="REJECTED")
+        mismatch = v11.envelope([v11.province_item()])
+        answer = probes.post_envelope(session, "catalog", canonical_bytes(mismatch), token=cfg.token, sender=kit,
+                                      message_id=mismatch["messageId"], spec=V10)
+        evidence.append({"note": "a TBS-1.1 envelope with X-TB-Spec-Version TBS-1.0", **answer.summary()})
+        if answer.status != 400 or answer.code != "BAD_HEADER":
+            failures.append(KitFinding("TBS-REST-006", f"header TBS-1.0 on a TBS-1.1 envelope: expected 400 BAD_HEADER, "
+                                       f"got {answer.status} {answer.code or ''}".strip(),
+                                       "版本头与信封 specVersion 不一致时应返回 400 BAD_HEADER", where=answer.summary()))
+        return failures
 
     def _feeds_in(self, session: Session, version: str, evidence: list[dict[str, Any]]) -> list[KitFinding]:
         """Every provided feed read as a ``version`` partner: the header names ``version`` and every
@@ -153,6 +228,14 @@ class Com08DualVersion(ConformanceTest):
                                  + ", ".join(f"{ds} {len(r.records)}" for ds, r in reads.items())
                                  + f" records, {len(failing)} failing {version} stateless validation"})
         return failures
+
+
+def expected_outcome(ack: dict[str, Any]) -> str | None:
+    outcomes = [r.get("outcome") for r in ack.get("recordReports", []) if isinstance(r, dict)]
+    if outcomes:
+        return outcomes[0]
+    counts = ack.get("counts") or {}
+    return next((k.upper() for k in ("stored", "duplicate", "stale", "held", "rejected") if counts.get(k)), None)
 
 
 DUAL_VERSION_TESTS = (Com08DualVersion,)

@@ -66,6 +66,7 @@ class Vectors:
     clock: Callable[[], datetime] = lambda: datetime.now(CST)
     _used: set[str] = field(default_factory=set)
     file_batches: bool = False   # FILE binding: every envelope carries a fresh batch
+    spec_version: str = "TBS-1.0"  # the envelopes' specVersion: the session's version
 
     # -- items --------------------------------------------------------------------------
     def _basic(self, prefix: str) -> str:
@@ -116,7 +117,7 @@ class Vectors:
     # -- envelopes ----------------------------------------------------------------------
     def envelope(self, records: list[Any], *, sent_offset: float = 0, sign: bool = True,
                  message_id: str | None = None) -> dict[str, Any]:
-        env: dict[str, Any] = {"specVersion": "TBS-1.0", "messageId": message_id or str(uuid.uuid4()),
+        env: dict[str, Any] = {"specVersion": self.spec_version, "messageId": message_id or str(uuid.uuid4()),
                                "sender": self.sender, "receiver": self.receiver, "dataset": "catalog",
                                "sentAt": self.stamp(sent_offset), "records": records,
                                "integrity": {"recordsSha256": records_sha256(records)}}

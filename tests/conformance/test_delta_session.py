@@ -193,3 +193,53 @@ def test_the_cli_runs_a_delta_session_and_names_a_bad_base(monkeypatch, dual, ba
         assert missing.exit_code == 2 and "cannot be read" in missing.output
         foreign = CliRunner().invoke(conformance, args + ["--delta-from", str(base / "certificate.json")])
         assert foreign.exit_code == 2 and "not with the issuer's key" in foreign.output
+
+
+def _consumer_service(system, versions=BOTH):
+    service = _service(system, versions)
+    for profile in service.receiver.senders.values():   # the versions it accepts from the suite
+        profile.spec_versions = versions
+    return service
+
+
+def test_a_dual_version_consumer_is_delta_certified_with_com_08_over_pushes(province, tls, documents, key, tmp_path):
+    """The first city lists both versions and receives the catalog: COM-08 pushes to it as a
+    TBS-1.0 and a TBS-1.1 partner (acknowledgements per version, a resend in the other version a
+    DUPLICATE, a TBS-1.0-only-valid item rejected in TBS-1.1, a header/body mismatch refused)."""
+    city = province.cities[0]
+    roles = ("CATALOG_CONSUMER",)
+
+    def run(spec, out=None, **kw):
+        with serving(make_app(_consumer_service(city), "REST"), tls) as url:
+            return certify(config(city, url, "REST", tls, documents, roles=roles, spec_version=spec), out,
+                           signing_key=key, **kw)
+
+    base = run("TBS-1.0", tmp_path / "base")
+    assert base.exit_code == 0
+    outcome = run("TBS-1.1", delta_from=tmp_path / "base" / "certificate.json")
+    cert = outcome.certificate
+    assert outcome.exit_code == 0, [(r.test_id, r.result.reason) for r in outcome.run.runs]
+    assert cert["basedOn"] == base.certificate["certificateId"]
+    # Table 4.1 for CATALOG_CONSUMER on REST, by hand; CC-07 does not apply on REST (OMIT, not carried)
+    assert _ran(cert) == {"COM-02", "COM-03", "COM-04", "COM-07", "COM-08", "CC-01", "CC-02", "CC-04", "CC-07"}
+    assert _carried(cert) == {"COM-01", "COM-05", "COM-06", "CC-03", "CC-05", "CC-06", "CC-08"}
+    com08 = next(r for r in outcome.run.runs if r.test_id == "COM-08")
+    assert com08.result.result.value == "PASS"
+    notes = {e["note"]: e for e in com08.result.evidence}
+    resent = notes["the same item resent as a TBS-1.0 partner (new envelope)"]
+    assert resent["ackSpecVersion"] == "TBS-1.0" and resent["counts"]["duplicate"] == 1
+    assert notes["an item without onSiteVisits as a TBS-1.1 partner (TBS-1.1 verdict)"]["counts"]["rejected"] == 1
+    assert notes["an item without onSiteVisits as a TBS-1.0 partner (TBS-1.0 verdict)"]["counts"]["stored"] == 1
+    assert notes["a TBS-1.1 envelope with X-TB-Spec-Version TBS-1.0"]["status"] == 400
+    # the CC tests pushed TBS-1.1 envelopes with the TBS-1.1 header
+    cc01 = [e for e in outcome.report["exchanges"] if e["method"] == "POST"]
+    assert cc01 and all(e["requestHeaders"].get("x-tb-spec-version") in ("TBS-1.0", "TBS-1.1") for e in cc01)
+    assert sum(1 for e in cc01 if e["requestHeaders"].get("x-tb-spec-version") == "TBS-1.1") > 10
+
+    # the same city on TBS-1.0 only: not conformant for TBS-1.1, COM-08 does not apply
+    with serving(make_app(_consumer_service(city, ("TBS-1.0",)), "REST"), tls) as url:
+        only10 = certify(config(city, url, "REST", tls, documents, roles=roles, spec_version="TBS-1.1"), None,
+                         signing_key=key)
+    results = {r.test_id: r.result for r in only10.run.runs}
+    assert only10.exit_code == 1
+    assert results["CC-01"].result.value == "FAIL" and results["COM-08"].result.value == "OMIT"
