@@ -48,7 +48,7 @@ def _key_from_env(name: str | None) -> bytes | None:
 
 @click.group()
 def conformance() -> None:
-    """TBS-1.0 conformance suite (§20): certify a joining system per role and binding."""
+    """Conformance suite (TBS-1.0 §20; TBS-1.1 with delta sessions): certify a system per role and binding."""
 
 
 @conformance.command("run")
