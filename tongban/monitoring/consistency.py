@@ -21,9 +21,12 @@ fixtures.
 from __future__ import annotations
 
 import json
+import math
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from fractions import Fraction
+from typing import Any, Iterable, Iterator, Mapping
 
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
@@ -191,27 +194,116 @@ class NearDuplicate:
 
 
 def near_duplicates(sources: Sources, *, threshold: float = NEAR_DUPLICATE_THRESHOLD) -> list[NearDuplicate]:
-    """Pairs of different basic codes with a name similarity ≥ ``threshold`` (0–100)."""
+    """Pairs of different basic codes with a name similarity ≥ ``threshold`` (0–100).
+
+    Defined over every pair of (itemCode, name) entries: the names are compared after
+    ``utils.default_process`` with ``fuzz.ratio``; per pair of codes the best-scoring pair of
+    names counts (ties: the code-point-first name of the lower code, then of the higher). Only
+    pairs that can reach ``threshold`` are scored (:func:`_similar_pairs`), with the same result.
+    """
     impls = _implementations(sources)
     entries = sorted({(i.item_code, i.name) for i in impls})
     if len(entries) < 2:
         return []
-    names = [n for _, n in entries]
-    best: dict[tuple[str, str], tuple[float, tuple[str, str]]] = {}
-    for i, (code_a, name_a) in enumerate(entries):
-        # process.extract without a limit: every choice at or above the cutoff (no numpy needed)
-        for _name, score, j in process.extract(name_a, names, scorer=fuzz.ratio, processor=utils.default_process,
-                                               score_cutoff=threshold, limit=None):
-            code_b, name_b = entries[j]
-            if code_a >= code_b:
-                continue
-            if (code_a, code_b) not in best or score > best[(code_a, code_b)][0]:
-                best[(code_a, code_b)] = (float(score), (name_a, name_b))
+    # entries whose processed names are equal are one text
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for n, (_code, name) in enumerate(entries):
+        by_text[utils.default_process(name)].append(n)
+    texts = list(by_text)
+    groups = [by_text[t] for t in texts]
+    best: dict[tuple[str, str], tuple[float, str, str]] = {}
+
+    def offer(i: int, j: int, score: float) -> None:
+        (code_a, name_a), (code_b, name_b) = entries[i], entries[j]
+        if code_a == code_b:
+            return
+        if code_a > code_b:
+            code_a, name_a, code_b, name_b = code_b, name_b, code_a, name_a
+        held = best.get((code_a, code_b))
+        if held is None or (-score, name_a, name_b) < (-held[0], held[1], held[2]):
+            best[(code_a, code_b)] = (score, name_a, name_b)
+
+    for t, members in enumerate(groups):
+        if len(members) > 1:
+            same = fuzz.ratio(texts[t], texts[t], score_cutoff=threshold)   # 100, or 0 below an empty text's cutoff
+            if same >= threshold:
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        offer(members[x], members[y], float(same))
+    for t, u, score in _similar_pairs(texts, threshold):
+        for i in groups[t]:
+            for j in groups[u]:
+                offer(i, j, score)
+    by_code: dict[str, list[Implementation]] = defaultdict(list)
+    for impl in impls:   # impls are ordered by itemCode: a pair's members are the lower code's, then the higher's
+        by_code[impl.item_code].append(impl)
     out = []
-    for (a, b), (score, pair) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        members = [i for i in impls if i.item_code in (a, b)]
-        out.append(NearDuplicate((a, b), pair, round(score, 1), members))
+    for (a, b), (score, name_a, name_b) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        out.append(NearDuplicate((a, b), (name_a, name_b), round(score, 1), by_code[a] + by_code[b]))
     return out
+
+
+def _similar_pairs(texts: list[str], threshold: float) -> Iterator[tuple[int, int, float]]:
+    """Index pairs ``(i, j)``, ``i < j``, of distinct ``texts`` whose ``fuzz.ratio`` is ≥
+    ``threshold``, with that score — the same pairs as comparing every text with every other,
+    without doing so.
+
+    ``fuzz.ratio`` is ``200·LCS / (la + lb)``. A pair reaching ``threshold`` = T therefore has
+    (1) lengths within a factor T / (200 − T) of each other (LCS ≤ the shorter length) and
+    (2) at least ``la·T / (200 − T)`` characters in common, counted with multiplicity (LCS ≤
+    that overlap). (2) is used as a prefix filter: each text's characters — the k-th occurrence
+    of a character being its own token — are ordered rarest first; two texts whose overlap is
+    at least t share a token among the first ``len − t + 1`` of each, so only texts sharing
+    such a token are scored, with ``fuzz.ratio`` itself. The bounds are computed in exact
+    fractions, so no pair is lost to rounding.
+    """
+    if threshold <= 0:   # every pair qualifies: nothing to prune
+        for i in range(len(texts)):
+            for j in range(i + 1, len(texts)):
+                yield i, j, float(fuzz.ratio(texts[i], texts[j]))
+        return
+    cutoff = Fraction(min(threshold, 100.0))   # exact: the bounds below are integer thresholds
+    factor = cutoff / (200 - cutoff)           # (1) and (2): 0.739… at 85
+    # ranks: texts in length order, so a rank's shorter partners are exactly the lower ranks
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+    ranked = [texts[i] for i in order]
+    first_of_length: dict[int, int] = {}
+    for r, text in enumerate(ranked):
+        first_of_length.setdefault(len(text), r)
+    tokens: list[list[tuple[str, int]]] = []
+    frequency: Counter[tuple[str, int]] = Counter()
+    for text in ranked:
+        seen: Counter[str] = Counter()
+        own = []
+        for ch in text:
+            own.append((ch, seen[ch]))
+            seen[ch] += 1
+        tokens.append(own)
+        frequency.update(own)
+    # prefix token → ranks indexed so far (ascending) and their texts, side by side
+    index: dict[tuple[str, int], tuple[list[int], list[str]]] = defaultdict(lambda: ([], []))
+    for r, text in enumerate(ranked):
+        length = len(text)
+        if length == 0:   # the texts are distinct: no other one is empty too, and "" is 0 against the rest
+            continue
+        required = math.ceil(length * factor)        # overlap with any partner, at least
+        prefix = sorted(tokens[r], key=lambda t: (frequency[t], t))[:length - required + 1]
+        shortest = math.ceil(length * factor)        # the shortest possible partner
+        lowest = next((first_of_length[n] for n in range(shortest, length + 1) if n in first_of_length), r)
+        candidates: dict[int, str] = {}
+        for token in prefix:
+            ranks, their_texts = index[token]
+            start = bisect_left(ranks, lowest)
+            candidates.update(zip(ranks[start:], their_texts[start:]))
+        if candidates:
+            for _text, score, c in process.extract(text, candidates, scorer=fuzz.ratio, score_cutoff=threshold,
+                                                   limit=None):
+                a, b = order[c], order[r]
+                yield (a, b, float(score)) if a < b else (b, a, float(score))
+        for token in prefix:
+            ranks, their_texts = index[token]
+            ranks.append(r)
+            their_texts.append(text)
 
 
 # --------------------------------------------------------------------------------- sources
