@@ -155,34 +155,57 @@ def certification_states(registry: Any, store: Store | None = None) -> dict[str,
         return None
 
 
-def _newest_stored(session: Session) -> dict[tuple[str, str], datetime]:
-    """Newest business timestamp per (source partner, dataset) among stored records.
+def _offset_suffix(column: Any) -> Any:
+    """The UTC offset a timestamp string ends in ('Z' or '+08:00'), as an SQL expression."""
+    # literals, not bind parameters: SELECT and GROUP BY then render as one expression, also
+    # under server-side parameter binding (PostgreSQL compares them textually)
+    return case((column.like(literal_column("'%Z'")), literal_column("'Z'")),
+                else_=func.substr(column, func.length(column) - literal_column("5")))
+
+
+def _newest_stored(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """Newest business timestamp per (source partner, dataset) among stored records, for ``pairs``.
 
     Timestamps are strings; string order equals time order only within one UTC offset, so the
-    maximum is taken per offset suffix in SQL and the suffix groups are compared as instants.
+    maximum is taken per offset suffix and the suffix groups are compared as instants. Per
+    source this reads the index on (source, timestamp) only near its top: the string maximum M
+    is one index lookup, and no timestamp more than two calendar days below M's local date can
+    be the later instant (offsets lie within ±24 h), so the per-suffix maxima are taken over that
+    range. A suffix group whose maximum lies below it loses to M's group in the full comparison
+    too, so the result is the one of grouping every stored record.
     """
     newest: dict[tuple[str, str], datetime] = {}
-    for dataset, (table, column) in _SOURCE_TIME.items():
-        # literals, not bind parameters: SELECT and GROUP BY then render as one expression, also
-        # under server-side parameter binding (PostgreSQL compares them textually)
-        suffix = case((column.like(literal_column("'%Z'")), literal_column("'Z'")),
-                      else_=func.substr(column, func.length(column) - literal_column("5")))
-        rows = session.execute(select(table.source, suffix, func.max(column)).group_by(table.source, suffix))
-        for source, _suffix, value in rows:
+    for source, dataset in pairs:
+        if dataset not in _SOURCE_TIME:
+            continue
+        table, column = _SOURCE_TIME[dataset]
+        top = session.execute(select(func.max(column)).where(table.source == source)).scalar()
+        if top is None:
+            continue
+        query = select(_offset_suffix(column), func.max(column)).where(table.source == source)
+        top_at = parse_instant(top)
+        if top_at is not None:   # its local date, two days down, as an RFC 3339 full-date
+            query = query.where(column >= (top_at.date() - timedelta(days=2)).isoformat())
+        for _suffix, value in session.execute(query.group_by(_offset_suffix(column))):
             t = parse_instant(value)
-            key = (source, dataset)
-            if t is not None and (key not in newest or t > newest[key]):
-                newest[key] = t
+            if t is not None and ((source, dataset) not in newest or t > newest[(source, dataset)]):
+                newest[(source, dataset)] = t
     return newest
 
 
-def _stored_counts(session: Session) -> dict[tuple[str, str], int]:
+def _stored_counts(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Stored records per (source partner, dataset) for ``pairs`` (current catalog versions
+    only): a count over the index on (source, …) per source."""
     counts: dict[tuple[str, str], int] = {}
-    for dataset, (table, _column) in _SOURCE_TIME.items():
-        query = select(table.source, func.count()).group_by(table.source)
+    for source, dataset in pairs:
+        if dataset not in _SOURCE_TIME:
+            continue
+        table, _column = _SOURCE_TIME[dataset]
+        query = select(func.count()).select_from(table).where(table.source == source)
         if table is CatalogItemVersion:
             query = query.where(CatalogItemVersion.is_current.is_(True))
-        for source, n in session.execute(query):
+        n = session.execute(query).scalar_one()
+        if n:
             counts[(source, dataset)] = n
     return counts
 
@@ -226,13 +249,13 @@ def feed_statuses(store: Store, registry: Any | None = None, *, now: datetime | 
             statuses[key].last_run_status = run.status
             statuses[key].skipped_reason = run.error if run.status == "SKIPPED" else None
 
-        for (source, dataset), t in _newest_stored(s).items():
-            st = statuses.get((source, dataset))
-            if st is not None and (st.newest_source_at is None or t > parse_instant(st.newest_source_at)):
+        # only the feeds shown: a source with records but neither a registry entry nor runs is not one
+        for key, t in _newest_stored(s, list(statuses)).items():
+            st = statuses[key]
+            if st.newest_source_at is None or t > parse_instant(st.newest_source_at):
                 st.newest_source_at = t.isoformat()
-        for key, n in _stored_counts(s).items():
-            if key in statuses:
-                statuses[key].stored_records = n
+        for key, n in _stored_counts(s, list(statuses)).items():
+            statuses[key].stored_records = n
 
         for partner_id, dataset, n in s.execute(
                 select(QuarantineEntry.partner_id, QuarantineEntry.dataset, func.count())

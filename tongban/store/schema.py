@@ -72,7 +72,10 @@ class CatalogItemVersion(StoredRecord, Base):
     online_depth: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[str] = mapped_column(String(40))
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),)
+    __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),
+                      # status: newest business time and current count per source (migration 0010)
+                      Index("ix_catalog_source_updated", "source", "updated_at"),
+                      Index("ix_catalog_source_current", "source", "is_current"))
 
 
 class CaseRecord(StoredRecord, Base):
@@ -87,6 +90,8 @@ class CaseRecord(StoredRecord, Base):
     channel: Mapped[str] = mapped_column(String(2))
     submitted_at: Mapped[str] = mapped_column(String(40))
     promised_by: Mapped[str | None] = mapped_column(String(40))
+    # status: newest business time and stored count per source (migration 0010)
+    __table_args__ = (Index("ix_cases_source_submitted", "source", "submitted_at"),)
 
 
 class CaseEventRecord(StoredRecord, Base):
@@ -98,6 +103,8 @@ class CaseEventRecord(StoredRecord, Base):
     type: Mapped[str] = mapped_column(String(24))
     occurred_at: Mapped[str] = mapped_column(String(40))
     conclusion_code: Mapped[str | None] = mapped_column(String(24))
+    # status: newest business time and stored count per source (migration 0010)
+    __table_args__ = (Index("ix_case_events_source_occurred", "source", "occurred_at"),)
 
 
 class ResultRecord(StoredRecord, Base):
@@ -108,6 +115,8 @@ class ResultRecord(StoredRecord, Base):
     issued_at: Mapped[str] = mapped_column(String(40))
     document_sha256: Mapped[str | None] = mapped_column(String(64))
     document_verified: Mapped[bool | None] = mapped_column(Boolean)
+    # status: newest business time and stored count per source (migration 0010)
+    __table_args__ = (Index("ix_results_source_issued", "source", "issued_at"),)
 
 
 class EvaluationRecord(StoredRecord, Base):
@@ -117,6 +126,8 @@ class EvaluationRecord(StoredRecord, Base):
     satisfaction: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))
     assessed_at: Mapped[str] = mapped_column(String(40))
+    # status: newest business time and stored count per source (migration 0010)
+    __table_args__ = (Index("ix_evaluations_source_assessed", "source", "assessed_at"),)
 
 
 class HeldRecord(Base):
