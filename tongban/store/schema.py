@@ -74,8 +74,7 @@ class CatalogItemVersion(StoredRecord, Base):
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),
                       # status: newest business time and current count per source (migration 0010)
-                      Index("ix_catalog_source_updated", "source", "updated_at"),
-                      Index("ix_catalog_source_current", "source", "is_current"))
+                      Index("ix_catalog_source_updated", "source", "updated_at", "is_current"))
 
 
 class CaseRecord(StoredRecord, Base):

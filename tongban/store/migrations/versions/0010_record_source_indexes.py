@@ -1,5 +1,5 @@
-"""record tables: an index on (source, business timestamp) each, and on (source, is_current) for
-the catalog, so that ``tongban status`` reads per source partner the newest business time (one
+"""record tables: an index on (source, business timestamp) each (with is_current for the
+catalog), so that ``tongban status`` reads per source partner the newest business time (one
 index lookup plus the last two days' entries) and the stored count (an index range) instead of
 every record table whole
 
@@ -17,8 +17,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ('ix_catalog_source_updated', 'catalog_item_versions', ['source', 'updated_at']),
-    ('ix_catalog_source_current', 'catalog_item_versions', ['source', 'is_current']),
+    ('ix_catalog_source_updated', 'catalog_item_versions', ['source', 'updated_at', 'is_current']),
     ('ix_cases_source_submitted', 'cases', ['source', 'submitted_at']),
     ('ix_case_events_source_occurred', 'case_events', ['source', 'occurred_at']),
     ('ix_results_source_issued', 'results', ['source', 'issued_at']),
