@@ -50,7 +50,7 @@ SUMMARIES: dict[str, str] = {
     "validate": "Stateless validation (TBS-1.0 §19, TBS-RPT-009) of envelopes, SOAP PushBatch bodies, file-drop "
                 "batches (a manifest path) and, with --dataset, bare records.",
     "sandbox": "Simulated province, city and county systems on loopback (HTTPS with a local CA).",
-    "conformance": "TBS-1.0 conformance suite (§20): certify a joining system per role and binding.",
+    "conformance": "Conformance suite (TBS-1.0 §20; TBS-1.1 with delta sessions): certify a system per role and binding.",
     "status": "Partners with certification state, last successful sync per dataset, lag, failures in the last "
               "24 h and quarantine counts.",
     "report": "Write the static dashboard (self-contained HTML, JSON, OpenMetrics) into a folder.",

@@ -102,7 +102,7 @@ def _check_depth(value: Any) -> None:
 # from U+E000 on (JCS orders names by UTF-16 code units, which differs from code-point order
 # only there), or such a character written as a \u escape anywhere. Each pattern may also match
 # inside a string value — then the slow path decides.
-_JCS_RISK = re.compile(r"[:\[,]\s*-?[0-9]{16}|[\ue000-\U0010ffff](?:[^\"\\]|\\.)*\"\s*:"
+_JCS_RISK = re.compile(r"(?:^|[:\[,])\s*-?[0-9]{16}|[\ue000-\U0010ffff](?:[^\"\\]|\\.)*\"\s*:"
                        r"|\\u(?:[eEfF]|[dD][89a-fA-F])")
 
 

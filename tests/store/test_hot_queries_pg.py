@@ -124,7 +124,7 @@ def sandbox(tmp_path, monkeypatch):
 
 def test_the_checker_sees_a_sequential_scan(big_store):
     with big_store.engine.connect() as conn:
-        plan = explain(conn, "SELECT content FROM case_events WHERE occurred_at = %(t)s", {"t": "x"})
+        plan = explain(conn, "SELECT seq FROM case_events WHERE content = %(t)s", {"t": "x"})
     assert seq_scans(plan) == ["case_events"]
 
 
