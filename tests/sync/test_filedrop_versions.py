@@ -18,35 +18,18 @@ from sqlalchemy import select
 
 from tongban.connectors.filedrop.writer import FileDropWriter
 from tongban.model.annex_e import downgrade, upgrade
-from tongban.model.datasets import DATASETS
-from tongban.registry import load_registry
-from tongban.sandbox.runtime import BUS_ID, Sandbox
-from tongban.store import Store
+from tongban.sandbox.runtime import BUS_ID
 from tongban.store.schema import CaseRecord, CatalogItemVersion
-from tongban.sync.engine import SyncEngine
+from transition_support import pulled_transition_province
 
 BOTH, ONLY_10 = ("TBS-1.0", "TBS-1.1"), ("TBS-1.0",)
 
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dropversions")
-    sandbox = Sandbox(folder / "sandbox", seed=11, cities=2, counties=2, admission="off", transition=True,
-                      transports=("filedrop",)).start()
-    store = Store(f"sqlite:///{folder / 'store.db'}")
-    store.upgrade()
-    try:
-        registry = load_registry(sandbox.registry_file)
-        engine = SyncEngine(store, registry, trigger="test")
-        reports = {}
-        for dataset in DATASETS:
-            for p in registry.partners:
-                if dataset in p.datasets and registry.pulls(p, dataset):
-                    reports[p.id, dataset] = engine.sync(p.id, dataset)
+    with pulled_transition_province(tmp_path_factory.mktemp("dropversions"), "filedrop") as (sandbox, registry, store, engine,
+                                                                                reports):
         yield sandbox, registry, store, engine, reports
-    finally:
-        sandbox.stop()
-        store.dispose()
 
 
 def drop_partners(sandbox, registry, versions) -> list[Any]:

@@ -25,12 +25,8 @@ from tongban.connectors.base import ProtocolError
 from tongban.connectors.serving import ServerThread
 from tongban.connectors.soap import mapping
 from tongban.connectors.soap.client import SoapConnector
-from tongban.model.datasets import DATASETS
-from tongban.registry import load_registry
-from tongban.sandbox.runtime import Sandbox
-from tongban.store import Store
 from tongban.store.schema import CaseRecord, CatalogItemVersion
-from tongban.sync.engine import SyncEngine
+from transition_support import pulled_transition_province
 from tongban.sync.publish import publish_catalog
 
 NS = {"TBS-1.0": "urn:tbs:1.0", "TBS-1.1": "urn:tbs:1.1"}
@@ -43,23 +39,9 @@ def expected_version(versions: tuple[str, ...]) -> str:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("soapversions")
-    sandbox = Sandbox(folder / "sandbox", seed=11, cities=2, counties=2, admission="off", transition=True,
-                      transports=("soap",)).start()
-    store = Store(f"sqlite:///{folder / 'store.db'}")
-    store.upgrade()
-    try:
-        registry = load_registry(sandbox.registry_file)
-        engine = SyncEngine(store, registry, trigger="test")
-        reports = {}
-        for dataset in DATASETS:
-            for p in registry.partners:
-                if dataset in p.datasets and registry.pulls(p, dataset):
-                    reports[p.id, dataset] = engine.sync(p.id, dataset)
+    with pulled_transition_province(tmp_path_factory.mktemp("soapversions"), "soap") as (sandbox, registry, store, engine,
+                                                                                reports):
         yield sandbox, registry, store, reports
-    finally:
-        sandbox.stop()
-        store.dispose()
 
 
 def soap_partners(sandbox, registry, versions: tuple[str, ...]) -> list[Any]:
