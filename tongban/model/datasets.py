@@ -86,8 +86,18 @@ class DatasetSpec:
         # "a|b" (member a, or b when a is absent: a renamed member) split once, not per record
         return tuple((column, tuple(tuple(m.split("|")) for m in path)) for column, path in self.columns)
 
+    @cached_property
+    def _plain_columns(self) -> tuple[tuple[str, str], ...] | None:
+        """(column, member) for every column when each is one top-level member without
+        alternatives (case events, evaluations): then a row is one dict comprehension."""
+        plain = tuple((column, path[0][0]) for column, path in self._paths if len(path) == 1 and len(path[0]) == 1)
+        return plain if len(plain) == len(self._paths) else None
+
     def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The store's query columns of ``record`` (a record that passed S1–S4)."""
+        plain = self._plain_columns
+        if plain is not None and type(record) is dict:   # one row per stored record: the hot path
+            return {column: record.get(member) for column, member in plain}
         row: dict[str, Any] = {}
         for column, path in self._paths:
             value: Any = record

@@ -20,28 +20,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from tongban.model.datasets import DATASETS
-from tongban.store.schema import (CaseEventRecord, CaseRecord, CatalogItemVersion, EvaluationRecord, HeldRecord,
-                                  QuarantineEntry, ResultRecord, SyncRun)
+from tongban.store.schema import HeldRecord, QuarantineEntry, SyncRun
 from tongban.store.store import Store
+from tongban.store.totals import read_totals
 
 FAILURE_WINDOW = timedelta(hours=24)
 OUTCOME_COLUMNS = ("pulled", "stored", "duplicate", "stale", "held", "rejected")
-
-# The business timestamp of each dataset (the members TBS-ENV-011 bounds), as lifted columns.
-_SOURCE_TIME = {
-    "catalog": (CatalogItemVersion, CatalogItemVersion.updated_at),
-    "case": (CaseRecord, CaseRecord.submitted_at),
-    "case-event": (CaseEventRecord, CaseEventRecord.occurred_at),
-    "result": (ResultRecord, ResultRecord.issued_at),
-    "evaluation": (EvaluationRecord, EvaluationRecord.assessed_at),
-}
-
 
 def aware(value: datetime | None) -> datetime | None:
     """Store datetimes are UTC; SQLite returns them naive."""
@@ -155,62 +144,6 @@ def certification_states(registry: Any, store: Store | None = None) -> dict[str,
         return None
 
 
-def _offset_suffix(column: Any) -> Any:
-    """The UTC offset a timestamp string ends in ('Z' or '+08:00'), as an SQL expression."""
-    # literals, not bind parameters: SELECT and GROUP BY then render as one expression, also
-    # under server-side parameter binding (PostgreSQL compares them textually)
-    return case((column.like(literal_column("'%Z'")), literal_column("'Z'")),
-                else_=func.substr(column, func.length(column) - literal_column("5")))
-
-
-def _stored_aggregates(session: Session, pairs: Iterable[tuple[str, str]]
-                       ) -> tuple[dict[tuple[str, str], datetime], dict[tuple[str, str], int]]:
-    """Per (source partner, dataset) of ``pairs``: the newest business timestamp among the stored
-    records and how many are stored (current catalog versions only).
-
-    Both read one index on (source, timestamp) per table (migration 0010), near its top: the
-    count and the string maximum M in one query per source, then the maximum per UTC offset
-    suffix over the entries at most two calendar days below M's local date. Timestamps are
-    strings; string order equals time order only within one offset, so the suffix groups are
-    compared as instants — and as offsets lie within ±24 h, a timestamp further below M is an
-    earlier instant than M: a suffix group whose maximum lies below the range loses to M's group
-    in a comparison of every group too.
-    """
-    newest: dict[tuple[str, str], datetime] = {}
-    counts: dict[tuple[str, str], int] = {}
-    source, lowest = bindparam("source"), bindparam("lowest")
-    statements = {}
-    for dataset, (table, column) in _SOURCE_TIME.items():
-        counted = (func.sum(case((CatalogItemVersion.is_current.is_(True), 1), else_=0))
-                   if table is CatalogItemVersion else func.count())
-        suffix = _offset_suffix(column)
-        statements[dataset] = (
-            select(counted, func.max(column)).where(table.source == source),
-            select(suffix, func.max(column)).where(table.source == source, column >= lowest).group_by(suffix),
-            select(suffix, func.max(column)).where(table.source == source).group_by(suffix))
-    conn = session.connection()   # Core statements: the ORM layer's per-execute cost, 1,000-odd times, buys nothing
-    for key in pairs:
-        if key[1] not in statements:
-            continue
-        top_query, near_query, all_query = statements[key[1]]
-        n, top = conn.execute(top_query, {"source": key[0]}).one()
-        if n:
-            counts[key] = int(n)
-        if top is None:
-            continue
-        top_at = parse_instant(top)
-        if top_at is not None:   # its local date two days down, as an RFC 3339 full-date
-            rows = conn.execute(near_query, {"source": key[0],
-                                                "lowest": (top_at.date() - timedelta(days=2)).isoformat()})
-        else:                    # not a date-time: every suffix group, as before
-            rows = conn.execute(all_query, {"source": key[0]})
-        for _suffix, value in rows:
-            t = parse_instant(value)
-            if t is not None and (key not in newest or t > newest[key]):
-                newest[key] = t
-    return newest, counts
-
-
 def feed_statuses(store: Store, registry: Any | None = None, *, now: datetime | None = None,
                   failure_window: timedelta = FAILURE_WINDOW) -> list[FeedStatus]:
     """Status of every (partner, dataset) feed, in registry order, then any unregistered pairs."""
@@ -250,14 +183,16 @@ def feed_statuses(store: Store, registry: Any | None = None, *, now: datetime | 
             statuses[key].last_run_status = run.status
             statuses[key].skipped_reason = run.error if run.status == "SKIPPED" else None
 
-        # only the feeds shown: a source with records but neither a registry entry nor runs is not one
-        newest_stored, stored_counts = _stored_aggregates(s, list(statuses))
-        for key, t in newest_stored.items():
-            st = statuses[key]
-            if st.newest_source_at is None or t > parse_instant(st.newest_source_at):
+        # per-source totals kept by the store's write path (tongban.store.totals), for the feeds
+        # shown only: a source with records but neither a registry entry nor runs is not one
+        for key, (n, newest_at) in read_totals(s.connection()).items():
+            st = statuses.get(key)
+            if st is None:
+                continue
+            st.stored_records = n
+            t = parse_instant(newest_at)
+            if t is not None and (st.newest_source_at is None or t > parse_instant(st.newest_source_at)):
                 st.newest_source_at = t.isoformat()
-        for key, n in stored_counts.items():
-            statuses[key].stored_records = n
 
         for partner_id, dataset, n in s.execute(
                 select(QuarantineEntry.partner_id, QuarantineEntry.dataset, func.count())

@@ -1,4 +1,4 @@
-"""``tongban db upgrade|current``."""
+"""``tongban db upgrade|recount``."""
 from __future__ import annotations
 
 import click
@@ -47,3 +47,16 @@ def upgrade() -> None:
     except StoreError as exc:
         fail(str(exc))
     out.print(f"store {store.display_url} at revision {rev}")
+
+
+@db.command()
+def recount() -> None:
+    """Rebuild the per-source totals `tongban status` reads (stored records and newest business
+    time per source and dataset) from the record tables: after rows were written or restored
+    past tongban's own write path. Ingest keeps them by itself."""
+    from tongban.store.totals import recount as rebuild
+
+    store = open_store()
+    with store.engine.begin() as conn:
+        rows = rebuild(conn)
+    out.print(f"source totals rebuilt: {rows} (source, dataset) rows")

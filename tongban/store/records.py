@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from tongban.model.canonical import canonical_bytes_validated, sha256_hex
 from tongban.model.datasets import RELEASE_ORDER, SPECS, DatasetSpec
+from tongban.store.locks import serialize_writes
 from tongban.store.schema import Base, HeldRecord, QuarantineEntry
 from tongban.store.store import utcnow
+from tongban.store.totals import TotalsDelta, timestamp_column
 
 CHUNK = 500  # keys per IN (...) query
 
@@ -113,6 +115,11 @@ class RecordStore:
         self._held_deleted: list[int] = []
         # per dataset: business key → received version of the stored record, when not TBS-1.0
         self._versions: dict[str, dict[tuple[Any, ...], str]] = {d: {} for d in SPECS}
+        # per versioned dataset: business key → source of the stored (current) row, which a new
+        # version takes over in the per-source totals
+        self._sources: dict[str, dict[tuple[Any, ...], str]] = {d: {} for d in SPECS if SPECS[d].versioned}
+        # per latest-only dataset: rows a later version replaced before the flush (their time counts)
+        self._replaced: dict[str, list[dict[str, Any]]] = {d: [] for d in SPECS}
 
     # -- loading --------------------------------------------------------------------------
     def prefetch(self, dataset: str, records: list[Any]) -> None:
@@ -145,14 +152,19 @@ class RecordStore:
                     self._records[dataset][(f,)] = None
                 else:
                     self._seconds[dataset].setdefault(f, set())
-            query = select(*key_cols, table.c.content, table.c.spec_version).where(key_cols[0].in_(chunk))
+            query = select(*key_cols, table.c.content, table.c.spec_version, table.c.source
+                           ).where(key_cols[0].in_(chunk))
             if spec.keeps_history:
                 query = query.where(table.c.is_current.is_(True))
-            for *key, content, version in self.session.execute(query):
-                self._remember(dataset, tuple(key), _loads(content))
-                self._in_db[dataset].add(tuple(key))
+            sources = self._sources.get(dataset)
+            for *key, content, version, source in self.session.execute(query):
+                key = tuple(key)
+                self._remember(dataset, key, _loads(content))
+                self._in_db[dataset].add(key)
                 if version != "TBS-1.0":
-                    self._versions[dataset][tuple(key)] = version
+                    self._versions[dataset][key] = version
+                if sources is not None:
+                    sources[key] = source
 
     def _load_cases(self, case_nos: set[str]) -> None:
         """The Cases, their events and their held records."""
@@ -205,7 +217,8 @@ class RecordStore:
     def case_events(self, case_no: str) -> list[dict[str, Any]]:
         ordered = self._ordered.get(case_no)
         if ordered is None:
-            self._load_cases({case_no})
+            if case_no not in self._loaded["case"]:
+                self._load_cases({case_no})
             events = self._records["case-event"]
             ordered = self._ordered[case_no] = [events[(case_no, s)]  # type: ignore[misc]
                                                 for s in sorted(self._seconds["case-event"].get(case_no, ()))]
@@ -224,7 +237,8 @@ class RecordStore:
         case_no = key[0]
         if not isinstance(case_no, str):
             return None
-        self._load_cases({case_no})
+        if case_no not in self._loaded["case"]:   # asked once per case-linked record: no set built
+            self._load_cases({case_no})
         entry = self._held[case_no].get((dataset, key))
         return json.loads(entry.content) if entry else None
 
@@ -256,8 +270,10 @@ class RecordStore:
         content, digest = _validated_text(record)
         key = spec.key_of(record)
         note_stored(self.session, dataset, key, digest)
-        self._get(dataset, key)   # loads what is stored under the key
-        row = {**spec.row(record), "source": source, "content": content, "sha256": digest, "spec_version": version}
+        if key[0] not in self._loaded[dataset]:
+            self._get(dataset, key)   # loads what is stored under the key
+        row = spec.row(record)
+        row["source"], row["content"], row["sha256"], row["spec_version"] = source, content, digest, version
         if spec.keeps_history:   # every version a row; the newest one current
             if self._records[dataset].get(key) is not None:
                 self._superseded[dataset].add(key)
@@ -268,14 +284,18 @@ class RecordStore:
             row["is_current"] = True
             self._new[dataset].append(row)
         elif spec.versioned:     # the latest version only
+            replaced = self._latest[dataset].get(key)
+            if replaced is not None:   # stored earlier in this page: its time still counts for its source
+                self._replaced[dataset].append(replaced)
             self._latest[dataset][key] = row
         else:
             self._new[dataset].append(row)
         self._remember(dataset, key, record)
+        versions = self._versions[dataset]
         if version != "TBS-1.0":
-            self._versions[dataset][key] = version
-        else:
-            self._versions[dataset].pop(key, None)
+            versions[key] = version
+        elif versions:
+            versions.pop(key, None)
         if dataset == "case-event":
             self._ordered.pop(key[0], None)
 
@@ -318,11 +338,47 @@ class RecordStore:
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
         conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
 
+    def _add_totals(self, totals: TotalsDelta, dataset: str, spec: DatasetSpec,
+                    inserted: list[dict[str, Any]]) -> None:
+        """This flush's difference to the per-source totals of ``dataset`` (stored count,
+        newest business time): every new row counts for its source, except a catalog version
+        that is not current; a row that replaces a stored one (a newer Case version, a catalog
+        version superseding the current one) moves the count from the stored row's source.
+        Every row stored counts for the newest time, also a Case version replaced since."""
+        column = timestamp_column(spec)
+        sources = self._sources.get(dataset, {})
+        in_db = self._in_db[dataset]
+        stamps: dict[str, list[Any]] = {}
+        for row in inserted:
+            stamps.setdefault(row["source"], []).append(row[column])
+        if spec.keeps_history:
+            for row in inserted:
+                if row["is_current"]:
+                    totals.count(row["source"], dataset, 1)
+            for key in self._superseded[dataset]:
+                if key in in_db and key in sources:
+                    totals.count(sources[key], dataset, -1)
+        else:
+            for source, times in stamps.items():
+                totals.count(source, dataset, len(times))
+            for key, row in self._latest[dataset].items():
+                if key in in_db:
+                    stamps.setdefault(row["source"], []).append(row[column])
+                    if sources.get(key) != row["source"]:
+                        totals.count(row["source"], dataset, 1)
+                        if key in sources:
+                            totals.count(sources[key], dataset, -1)
+            for row in self._replaced[dataset]:
+                stamps.setdefault(row["source"], []).append(row[column])
+        for source, times in stamps.items():
+            totals.stored(source, dataset, times)
+
     def flush(self) -> None:
         s = self.session
         if self._held_deleted:
             for chunk in self._chunks(set(self._held_deleted)):
                 s.execute(delete(HeldRecord).where(HeldRecord.id.in_(chunk)))
+        totals = TotalsDelta()
         for dataset, spec in SPECS.items():
             table = _table(spec)
             key_cols = [table.c[c] for c in _key_columns(spec)]
@@ -331,11 +387,16 @@ class RecordStore:
                     s.execute(update(table).where(key_cols[0].in_(chunk), table.c.is_current.is_(True))
                               .values(is_current=False))
             latest = self._latest[dataset]
-            self._insert_many(spec.table, self._new[dataset] + [r for k, r in latest.items()
-                                                                 if k not in self._in_db[dataset]])
+            in_db = self._in_db[dataset]
+            inserted = self._new[dataset] + [r for k, r in latest.items() if k not in in_db]
+            self._insert_many(spec.table, inserted)
             for k, r in latest.items():
-                if k in self._in_db[dataset]:
+                if k in in_db:
                     s.execute(update(table).where(*(c == v for c, v in zip(key_cols, k))).values(**r))
+            self._add_totals(totals, dataset, spec, inserted)
+        if totals:
+            serialize_writes(s)   # every writer of source_totals holds the write lock first: no deadlock
+            totals.write(s.connection())
         new_held = [e for by_case in self._held.values() for e in by_case.values() if e.id is None]
         if new_held:
             s.execute(HeldRecord.__table__.insert(), [dict(

@@ -72,9 +72,7 @@ class CatalogItemVersion(StoredRecord, Base):
     online_depth: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[str] = mapped_column(String(40))
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),
-                      # status: newest business time and current count per source (migration 0010)
-                      Index("ix_catalog_source_updated", "source", "updated_at", "is_current"))
+    __table_args__ = (Index("ix_catalog_current", "impl_code", "is_current"),)
 
 
 class CaseRecord(StoredRecord, Base):
@@ -89,8 +87,6 @@ class CaseRecord(StoredRecord, Base):
     channel: Mapped[str] = mapped_column(String(2))
     submitted_at: Mapped[str] = mapped_column(String(40))
     promised_by: Mapped[str | None] = mapped_column(String(40))
-    # status: newest business time and stored count per source (migration 0010)
-    __table_args__ = (Index("ix_cases_source_submitted", "source", "submitted_at"),)
 
 
 class CaseEventRecord(StoredRecord, Base):
@@ -102,8 +98,6 @@ class CaseEventRecord(StoredRecord, Base):
     type: Mapped[str] = mapped_column(String(24))
     occurred_at: Mapped[str] = mapped_column(String(40))
     conclusion_code: Mapped[str | None] = mapped_column(String(24))
-    # status: newest business time and stored count per source (migration 0010)
-    __table_args__ = (Index("ix_case_events_source_occurred", "source", "occurred_at"),)
 
 
 class ResultRecord(StoredRecord, Base):
@@ -114,8 +108,6 @@ class ResultRecord(StoredRecord, Base):
     issued_at: Mapped[str] = mapped_column(String(40))
     document_sha256: Mapped[str | None] = mapped_column(String(64))
     document_verified: Mapped[bool | None] = mapped_column(Boolean)
-    # status: newest business time and stored count per source (migration 0010)
-    __table_args__ = (Index("ix_results_source_issued", "source", "issued_at"),)
 
 
 class EvaluationRecord(StoredRecord, Base):
@@ -125,8 +117,6 @@ class EvaluationRecord(StoredRecord, Base):
     satisfaction: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))
     assessed_at: Mapped[str] = mapped_column(String(40))
-    # status: newest business time and stored count per source (migration 0010)
-    __table_args__ = (Index("ix_evaluations_source_assessed", "source", "assessed_at"),)
 
 
 class HeldRecord(Base):
@@ -201,6 +191,18 @@ class LedgerRecord(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     # no index on (dataset, record_key): nothing looks a ledger record up by key, and one row is
     # written per stored record (migration 0009)
+
+
+class SourceTotal(Base):
+    """Per (source partner, dataset): stored records and the newest business time among them
+    (fixed-width UTC text), kept by the store's write path for ``tongban status``
+    (:mod:`tongban.store.totals`; migration 0011)."""
+
+    __tablename__ = "source_totals"
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stored: Mapped[int] = mapped_column(BigInteger)
+    newest_at: Mapped[str | None] = mapped_column(String(40))
 
 
 class LedgerHead(Base):
