@@ -95,7 +95,10 @@ class Report:
             self.add(f)
 
     def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.items if f.severity is severity)
+        items = self.items
+        if not items:   # most records have no finding: no generator for them
+            return 0
+        return sum(1 for f in items if f.severity is severity)
 
     @property
     def errors(self) -> int:

@@ -87,33 +87,46 @@ class DatasetSpec:
         return tuple((column, tuple(tuple(m.split("|")) for m in path)) for column, path in self.columns)
 
     @cached_property
-    def _plain_columns(self) -> tuple[tuple[str, str], ...] | None:
-        """(column, member) for every column when each is one top-level member without
-        alternatives (case events, evaluations): then a row is one dict comprehension."""
-        plain = tuple((column, path[0][0]) for column, path in self._paths if len(path) == 1 and len(path[0]) == 1)
-        return plain if len(plain) == len(self._paths) else None
+    def _stored_row(self) -> Any:
+        # One dict display per dataset, compiled once (a row is built per stored record, and a
+        # literal beats a loop over the column table by a factor of two): top-level members read
+        # with .get, a renamed or nested member through the general walk of :meth:`row`.
+        parts = []
+        for n, (column, path) in enumerate(self._paths):
+            if len(path) == 1 and len(path[0]) == 1:
+                parts.append(f"{column!r}: r.get({path[0][0]!r})")
+            else:
+                parts.append(f"{column!r}: walk(r, paths[{n}][1])")
+        parts += ["'source': source", "'content': content", "'sha256': sha256", "'spec_version': version"]
+        code = f"lambda r, source, content, sha256, version: {{{', '.join(parts)}}}"
+        # names and members enter as repr() literals: the text is built from this table only
+        return eval(code, {"walk": _walk, "paths": self._paths})  # noqa: S307
+
+    def stored_row(self, record: dict[str, Any], source: str, content: str, sha256: str,
+                   version: str) -> dict[str, Any]:
+        """The store row of ``record`` (a parsed record that passed S1–S4, so a dict): its query
+        columns, then source, canonical text, digest and received version."""
+        return self._stored_row(record, source, content, sha256, version)
 
     def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The store's query columns of ``record`` (a record that passed S1–S4)."""
-        plain = self._plain_columns
-        if plain is not None and type(record) is dict:   # one row per stored record: the hot path
-            return {column: record.get(member) for column, member in plain}
-        row: dict[str, Any] = {}
-        for column, path in self._paths:
-            value: Any = record
-            for alternatives in path:
-                # parsed records are dicts: the exact type test spares the ABC check on the hot path
-                if type(value) is dict or isinstance(value, Mapping):
-                    found = None
-                    for member in alternatives:
-                        if member in value:
-                            found = value[member]
-                            break
-                    value = found
-                else:
-                    value = None
-            row[column] = value
-        return row
+        """The store's query columns of ``record`` (an absent member is None)."""
+        return {column: _walk(record, path) for column, path in self._paths}
+
+
+def _walk(record: Any, path: tuple[tuple[str, ...], ...]) -> Any:
+    """The value at ``path`` (members; each a tuple of alternatives, the first present wins)."""
+    value: Any = record
+    for alternatives in path:
+        if type(value) is dict or isinstance(value, Mapping):
+            found = None
+            for member in alternatives:
+                if member in value:
+                    found = value[member]
+                    break
+            value = found
+        else:
+            return None
+    return value
 
 
 def _columns(**members: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Iterator
 
 import orjson
@@ -57,12 +58,9 @@ class HeldEntry:
     id: int | None = None  # None while only staged
 
 
+# session.info key: the records this transaction stored, (dataset, key text, sha256) each, for the
+# ledger entry it appends (the entry's coverage of stored content)
 PENDING = "tongban.ledger.pending"
-
-
-def note_stored(session: Session, dataset: str, key: tuple[Any, ...], digest: str) -> None:
-    """Remember a stored record for the ledger entry this transaction appends (its coverage)."""
-    session.info.setdefault(PENDING, []).append((dataset, key_text(key), digest))
 
 
 def _loads(text: str) -> Any:
@@ -105,12 +103,14 @@ class RecordStore:
         self._seconds: dict[str, dict[Any, set[Any]]] = {d: {} for d in SPECS}
         self._ordered: dict[str, list[dict[str, Any]]] = {}  # events by seq, cached until the next store
         self.state_memo: dict[tuple[str, int], Any] = {}  # case state after seq (S5, STORED verdicts only)
+        self.read_version = "TBS-1.0"   # the version S5's reads are written in (set per record by ingest)
         self._in_db: dict[str, set[tuple[Any, ...]]] = {d: set() for d in SPECS}  # keys with a stored row
         # held records by case number, then by (dataset, business key as a tuple)
         self._held: dict[str, dict[tuple[str, tuple[Any, ...]], HeldEntry]] = {}
         self._held_counts: dict[str, int] = {}
         self._new: dict[str, list[dict[str, Any]]] = {d: [] for d in SPECS}   # rows to insert
         self._latest: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {d: {} for d in SPECS}  # upserts
+        self._current_new: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}   # keeps_history: its current new row
         self._superseded: dict[str, set[tuple[Any, ...]]] = {d: set() for d in SPECS}  # stored current versions
         self._held_deleted: list[int] = []
         # per dataset: business key → received version of the stored record, when not TBS-1.0
@@ -199,20 +199,40 @@ class RecordStore:
         self._get(dataset, key)
         return self._versions[dataset].get(tuple(key), "TBS-1.0")
 
-    def loaded_version(self, dataset: str, key: tuple[Any, ...]) -> str:
-        """:meth:`version_of` for a key already loaded (a stored record was just read under it)."""
-        return self._versions[dataset].get(key, "TBS-1.0")
-
     def current(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        """The stored current record of ``dataset`` under its business ``key``."""
+        """The stored current record of ``dataset`` under its business ``key``, as stored."""
         return self._get(dataset, key)
 
     # -- reads (StateView) ----------------------------------------------------------------
+    # S5 of a record received in ``read_version`` reads the stored records in that version
+    # (TBS-1.1 TBS-ENV-012, TBS-SYNC-015 (a)/(e)): one received in another version is written in
+    # it by Annex E (for TBS-1.0 with the members E.3 carries forward from it); one with no form
+    # in it is read as stored, so it differs from every incoming record. The common case — a
+    # TBS-1.0 record, nothing of the dataset loaded in another version — returns the record as
+    # stored after one dict test: these reads run several times per ingested record.
+    def _read(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        stored = self._get(dataset, key)
+        if stored is None:
+            return None
+        versions = self._versions[dataset]
+        if not versions and self.read_version == "TBS-1.0":
+            return stored
+        received = versions.get(key, "TBS-1.0")
+        if received == self.read_version:
+            return stored
+        from tongban.model.annex_e import NotRepresentable, carry_forward, convert
+
+        try:
+            form = convert(dataset, stored, received, self.read_version)
+        except NotRepresentable:
+            return stored
+        return carry_forward(dataset, form, stored) if self.read_version == "TBS-1.0" else form
+
     def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
-        return self._get("catalog", (impl_code,))
+        return self._read("catalog", (impl_code,))
 
     def case(self, case_no: str) -> dict[str, Any] | None:
-        return self._get("case", (case_no,))
+        return self._read("case", (case_no,))
 
     def case_events(self, case_no: str) -> list[dict[str, Any]]:
         ordered = self._ordered.get(case_no)
@@ -225,13 +245,13 @@ class RecordStore:
         return ordered
 
     def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
-        return self._get("case-event", (case_no, seq))
+        return self._read("case-event", (case_no, seq))
 
     def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
-        return self._get("result", (case_no, cert_no))
+        return self._read("result", (case_no, cert_no))
 
     def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
-        return self._get("evaluation", (case_no, assess_no))
+        return self._read("evaluation", (case_no, assess_no))
 
     def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         case_no = key[0]
@@ -244,7 +264,8 @@ class RecordStore:
 
     def held_for_case(self, case_no: str) -> list[HeldEntry]:
         """Held records waiting for ``case_no``, in release order (TBS-SYNC-007)."""
-        self._load_cases({case_no})
+        if case_no not in self._loaded["case"]:   # asked after every stored case-linked record
+            self._load_cases({case_no})
         held = self._held[case_no]
         if not held:
             return []
@@ -269,19 +290,18 @@ class RecordStore:
         spec = _spec(dataset)
         content, digest = _validated_text(record)
         key = spec.key_of(record)
-        note_stored(self.session, dataset, key, digest)
+        self.session.info.setdefault(PENDING, []).append((dataset, key_text(key), digest))   # for the ledger
         if key[0] not in self._loaded[dataset]:
             self._get(dataset, key)   # loads what is stored under the key
-        row = spec.row(record)
-        row["source"], row["content"], row["sha256"], row["spec_version"] = source, content, digest, version
+        row = spec.stored_row(record, source, content, digest, version)
         if spec.keeps_history:   # every version a row; the newest one current
             if self._records[dataset].get(key) is not None:
                 self._superseded[dataset].add(key)
-            columns = _key_columns(spec)
-            for earlier in self._new[dataset]:
-                if tuple(earlier[c] for c in columns) == key:
-                    earlier["is_current"] = False
+            earlier = self._current_new.get((dataset, key))   # a version stored earlier in this page
+            if earlier is not None:
+                earlier["is_current"] = False
             row["is_current"] = True
+            self._current_new[(dataset, key)] = row
             self._new[dataset].append(row)
         elif spec.versioned:     # the latest version only
             replaced = self._latest[dataset].get(key)
@@ -290,7 +310,9 @@ class RecordStore:
             self._latest[dataset][key] = row
         else:
             self._new[dataset].append(row)
-        self._remember(dataset, key, record)
+        self._records[dataset][key] = record   # _remember, inline
+        if len(key) == 2:
+            self._seconds[dataset].setdefault(key[0], set()).add(key[1])
         versions = self._versions[dataset]
         if version != "TBS-1.0":
             versions[key] = version
@@ -336,7 +358,7 @@ class RecordStore:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         cols = list(rows[0])
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
-        conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+        conn.exec_driver_sql(sql, list(map(itemgetter(*cols), rows)) if len(cols) > 1 else [(r[cols[0]],) for r in rows])
 
     def _add_totals(self, totals: TotalsDelta, dataset: str, spec: DatasetSpec,
                     inserted: list[dict[str, Any]]) -> None:

@@ -54,11 +54,6 @@ def utc_text(value: Any) -> str | None:
     return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _suffix(stamp: str) -> str:
-    # the offset part of an RFC 3339 date-time: "Z"/"z" or "+hh:mm"/"-hh:mm"
-    return stamp[-1] if stamp[-1] in "Zz" else stamp[-6:]
-
-
 class TotalsDelta:
     """What one flush adds to ``source_totals``: per (source, dataset), the change of the stored
     count and the newest business time stored."""
@@ -83,7 +78,8 @@ class TotalsDelta:
         for stamp in stamps:
             if type(stamp) is not str or not stamp:
                 continue
-            sfx = _suffix(stamp)
+            # the offset part of an RFC 3339 date-time: "Z"/"z" or "+hh:mm"/"-hh:mm"
+            sfx = stamp[-1] if stamp[-1] in "Zz" else stamp[-6:]
             best = by_suffix.get(sfx)
             if best is None or stamp > best:
                 by_suffix[sfx] = stamp

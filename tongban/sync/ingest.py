@@ -41,57 +41,6 @@ class IngestResult:
     released_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # held, now stored
 
 
-class InVersion:
-    """The store's records as S5 of an incoming record of ``version`` reads them (TBS-1.1
-    TBS-ENV-012, TBS-SYNC-015 (a)/(e)): a stored record received in another version is written in
-    ``version`` by Annex E (for TBS-1.0, with the members E.3 carries forward from it); one with no
-    form in ``version`` is read as stored, so it differs from every incoming record."""
-
-    def __init__(self, records: RecordStore, version: str) -> None:
-        self.records, self.version = records, version
-
-    # What S5 reads besides the records converted below, passed through as stored: spelled out
-    # rather than a __getattr__ fallback, which costs a failed lookup per call on the hot path.
-    @property
-    def state_memo(self) -> dict[tuple[str, int], Any]:
-        return self.records.state_memo
-
-    def case_events(self, case_no: str) -> list[dict[str, Any]]:
-        return self.records.case_events(case_no)
-
-    def held(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        return self.records.held(dataset, key)
-
-    def _as(self, dataset: str, key: tuple[Any, ...], stored: dict[str, Any] | None) -> dict[str, Any] | None:
-        if stored is None:
-            return None
-        received = self.records.loaded_version(dataset, key)  # stored is not None: its key is loaded
-        if received == self.version:
-            return stored
-        from tongban.model.annex_e import NotRepresentable, carry_forward, convert
-
-        try:
-            form = convert(dataset, stored, received, self.version)
-        except NotRepresentable:
-            return stored
-        return carry_forward(dataset, form, stored) if self.version == "TBS-1.0" else form
-
-    def catalog_current(self, impl_code: str) -> dict[str, Any] | None:
-        return self._as("catalog", (impl_code,), self.records.catalog_current(impl_code))
-
-    def case(self, case_no: str) -> dict[str, Any] | None:
-        return self._as("case", (case_no,), self.records.case(case_no))
-
-    def case_event(self, case_no: str, seq: int) -> dict[str, Any] | None:
-        return self._as("case-event", (case_no, seq), self.records.case_event(case_no, seq))
-
-    def result(self, case_no: str, cert_no: str) -> dict[str, Any] | None:
-        return self._as("result", (case_no, cert_no), self.records.result(case_no, cert_no))
-
-    def evaluation(self, case_no: str, assess_no: int) -> dict[str, Any] | None:
-        return self._as("evaluation", (case_no, assess_no), self.records.evaluation(case_no, assess_no))
-
-
 def _carried_forward(records: RecordStore, dataset: str, record: dict[str, Any], version: str) -> dict[str, Any]:
     """TBS-1.1 TBS-SYNC-015 (e): a TBS-1.0 catalog or case record gets the members TBS-1.0 cannot
     carry from the stored current record of its key, when that was received in another version."""
@@ -126,7 +75,6 @@ class Ingestor:
         self._received: ReceivedBody | None = None
         self._raw_texts: list[str] | None = None
         self._start = 0
-        self._views: dict[str, InVersion] = {}   # the store as S5 reads it, per incoming version
 
     def ingest(self, dataset: str, records: list[Any], *, start_index: int = 0,
                reports: list[Report] | None = None, sent_at: str | None = None,
@@ -178,10 +126,8 @@ class Ingestor:
         writer, partner_id = writer or self.writer, partner_id or self.partner_id
         version = self.context.spec
         record = _carried_forward(self.records, dataset, record, version)
-        view = self._views.get(version)
-        if view is None:
-            view = self._views[version] = InVersion(self.records, version)
-        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=view)
+        self.records.read_version = version   # S5 reads the stored records in the incoming version
+        verdict = evaluate_state(dataset, record, index=index, writer=writer, state=self.records)
         report.extend(verdict.report.items)
         outcome = verdict.outcome
         if outcome is Outcome.STORED:
