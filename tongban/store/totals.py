@@ -20,6 +20,7 @@ what the tables hold, so after a rebuild that time is the newest of the Case ver
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import case, func, literal_column, select
@@ -96,20 +97,23 @@ class TotalsDelta:
     def write(self, conn: Connection) -> None:
         """Add to ``source_totals`` (one upsert per row; SQLite and PostgreSQL)."""
         rows = self.rows()
-        if not rows:
-            return
-        table = SourceTotal.__table__
-        dialect = conn.dialect.name
-        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-        if insert is None:
-            raise NotImplementedError(f"the store runs on SQLite or PostgreSQL, not {dialect}")
-        statement = insert(table)
-        excluded = statement.excluded
-        newest = case((table.c.newest_at.is_(None), excluded.newest_at),
-                      (excluded.newest_at > table.c.newest_at, excluded.newest_at), else_=table.c.newest_at)
-        conn.execute(statement.on_conflict_do_update(
-            index_elements=[table.c.source, table.c.dataset],
-            set_={"stored": table.c.stored + excluded.stored, "newest_at": newest}), rows)
+        if rows:
+            conn.execute(_upsert(conn.dialect.name), rows)
+
+
+@lru_cache(maxsize=None)
+def _upsert(dialect: str) -> Any:
+    """The upsert adding a delta row, built once per dialect (it runs once per flushed page)."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"the store runs on SQLite or PostgreSQL, not {dialect}")
+    table = SourceTotal.__table__
+    statement = insert(table)
+    excluded = statement.excluded
+    newest = case((table.c.newest_at.is_(None), excluded.newest_at),
+                  (excluded.newest_at > table.c.newest_at, excluded.newest_at), else_=table.c.newest_at)
+    return statement.on_conflict_do_update(index_elements=[table.c.source, table.c.dataset],
+                                           set_={"stored": table.c.stored + excluded.stored, "newest_at": newest})
 
 
 def _offset_suffix(column: Any) -> Any:
