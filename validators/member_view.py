@@ -46,8 +46,20 @@ class MemberView:
 
     def ok(self, *paths: str) -> bool:
         """Every path is present, not null, and free of ERRORs at or below it."""
+        root = self.root
+        if not self.errors and type(root) is dict:
+            # the common case (no ERROR from S1–S2): presence and not-null of top-level members is
+            # one dict lookup each (None: absent or null); called for every rule of every record
+            for path in paths:
+                if "/" in path:
+                    found = self.get(path)
+                    if found is MISSING or found is None:
+                        return False
+                elif root.get(path) is None:
+                    return False
+            return True
         value = self.value
-        for path in paths:   # a loop, not all(genexpr): called for every rule of every record
+        for path in paths:   # a loop, not all(genexpr)
             if value(path) is MISSING:
                 return False
         return True

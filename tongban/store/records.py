@@ -157,7 +157,8 @@ class RecordStore:
             if spec.keeps_history:
                 query = query.where(table.c.is_current.is_(True))
             sources = self._sources.get(dataset)
-            for *key, content, version, source in self.session.execute(query):
+            # .all(): one fetchall per chunk rather than a fetch per row
+            for *key, content, version, source in self.session.execute(query).all():
                 key = tuple(key)
                 self._remember(dataset, key, _loads(content))
                 self._in_db[dataset].add(key)
@@ -211,7 +212,8 @@ class RecordStore:
     # TBS-1.0 record, nothing of the dataset loaded in another version — returns the record as
     # stored after one dict test: these reads run several times per ingested record.
     def _read(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        stored = self._get(dataset, key)
+        stored = (self._records[dataset].get(key) if key[0] in self._loaded[dataset]   # _get, inline
+                  else self._get(dataset, key))
         if stored is None:
             return None
         versions = self._versions[dataset]
