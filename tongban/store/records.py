@@ -314,7 +314,11 @@ class RecordStore:
             self._new[dataset].append(row)
         self._records[dataset][key] = record   # _remember, inline
         if len(key) == 2:
-            self._seconds[dataset].setdefault(key[0], set()).add(key[1])
+            seconds = self._seconds[dataset].get(key[0])
+            if seconds is None:
+                self._seconds[dataset][key[0]] = {key[1]}
+            else:
+                seconds.add(key[1])
         versions = self._versions[dataset]
         if version != "TBS-1.0":
             versions[key] = version
