@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from tongban.model.canonical import canonical_bytes, sha256_hex
@@ -90,16 +90,16 @@ def append(session: Session, *, direction: str, sender: str, receiver: str, data
     entry = LedgerEntry(**fields, entry_hash=entry_hash(fields))
     session.add(entry)
     session.flush()
+    # the list and the head as plain statements: one insert and one update, no unit of work
     if listed is not None:  # one row per entry, whatever the number of records it stored
-        session.add(LedgerRecordList(entry_seq=entry.seq, records=listed.decode("utf-8")))
+        session.execute(insert(LedgerRecordList.__table__).values(entry_seq=entry.seq,
+                                                                   records=listed.decode("utf-8")))
     key = session.info.get("tongban.ledger.key")
-    head = session.get(LedgerHead, 1)
-    if head is None:
-        head = LedgerHead(id=1)
-        session.add(head)
-    head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    head.mac = head_mac(key, entry.seq, entry.entry_hash) if key else None
-    session.flush()
+    head = {"seq": entry.seq, "entry_hash": entry.entry_hash,
+            "mac": head_mac(key, entry.seq, entry.entry_hash) if key else None}
+    heads = LedgerHead.__table__
+    if session.execute(update(heads).where(heads.c.id == 1).values(**head)).rowcount == 0:
+        session.execute(insert(heads).values(id=1, **head))
     return entry
 
 
