@@ -14,16 +14,16 @@ PG_URL = os.environ.get("TONGBAN_TEST_PG_URL")
 
 
 @contextlib.contextmanager
-def migrated_store(kind: str, tmp_path):
-    """A migrated, empty store of ``kind`` ("sqlite" or "postgresql", skipped without
-    TONGBAN_TEST_PG_URL), dropped afterwards."""
+def migrated_store(kind: str, tmp_path, revision: str = "head"):
+    """A migrated (to ``revision``), empty store of ``kind`` ("sqlite" or "postgresql", skipped
+    without TONGBAN_TEST_PG_URL), dropped afterwards."""
     from sqlalchemy import create_engine, text
 
     from tongban.store import Store
 
     if kind == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-        s.upgrade()
+        s.upgrade(revision)
         yield s
         s.dispose()
         return
@@ -35,7 +35,7 @@ def migrated_store(kind: str, tmp_path):
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     s = Store(PG_URL, engine=engine)
-    s.upgrade()
+    s.upgrade(revision)
     try:
         yield s
     finally:

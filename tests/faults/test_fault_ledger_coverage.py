@@ -20,7 +20,8 @@ from fault_support import BUS
 from tongban.cli import main
 from tongban.model.canonical import canonical_bytes, sha256_hex
 from tongban.store import Store
-from tongban.store.schema import CaseEventRecord, CaseRecord, EvaluationRecord, LedgerEntry, LedgerHead, LedgerRecord
+from tongban.store.schema import (CaseEventRecord, CaseRecord, EvaluationRecord, LedgerEntry, LedgerHead,
+                                   LedgerRecordList)
 from tongban.sync import ledger
 from tongban.sync.ingest import Ingestor
 from tongban.validators import ValidationContext
@@ -119,24 +120,90 @@ def test_tampered_stored_content_fails_ledger_verify(filled, tamper, expected):
     assert verify_cli("--chain-only").exit_code == 0, "the chain itself was not touched"
 
 
+def _edit_ledgered_case_digest(s, *, rehash_entry: bool):
+    """Edit a case with its sha256, and the case's digest in the record list of every entry that
+    stored it (the list text rewritten canonically); with ``rehash_entry`` also the entry's
+    records_sha256 (which breaks its entry hash), else the list no longer matches it."""
+    _edit_case_content(s, fix_sha=True)
+    row = s.execute(select(CaseRecord)).scalars().first()
+    key = json.dumps([row.case_no], ensure_ascii=False, separators=(",", ":"))
+    edited = 0
+    for lst in s.execute(select(LedgerRecordList)).scalars().all():
+        triples = json.loads(lst.records)
+        if not any(d == "case" and k == key for d, k, _ in triples):
+            continue
+        triples = [[d, k, row.sha256 if (d, k) == ("case", key) else h] for d, k, h in triples]
+        lst.records = canonical_bytes(triples).decode()
+        edited += 1
+        if rehash_entry:
+            s.get(LedgerEntry, lst.entry_seq).records_sha256 = sha256_hex(lst.records.encode())
+    assert edited, "the case is in some entry's list"
+
+
 def _recompute_chain_after_editing(store):
-    """The attacker edits a case, its ledger_records hash, and recomputes every entry hash."""
+    """The attacker edits a case, its digest in the record list, and recomputes every entry hash."""
     with store.transaction() as s:
-        _edit_case_content(s, fix_sha=True)
-        row = s.execute(select(CaseRecord)).scalars().first()
-        key = json.dumps([row.case_no], ensure_ascii=False, separators=(",", ":"))
-        s.execute(update(LedgerRecord).where(LedgerRecord.dataset == "case", LedgerRecord.record_key == key)
-                  .values(sha256=row.sha256))
+        _edit_ledgered_case_digest(s, rehash_entry=False)
         prev = ledger.GENESIS
         for e in s.execute(select(LedgerEntry).order_by(LedgerEntry.seq)).scalars().all():
-            listed = [(d, k, h) for d, k, h in s.execute(
-                select(LedgerRecord.dataset, LedgerRecord.record_key, LedgerRecord.sha256)
-                .where(LedgerRecord.entry_seq == e.seq).order_by(LedgerRecord.id))]
+            listed = s.get(LedgerRecordList, e.seq)
             fields = {k: getattr(e, k) for k in ledger.HASHED_FIELDS}
-            fields.update(prev_hash=prev, records_sha256=ledger.records_digest(listed) if listed else None)
+            fields.update(prev_hash=prev,
+                          records_sha256=sha256_hex(listed.records.encode()) if listed is not None else None)
             e.prev_hash, e.records_sha256 = prev, fields["records_sha256"]
             e.entry_hash = prev = ledger.entry_hash(fields)
             s.flush()
+
+
+def _first_entry_with_records(s):
+    return s.execute(select(LedgerEntry).where(LedgerEntry.records_sha256.is_not(None))
+                     .order_by(LedgerEntry.seq)).scalars().first()
+
+
+def _edit_list_text(s):
+    """A digest in a record list changed, nothing else."""
+    lst = s.get(LedgerRecordList, _first_entry_with_records(s).seq)
+    triples = json.loads(lst.records)
+    triples[0][2] = "0" * 64
+    lst.records = canonical_bytes(triples).decode()
+
+
+def _delete_list(s):
+    s.execute(delete(LedgerRecordList).where(LedgerRecordList.entry_seq == _first_entry_with_records(s).seq))
+
+
+def _add_list_to_entry_without_records(s):
+    bare = s.execute(select(LedgerEntry).where(LedgerEntry.records_sha256.is_(None))).scalars().first()
+    if bare is None:   # every Annex B entry stored something: ledger one that did not
+        bare = ledger.append(s, direction="IN", sender=COUNTY, receiver=BUS, dataset="case", binding="REST",
+                             envelope_sha256="1" * 64, record_count=0, verdict="EMPTY", counts={})
+    s.add(LedgerRecordList(entry_seq=bare.seq, records=s.get(LedgerRecordList, _first_entry_with_records(s).seq)
+                           .records))
+
+
+def _add_list_for_entry_not_in_chain(s):
+    last = s.execute(select(LedgerEntry.seq).order_by(LedgerEntry.seq.desc())).scalars().first()
+    s.add(LedgerRecordList(entry_seq=last + 100, records='[["case","[\\"X\\"]","' + "0" * 64 + '"]]'))
+
+
+@pytest.mark.parametrize("tamper, expected", [
+    (_edit_list_text, "the list text in ledger_record_lists was edited"),
+    (lambda s: _edit_ledgered_case_digest(s, rehash_entry=False), "the list text in ledger_record_lists was edited"),
+    (lambda s: _edit_ledgered_case_digest(s, rehash_entry=True), "content does not match its hash"),
+    (_delete_list, "list of stored records is missing"),
+    (_add_list_to_entry_without_records, "stored no records, yet ledger_record_lists holds a list"),
+    (_add_list_for_entry_not_in_chain, "which is not in the chain"),
+], ids=["list-text-edited", "case-and-its-listed-digest-edited", "case-digest-and-records-sha256-edited",
+        "list-deleted", "list-added-to-an-entry", "list-of-an-entry-not-in-the-chain"])
+def test_tampered_record_lists_fail_even_the_chain_check(filled, tamper, expected):
+    store, _ = filled
+    with store.transaction() as s:
+        tamper(s)
+    for args in ((), ("--chain-only",)):
+        result = verify_cli(*args)
+        said = " ".join(result.output.split())   # the console wraps long lines
+        assert result.exit_code == 1 and expected in said, (args, result.output)
+        assert "entry " in said
 
 
 def test_a_recomputed_chain_is_caught_by_the_head_hmac(filled):

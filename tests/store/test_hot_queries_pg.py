@@ -2,7 +2,7 @@
 record or per page).
 
 A store on PostgreSQL is filled with filler rows (hundreds of thousands of case events, their
-cases, catalog versions, results, evaluations, ledger entries and records, sync runs, held and
+cases, catalog versions, results, evaluations, ledger entries and record lists, sync runs, held and
 quarantined records) and analysed; then a province-scale sandbox of three systems (REST, SOAP,
 file drop) is synced through it: a full cycle, a change round of 1 %, an incremental cycle and a
 no-change cycle. Every statement the cycles sent, except inserts, is planned again with
@@ -26,7 +26,7 @@ from tongban.sync.cycle import run_cycle
 
 N = 200_000   # filler case events; a fifth as many cases and catalog versions, half as many held records …
 LARGE = {"catalog_item_versions", "cases", "case_events", "results", "evaluations", "ledger_entries",
-         "ledger_records", "sync_runs", "held_records", "quarantine", "sync_cursors", "seen_messages"}
+         "ledger_record_lists", "sync_runs", "held_records", "quarantine", "sync_cursors", "seen_messages"}
 FILL = [
     f"""INSERT INTO cases (case_no, version, impl_code, region_code, case_type, channel, submitted_at, source,
                           content, sha256)
@@ -55,8 +55,11 @@ FILL = [
         SELECT '2026-01-01T00:00:00+00:00', 'IN', 'TB:filler:000000:F', 'TB:filler:000000:F', 'case-event',
                'REST', md5(g::text), 200, 'ACCEPTED', '{{}}', 'p' || md5(g::text), 'e' || md5(g::text)
         FROM generate_series(1, {N // 50}) g""",
-    f"""INSERT INTO ledger_records (entry_seq, dataset, record_key, sha256)
-        SELECT g / 200 + 1, 'case-event', '["F' || g || '",1]', md5(g::text) FROM generate_series(1, {N}) g""",
+    # one record list per entry, 200 records each (the canonical text of [dataset, key, sha256] triples)
+    f"""INSERT INTO ledger_record_lists (entry_seq, records)
+        SELECT g / 200 + 1, '[' || string_agg('["case-event","[\\"F' || g || '\\",1]","' || md5(g::text)
+                                              || md5(g::text) || '"]', ',' ORDER BY g) || ']'
+        FROM generate_series(1, {N}) g GROUP BY g / 200 + 1""",
     f"""INSERT INTO sync_runs (partner_id, dataset, trigger, started_at, finished_at, status, pages, pulled, stored,
                               duplicate, stale, held, rejected)
         SELECT 'TB:filler:' || mod(g, 150) || ':F', 'case-event', 'cli', now(), now(), 'SUCCESS', 1, 0, 0, 0, 0, 0, 0

@@ -66,3 +66,20 @@ def test_chain_cannot_fork(store):
             s.add(LedgerEntry(recorded_at="x", direction="IN", sender="a", receiver="b", dataset="case", binding="REST",
                               envelope_sha256="0" * 64, record_count=0, verdict="EMPTY", counts="{}",
                               prev_hash=first.prev_hash, entry_hash="f" * 64))
+
+
+def test_record_list_text_is_the_canonical_form_records_sha256_was_always_computed_from():
+    """append writes and hashes ledger.records_text (orjson); chains written before migration 0012
+    hashed canonical_bytes: the two must be the same bytes for every key text."""
+    import pytest
+
+    from tongban.model.canonical import canonical_bytes, sha256_hex
+
+    keys = ['["K1",1]', '["案件\\"引号\\"",2]', '["tab\\t\\u0001\\u001f",3]', '["back\\\\slash"]', '["\u2028\u2029\x7f"]',
+            '["😀 é"]', '["\\n\\r\\b\\f"]', '[18446744073709551616]', '', '"']
+    records = [("case-event" if i % 2 else "case", k, f"{i:064x}") for i, k in enumerate(keys)]
+    assert ledger.records_text(records) == canonical_bytes([list(r) for r in records])
+    assert sha256_hex(ledger.records_text(records)) == ledger.records_digest(records)
+    odd = [("case", "\ud800", "0" * 64)]   # a lone surrogate: the canonical path decides (it refuses)
+    with pytest.raises(UnicodeEncodeError):
+        ledger.records_text(odd)

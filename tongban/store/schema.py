@@ -180,17 +180,16 @@ class LedgerEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class LedgerRecord(Base):
-    """One record a ledger entry stored: its dataset, business key and content hash."""
+class LedgerRecordList(Base):
+    """The records a ledger entry stored, as one text: the canonical JSON list of
+    ``[dataset, business key, content sha256]`` whose SHA-256 is the entry's ``records_sha256``
+    (migration 0012: one row per entry, where ``ledger_records`` had one row per stored record)."""
 
-    __tablename__ = "ledger_records"
-    id: Mapped[int] = _id()
-    entry_seq: Mapped[int] = mapped_column(BigInteger, index=True)
-    dataset: Mapped[str] = mapped_column(String(16))
-    record_key: Mapped[str] = mapped_column(Text)  # JSON list of the business key's values
-    sha256: Mapped[str] = mapped_column(String(64))
-    # no index on (dataset, record_key): nothing looks a ledger record up by key, and one row is
-    # written per stored record (migration 0009)
+    __tablename__ = "ledger_record_lists"
+    # the entry's seq (an INTEGER PRIMARY KEY on SQLite: the rowid itself, no second b-tree)
+    entry_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                           autoincrement=False)
+    records: Mapped[str] = mapped_column(Text)
 
 
 class SourceTotal(Base):
