@@ -274,21 +274,22 @@ def _case(record: dict[str, Any], base: str, writer: str, state: StateView) -> S
     return _finish(Report())
 
 
-def _linked_case(dataset: str, record: dict[str, Any], stored: dict[str, Any] | None, base: str, state: StateView,
-                 identity_rule: str, member: str, case_rule: str) -> dict[str, Any]:
-    """Steps 1–2 of a case-linked record: its identity against the stored or held record with
-    the same business key, then its Case (held until the Case is stored)."""
-    stored = stored or state.held(dataset, SPECS[dataset].key_of(record))
-    _immutable_identity(record, stored, base, identity_rule, f"{base}/{member}", record[member])
-    case = state.case(record["caseNo"])
+def _linked_case(dataset: str, record: dict[str, Any], key: tuple[Any, ...], stored: dict[str, Any] | None,
+                 base: str, state: StateView, identity_rule: str, member: str, case_rule: str) -> dict[str, Any]:
+    """Steps 1–2 of a case-linked record under its business ``key``: its identity against the
+    stored or held record with that key, then its Case (held until the Case is stored)."""
+    stored = stored or state.held(dataset, key)
+    if stored is not None:   # the location is written only for a verdict
+        _immutable_identity(record, stored, base, identity_rule, f"{base}/{member}", record[member])
+    case = state.case(key[0])
     if case is None:
-        raise _hold(case_rule, f"{base}/caseNo", record["caseNo"])
+        raise _hold(case_rule, f"{base}/caseNo", key[0])
     return case
 
 
 def _case_event(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no, seq = record["caseNo"], record["seq"]
-    case = _linked_case("case-event", record, state.case_event(case_no, seq), base, state,
+    case = _linked_case("case-event", record, (case_no, seq), state.case_event(case_no, seq), base, state,
                         "TBS-EVT-008", "seq", "TBS-EVT-009")
     previous = state.case_event(case_no, seq - 1) if seq > 1 else None
     if seq > 1 and previous is None:
@@ -320,8 +321,8 @@ def _case_event(record: dict[str, Any], base: str, writer: str, state: StateView
 
 def _result(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no = record["caseNo"]
-    case = _linked_case("result", record, state.result(case_no, record["certNo"]), base, state,
-                        "TBS-RES-006", "certNo", "TBS-RES-004")
+    case = _linked_case("result", record, (case_no, record["certNo"]), state.result(case_no, record["certNo"]),
+                        base, state, "TBS-RES-006", "certNo", "TBS-RES-004")
     current = case_state(state.case_events(case_no))
     if current.state == "WITHDRAWN":
         raise _reject("TBS-RES-004", f"{base}/caseNo", case_no)
@@ -338,8 +339,8 @@ def _result(record: dict[str, Any], base: str, writer: str, state: StateView) ->
 
 def _evaluation(record: dict[str, Any], base: str, writer: str, state: StateView) -> StateVerdict:
     case_no, assess_no = record["caseNo"], record["assessNo"]
-    case = _linked_case("evaluation", record, state.evaluation(case_no, assess_no), base, state,
-                        "TBS-EVAL-003", "assessNo", "TBS-EVAL-006")
+    case = _linked_case("evaluation", record, (case_no, assess_no), state.evaluation(case_no, assess_no), base,
+                        state, "TBS-EVAL-003", "assessNo", "TBS-EVAL-006")
     first = state.evaluation(case_no, 1) if assess_no == 2 else None
     if assess_no == 2 and first is None:
         raise _hold("TBS-EVAL-004", f"{base}/assessNo", case_no)
