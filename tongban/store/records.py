@@ -11,13 +11,13 @@ transaction commits.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Iterator
 
 import orjson
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Column, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tongban.model.canonical import canonical_bytes_validated, sha256_hex
@@ -57,6 +57,10 @@ class HeldEntry:
     expires_at: datetime
     id: int | None = None  # None while only staged
 
+
+_HELD = HeldRecord.__table__
+# a HeldEntry's fields in order: held records load as plain rows (no ORM objects per prefetch)
+_HELD_COLUMNS = [_HELD.c[f.name] for f in fields(HeldEntry)]
 
 # session.info key: the records this transaction stored, (dataset, key text, sha256) each, for the
 # ledger entry it appends (the entry's coverage of stored content)
@@ -152,13 +156,10 @@ class RecordStore:
                     self._records[dataset][(f,)] = None
                 else:
                     self._seconds[dataset].setdefault(f, set())
-            query = select(*key_cols, table.c.content, table.c.spec_version, table.c.source
-                           ).where(key_cols[0].in_(chunk))
-            if spec.keeps_history:
-                query = query.where(table.c.is_current.is_(True))
             sources = self._sources.get(dataset)
-            # .all(): one fetchall per chunk rather than a fetch per row
-            for *key, content, version, source in self.session.execute(query).all():
+            rows = self._rows_in([*key_cols, table.c.content, table.c.spec_version, table.c.source], key_cols[0],
+                                 chunk, " AND is_current" if spec.keeps_history else "")
+            for *key, content, version, source in rows:
                 key = tuple(key)
                 self._remember(dataset, key, _loads(content))
                 self._in_db[dataset].add(key)
@@ -177,10 +178,32 @@ class RecordStore:
         for chunk in self._chunks(new):
             for c in chunk:
                 self._held.setdefault(c, {})
-            for row in self.session.execute(select(HeldRecord).where(HeldRecord.waits_for.in_(chunk))).scalars():
-                self._held[row.waits_for][(row.dataset, tuple(json.loads(row.record_key)))] = HeldEntry(
-                    row.partner_id, row.dataset, row.record_key, row.waits_for, row.rule_id, row.location,
-                    row.content, row.sha256, row.writer, row.held_at, row.expires_at, row.id)
+            for row in self._rows_in(_HELD_COLUMNS, _HELD.c.waits_for, chunk):
+                entry = HeldEntry(*row)
+                self._held[entry.waits_for][(entry.dataset, tuple(json.loads(entry.record_key)))] = entry
+
+    def _rows_in(self, columns: list[Column[Any]], where: Column[Any], keys: list[Any], extra: str = "") -> list[Any]:
+        """``columns`` of the rows whose ``where`` column is one of ``keys`` (at most :data:`CHUNK`;
+        ``extra``: more SQL conditions), through the driver itself: SQLAlchemy's expanding IN costs
+        about a millisecond per 500 keys to render and bind, and a page's prefetch sends several.
+        No ORM object is pending for these tables (the store writes them with Core statements
+        only), so nothing needs flushing first; values a column type converts on the way out
+        (a SQLite DateTime) go through that type's result processor."""
+        conn = self.session.connection()
+        dialect = conn.dialect
+        names = ", ".join(c.name for c in columns)
+        if dialect.name == "postgresql":   # one array parameter, planned like IN (...)
+            sql = f"SELECT {names} FROM {where.table.name} WHERE {where.name} = ANY(%s){extra}"
+            params: tuple[Any, ...] = (list(keys),)
+        else:
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            sql = f"SELECT {names} FROM {where.table.name} WHERE {where.name} IN ({', '.join([mark] * len(keys))}){extra}"
+            params = tuple(keys)
+        rows = conn.exec_driver_sql(sql, params).all()
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        if not rows or not any(processors):
+            return rows
+        return [tuple(v if f is None else f(v) for f, v in zip(processors, row)) for row in rows]
 
     def _remember(self, dataset: str, key: tuple[Any, ...], record: dict[str, Any]) -> None:
         self._records[dataset][key] = record
@@ -364,7 +387,9 @@ class RecordStore:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         cols = list(rows[0])
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
-        conn.exec_driver_sql(sql, list(map(itemgetter(*cols), rows)) if len(cols) > 1 else [(r[cols[0]],) for r in rows])
+        # itemgetter of two or more names returns the tuple itself: no generator per row
+        params = list(map(itemgetter(*cols), rows)) if len(cols) > 1 else [(r[cols[0]],) for r in rows]
+        conn.exec_driver_sql(sql, params)
 
     def _add_totals(self, totals: TotalsDelta, dataset: str, spec: DatasetSpec,
                     inserted: list[dict[str, Any]]) -> None:
