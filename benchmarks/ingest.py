@@ -141,8 +141,14 @@ def run_raw(path: str, rows: list[tuple], q) -> None:
 
 
 def _frozen(target, *args) -> None:
-    # The harness's own 100 000 records were built before the fork: keep them out of the
-    # cyclic GC's way, as a sync process (which holds one page at a time) would have it.
+    # The harness's own 100 000 records were built before the fork, and the code is loaded:
+    # keep both out of the cyclic GC's way, as in a sync process (which has imported its code
+    # before it syncs and holds one page at a time).
+    import tongban.store  # noqa: F401
+    import tongban.sync.ingest  # noqa: F401
+    import tongban.sync.ledger  # noqa: F401
+    import tongban.validators  # noqa: F401
+
     gc.freeze()
     target(*args)
 
