@@ -30,6 +30,11 @@ KEY = b"ledger-head-key-for-tests-0123456789"
 BEFORE = "0011_source_totals"
 
 
+def old_records_digest(records: list[tuple[str, str, str]]) -> str:
+    """records_sha256 as ledger.append computed it before migration 0012."""
+    return sha256_hex(canonical_bytes([list(r) for r in records]))
+
+
 def old_append(s, stored: list[tuple[str, str, str]], *, dataset: str, envelope_sha256: str, verdict: str) -> int:
     """ledger.append as it was before migration 0012: the entry, then one ledger_records row per
     stored record, then the authenticated head."""
@@ -38,7 +43,7 @@ def old_append(s, stored: list[tuple[str, str, str]], *, dataset: str, envelope_
               "receiver": BUS, "dataset": dataset, "binding": "REST", "message_id": None,
               "envelope_sha256": envelope_sha256, "record_count": len(stored), "verdict": verdict,
               "counts": "{}", "prev_hash": last or ledger.GENESIS,
-              "records_sha256": ledger.records_digest(stored) if stored else None}
+              "records_sha256": old_records_digest(stored) if stored else None}
     entry = LedgerEntry(**fields, entry_hash=ledger.entry_hash(fields))
     s.add(entry)
     s.flush()
@@ -89,7 +94,7 @@ def test_a_ledger_written_before_0012_verifies_after_it(kind, tmp_path):
                 written[seq] = stored
                 if n == 1:   # an entry that stored nothing, between two that did
                     old_append(s, [], dataset="case", envelope_sha256="0" * 64, verdict="EMPTY")
-        assert ledger.records_digest(written[1]) == records_sha256s(store)[1]
+        assert old_records_digest(written[1]) == records_sha256s(store)[1]
 
         assert store.upgrade() == "0012_ledger_record_lists"
         assert "ledger_records" not in store.table_names()

@@ -82,6 +82,14 @@ class DatasetSpec:
         return self._key_getter(record)
 
     @cached_property
+    def timestamp_column(self) -> str:
+        """The store column holding the source-timestamp member."""
+        for column, path in self.columns:
+            if path == (self.timestamp,):
+                return column
+        raise LookupError(f"dataset {self.name}: no column holds {self.timestamp}")
+
+    @cached_property
     def _paths(self) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
         # "a|b" (member a, or b when a is absent: a renamed member) split once, not per record
         return tuple((column, tuple(tuple(m.split("|")) for m in path)) for column, path in self.columns)

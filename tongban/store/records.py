@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Iterator
@@ -25,7 +26,7 @@ from tongban.model.datasets import RELEASE_ORDER, SPECS, DatasetSpec
 from tongban.store.locks import serialize_writes
 from tongban.store.schema import Base, HeldRecord, QuarantineEntry
 from tongban.store.store import utcnow
-from tongban.store.totals import TotalsDelta, timestamp_column
+from tongban.store.totals import TotalsDelta
 
 CHUNK = 500  # keys per IN (...) query
 
@@ -82,6 +83,17 @@ def _spec(dataset: str) -> DatasetSpec:
         return SPECS[dataset]
     except KeyError:
         raise ValueError(f"unknown dataset {dataset!r}") from None
+
+
+def _placeholder(dialect: Any) -> str:
+    """The driver's positional parameter marker (statements sent with exec_driver_sql)."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+@lru_cache(maxsize=64)
+def _result_processors(dialect: Any, columns: tuple[Column[Any], ...]) -> list[Any]:
+    """Per column, what its type does to a value the driver returns (None: nothing), per dialect."""
+    return [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
 
 def _table(spec: DatasetSpec) -> Table:
@@ -196,19 +208,23 @@ class RecordStore:
             sql = f"SELECT {names} FROM {where.table.name} WHERE {where.name} = ANY(%s){extra}"
             params: tuple[Any, ...] = (list(keys),)
         else:
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            sql = f"SELECT {names} FROM {where.table.name} WHERE {where.name} IN ({', '.join([mark] * len(keys))}){extra}"
+            marks = ", ".join([_placeholder(dialect)] * len(keys))
+            sql = f"SELECT {names} FROM {where.table.name} WHERE {where.name} IN ({marks}){extra}"
             params = tuple(keys)
         rows = conn.exec_driver_sql(sql, params).all()
-        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        processors = _result_processors(dialect, tuple(columns))
         if not rows or not any(processors):
             return rows
         return [tuple(v if f is None else f(v) for f, v in zip(processors, row)) for row in rows]
 
     def _remember(self, dataset: str, key: tuple[Any, ...], record: dict[str, Any]) -> None:
         self._records[dataset][key] = record
-        if len(key) == 2:
-            self._seconds[dataset].setdefault(key[0], set()).add(key[1])
+        if len(key) == 2:   # once per stored or loaded record: no set built when the first member has one
+            seconds = self._seconds[dataset].get(key[0])
+            if seconds is None:
+                self._seconds[dataset][key[0]] = {key[1]}
+            else:
+                seconds.add(key[1])
 
     def _get(self, dataset: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
         first = key[0]
@@ -335,13 +351,7 @@ class RecordStore:
             self._latest[dataset][key] = row
         else:
             self._new[dataset].append(row)
-        self._records[dataset][key] = record   # _remember, inline
-        if len(key) == 2:
-            seconds = self._seconds[dataset].get(key[0])
-            if seconds is None:
-                self._seconds[dataset][key[0]] = {key[1]}
-            else:
-                seconds.add(key[1])
+        self._remember(dataset, key, record)
         versions = self._versions[dataset]
         if version != "TBS-1.0":
             versions[key] = version
@@ -384,7 +394,7 @@ class RecordStore:
         if not rows:
             return
         conn = self.session.connection()
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        mark = _placeholder(conn.dialect)
         cols = list(rows[0])
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
         # itemgetter of two or more names returns the tuple itself: no generator per row
@@ -398,7 +408,7 @@ class RecordStore:
         that is not current; a row that replaces a stored one (a newer Case version, a catalog
         version superseding the current one) moves the count from the stored row's source.
         Every row stored counts for the newest time, also a Case version replaced since."""
-        column = timestamp_column(spec)
+        column = spec.timestamp_column
         sources = self._sources.get(dataset, {})
         in_db = self._in_db[dataset]
         stamps: dict[str, list[Any]] = {}

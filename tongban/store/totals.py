@@ -27,18 +27,10 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from tongban.model.datasets import SPECS, DatasetSpec
+from tongban.model.datasets import SPECS
 from tongban.store.schema import Base, SourceTotal
 
-__all__ = ["TotalsDelta", "recount", "read_totals", "timestamp_column", "utc_text"]
-
-
-def timestamp_column(spec: DatasetSpec) -> str:
-    """The table column holding ``spec``'s source-timestamp member."""
-    for column, path in spec.columns:
-        if path == (spec.timestamp,):
-            return column
-    raise LookupError(f"dataset {spec.name}: no column holds {spec.timestamp}")
+__all__ = ["TotalsDelta", "recount", "read_totals", "utc_text"]
 
 
 def utc_text(value: Any) -> str | None:
@@ -129,7 +121,7 @@ def recount(conn: Connection) -> int:
     delta = TotalsDelta()
     for dataset, spec in SPECS.items():
         table = Base.metadata.tables[spec.table]
-        column = table.c[timestamp_column(spec)]
+        column = table.c[spec.timestamp_column]
         counted = (func.sum(case((table.c.is_current.is_(True), 1), else_=0)) if spec.keeps_history
                    else func.count())
         for source, n in conn.execute(select(table.c.source, counted).group_by(table.c.source)):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tongban.connectors.base import ReceivedBody
-from tongban.model.datasets import SPECS, Dataset
+from tongban.model.datasets import SPECS, Dataset, business_key
 from tongban.store.records import RecordStore
 from tongban.store.store import utcnow
 from tongban.sync.outcome import OutcomeCounts
@@ -87,7 +87,7 @@ class Ingestor:
         self._received, self._raw_texts, self._start = received, None, start_index
         result = IngestResult()
         spec = Dataset(dataset).spec
-        ts_member, key_members = spec.timestamp, spec.key
+        ts_member = spec.timestamp
         self.records.prefetch(dataset, records)
         for offset, record in enumerate(records):
             index = start_index + offset
@@ -97,8 +97,8 @@ class Ingestor:
                 report = validate_record(dataset, record, index=index, writer=self.writer, context=self.context,
                                          sent_at=sent_at)
             key = None
-            if isinstance(record, dict):   # business_key(), inline: once per record
-                key = {m: record[m] for m in key_members if m in record}
+            if isinstance(record, dict):
+                key = business_key(dataset, record)
             if report.errors:
                 self._quarantine(dataset, record, report, key, index=index)
                 self._count(result, RecordResult(index, Outcome.REJECTED, report, key))

@@ -55,12 +55,8 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return sha256_hex(canonical_bytes(hashed))
 
 
-def records_digest(records: list[tuple[str, str, str]]) -> str:
-    return sha256_hex(canonical_bytes([list(r) for r in records]))
-
-
 def records_text(records: list[tuple[str, str, str]]) -> bytes:
-    """The bytes :func:`records_digest` hashes: ``canonical_bytes([list(r) for r in records])``.
+    """The bytes an entry's ``records_sha256`` is the SHA-256 of: ``canonical_bytes([list(r) for r in records])``.
 
     The members are strings (dataset, business key text, hex digest), which orjson writes
     exactly as the canonical form does (the same escapes, raw UTF-8, no spaces), some twenty
